@@ -1,0 +1,10 @@
+"""Async resolver with a bounded-TTL cache and RFC 8305 Happy Eyeballs connect.
+
+Only the package skeleton exists so far; the implementation lands with its issue.
+"""
+
+from __future__ import annotations
+
+from .__about__ import __version__
+
+__all__ = ["__version__"]
