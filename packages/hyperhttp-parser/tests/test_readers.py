@@ -104,8 +104,10 @@ VALID: list[tuple[str, bytes, bytes, list[Event]]] = [
     (
         "chunked body with extensions and trailers",
         b"GET",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b'5;ext=1;q="a b"\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\n\r\n',
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b'5;ext=1;q="a b"\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\n\r\n'
+        ),
         [
             head(200, [(b"transfer-encoding", b"chunked")]),
             Data(b"hello"),
@@ -116,8 +118,10 @@ VALID: list[tuple[str, bytes, bytes, list[Event]]] = [
     (
         "chunk size in upper and lower hex",
         b"GET",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\na\r\n"
-        b"abcdefghij\r\n0\r\n\r\n",
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\na\r\n"
+            b"abcdefghij\r\n0\r\n\r\n"
+        ),
         [
             head(200, [(b"transfer-encoding", b"chunked")]),
             Data(b"0123456789"),
@@ -181,8 +185,10 @@ VALID: list[tuple[str, bytes, bytes, list[Event]]] = [
     (
         "103 Early Hints with headers, then the final response",
         b"GET",
-        b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
-        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        (
+            b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        ),
         [
             InformationalResponse(
                 103, b"Early Hints", b"1.1", [(b"link", b"</s.css>; rel=preload")]
@@ -264,13 +270,18 @@ VALID: list[tuple[str, bytes, bytes, list[Event]]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "data", "expected"), [c[1:] for c in VALID], ids=[c[0] for c in VALID])
+VALID_PARAMS = pytest.mark.parametrize(
+    ("method", "data", "expected"), [c[1:] for c in VALID], ids=[c[0] for c in VALID]
+)
+
+
+@VALID_PARAMS
 def test_valid_response(method: bytes, data: bytes, expected: list[Event]) -> None:
     """Each valid response parses to exactly these events, in one call."""
     assert parse(data, method) == expected
 
 
-@pytest.mark.parametrize(("method", "data", "expected"), [c[1:] for c in VALID], ids=[c[0] for c in VALID])
+@VALID_PARAMS
 def test_valid_response_byte_by_byte(method: bytes, data: bytes, expected: list[Event]) -> None:
     """Fed one byte at a time, the same events come out (Data pieces joined)."""
     parser = hp.ResponseParser()
@@ -599,9 +610,13 @@ def test_rejected_byte_by_byte(data: bytes, reason: str) -> None:
     """The same rejection happens however the bytes are split."""
     parser = hp.ResponseParser()
     parser.start(b"GET")
-    with pytest.raises(RemoteProtocolError, match=reason):
+
+    def feed_bytewise() -> None:
         for i in range(len(data)):
             parser.feed(data[i : i + 1])
+
+    with pytest.raises(RemoteProtocolError, match=reason):
+        feed_bytewise()
     assert parser.state is ParserState.ERROR
 
 
@@ -648,7 +663,8 @@ def test_too_many_headers() -> None:
     fields = b"".join(b"X-%d: v\r\n" % i for i in range(129))
     with pytest.raises(RemoteProtocolError, match="more than 128 fields"):
         parse(b"HTTP/1.1 200 OK\r\n" + fields + b"\r\n")
-    assert parse(b"HTTP/1.1 204 OK\r\n" + fields[: fields.index(b"X-128")] + b"\r\n")[-1] == KEEP
+    at_limit = fields[: fields.index(b"X-128")]
+    assert parse(b"HTTP/1.1 204 OK\r\n" + at_limit + b"\r\n")[-1] == KEEP
 
 
 def test_trailer_section_limits() -> None:
@@ -657,7 +673,8 @@ def test_trailer_section_limits() -> None:
     parser.start(b"GET")
     with pytest.raises(RemoteProtocolError, match="more than 2 fields"):
         parser.feed(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"
         )
 
 
@@ -683,7 +700,8 @@ def test_keep_alive_responses_in_sequence() -> None:
     """Bytes after one message stay buffered and parse after the next start()."""
     parser = hp.ResponseParser()
     parser.start(b"GET")
-    two = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"
+    one = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n"
+    two = one + b"a" + one + b"b"
     assert parser.feed(two) == [head(200, [(b"content-length", b"1")]), Data(b"a"), KEEP]
     assert parser.state is ParserState.DONE
     assert parser.trailing_data == b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"

@@ -90,7 +90,9 @@ INVALID: list[tuple[str, bytes, bytes, list[tuple[bytes, bytes]], str]] = [
 
 
 @pytest.mark.parametrize(
-    ("method", "target", "headers", "message"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+    ("method", "target", "headers", "message"),
+    [c[1:] for c in INVALID],
+    ids=[c[0] for c in INVALID],
 )
 def test_invalid_request_is_refused(
     method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], message: str

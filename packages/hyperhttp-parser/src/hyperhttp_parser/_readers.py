@@ -282,7 +282,7 @@ class ResponseParser:
         self._connect = method == b"CONNECT"
         self._state = _HEAD
 
-    def feed(self, data: bytes) -> list[Event]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Add bytes from the peer; return every event they complete.
 
         Raises:
@@ -341,7 +341,7 @@ class ResponseParser:
 
     # ------------------------------------------------------------ h11's shape
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer bytes for :meth:`next_event`; ``b""`` means the peer closed."""
         if data:
             if self._state is _ERROR or self._state is _CLOSED or self._eof:
