@@ -40,6 +40,7 @@ _HEAD = (
     b"Cache-Control: no-cache\r\n"
     b"X-Request-Id: %032x\r\n"
     b"Vary: Accept-Encoding\r\n"
+    b"Access-Control-Allow-Origin: *\r\n"
     b"\r\n"
 )
 
@@ -65,17 +66,19 @@ def _split_reads(message: bytes, read_size: int) -> list[bytes]:
 
 def run_hyperhttp(reads_per_message: list[list[bytes]]) -> list[Parsed]:
     parser = hp.ResponseParser()
+    start, feed = parser.start, parser.feed
+    data_event, head_event = hp.Data, hp.ResponseHead
     out: list[Parsed] = []
     for reads in reads_per_message:
-        parser.start(b"GET")
+        start(b"GET")
         status = 0
         headers: list[tuple[bytes, bytes]] = []
         body: list[bytes] = []
         for read in reads:
-            for event in parser.feed(read):
-                if type(event) is hp.Data:
+            for event in feed(read):
+                if type(event) is data_event:
                     body.append(event.data)
-                elif type(event) is hp.ResponseHead:
+                elif type(event) is head_event:
                     status = event.status_code
                     headers = event.headers
         out.append((status, headers, b"".join(body)))
@@ -103,35 +106,39 @@ class _HttptoolsProtocol:
 def run_httptools(reads_per_message: list[list[bytes]]) -> list[Parsed]:
     proto = _HttptoolsProtocol()
     parser = httptools.HttpResponseParser(proto)
+    feed_data, get_status_code = parser.feed_data, parser.get_status_code
     out: list[Parsed] = []
     for reads in reads_per_message:
         proto.headers = []
         proto.body = []
         for read in reads:
-            parser.feed_data(read)
-        out.append((parser.get_status_code(), proto.headers, b"".join(proto.body)))
+            feed_data(read)
+        out.append((get_status_code(), proto.headers, b"".join(proto.body)))
     return out
 
 
 def run_h11(reads_per_message: list[list[bytes]]) -> list[Parsed]:
     conn = h11.Connection(h11.CLIENT)
     request = h11.Request(method="GET", target="/", headers=[("Host", "bench")])
+    end = h11.EndOfMessage()
+    need_data, end_event, data_event, head_event = h11.NEED_DATA, h11.EndOfMessage, h11.Data, h11.Response
+    send, receive_data, next_event = conn.send, conn.receive_data, conn.next_event
     out: list[Parsed] = []
     for reads in reads_per_message:
-        conn.send(request)
-        conn.send(h11.EndOfMessage())
+        send(request)
+        send(end)
         status = 0
         headers: list[tuple[bytes, bytes]] = []
         body: list[bytes] = []
         for read in reads:
-            conn.receive_data(read)
+            receive_data(read)
             while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA or type(event) is h11.EndOfMessage:
+                event = next_event()
+                if event is need_data or type(event) is end_event:
                     break
-                if type(event) is h11.Data:
+                if type(event) is data_event:
                     body.append(bytes(event.data))
-                elif type(event) is h11.Response:
+                elif type(event) is head_event:
                     status = event.status_code
                     headers = list(event.headers)
         out.append((status, headers, b"".join(body)))

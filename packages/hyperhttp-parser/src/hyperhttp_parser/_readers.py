@@ -31,9 +31,9 @@ Invariants
 from __future__ import annotations
 
 from collections import deque
-from typing import Final, TypeVar
+from typing import Final
 
-from ._abnf import CHUNK_LINE, FIELD_VALUE_BYTES, STATUS_LINE, TOKEN_BYTES
+from ._abnf import CHUNK_LINE, STATUS_LINE, TOKEN_BYTES
 from ._diagnose import explain_chunk_line, explain_field_lines, explain_status_line
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
@@ -65,8 +65,6 @@ DEFAULT_MAX_HEADERS: Final = 128
 #: A chunk-size line, extensions included; no legitimate one comes near.
 DEFAULT_MAX_CHUNK_LINE_SIZE: Final = 4 * 1024
 
-_T = TypeVar("_T")
-
 _IDLE: Final = ParserState.IDLE
 _HEAD: Final = ParserState.HEAD
 _BODY: Final = ParserState.BODY
@@ -85,18 +83,25 @@ _LINE_CACHE: dict[bytes, tuple[bytes, bytes]] = {}
 _LINE_CACHE_GET: Final = _LINE_CACHE.get
 _LINE_CACHE_MAX_ENTRIES: Final = 2048
 _LINE_CACHE_MAX_LINE: Final = 256
+# Validated field names -> lower-cased, for lines whose value is new (names
+# repeat even where values do not: X-Request-Id, Date, Set-Cookie). It stops
+# growing when full rather than being emptied: names are few.
+_NAME_CACHE: dict[bytes, bytes] = {}
+_NAME_CACHE_GET: Final = _NAME_CACHE.get
+_CTL_BYTES: Final = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 
 
-_STATUS_CACHE: dict[bytes, tuple[int, bytes, bytes, bool]] = {}
+# status line -> (status, reason, version, is HTTP/1.0, needs the general
+# framing rules: 1xx, 204, 304 or HTTP/1.0)
+_STATUS_CACHE: dict[bytes, tuple[int, bytes, bytes, bool, bool]] = {}
 _STATUS_CACHE_GET: Final = _STATUS_CACHE.get
 
 
-def _remember(cache: dict[bytes, _T], line: bytes, parsed: _T) -> None:
-    if len(line) <= _LINE_CACHE_MAX_LINE:
-        if len(cache) >= _LINE_CACHE_MAX_ENTRIES:
-            cache.clear()
-        cache[line] = parsed
-
+# Methods whose response framing needs no special case (not HEAD, not CONNECT).
+_PLAIN_METHODS: Final = frozenset(
+    {b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS", b"TRACE", b"QUERY"}
+)
+_PLAIN_KEEP_ALIVE: Final = frozenset({b"keep-alive", b"Keep-Alive"})
 
 _FRAMING_NONE: Final = int(Framing.NONE)
 _FRAMING_LENGTH: Final = int(Framing.LENGTH)
@@ -129,8 +134,8 @@ def _check_partial_line(buf: bytes, pos: int, limit: int, what: str) -> None:
         raise RemoteProtocolError("bare LF line ending (RFC 9112 §2.2: only CRLF is accepted)")
 
 
-def _parse_status_line(line: bytes) -> tuple[int, bytes, bytes, bool]:
-    """Parse a status line: ``(status, reason, version, is_http10)``."""
+def _parse_status_line(line: bytes) -> tuple[int, bytes, bytes, bool, bool]:
+    """Parse a status line: see ``_STATUS_CACHE``."""
     match = STATUS_LINE.fullmatch(line)
     if match is None:
         raise RemoteProtocolError(explain_status_line(line))
@@ -142,27 +147,52 @@ def _parse_status_line(line: bytes) -> tuple[int, bytes, bytes, bool]:
     if status < 100:
         raise RemoteProtocolError(f"status code {status} out of range (RFC 9110 §15)")
     http10 = minor == b"0"
-    parsed = (status, reason or b"", b"1.0" if http10 else b"1.1", http10)
-    _remember(_STATUS_CACHE, line, parsed)
+    special = http10 or status < 200 or status == 204 or status == 304
+    parsed = (status, reason or b"", b"1.0" if http10 else b"1.1", http10, special)
+    if len(line) <= _LINE_CACHE_MAX_LINE:
+        if len(_STATUS_CACHE) >= _LINE_CACHE_MAX_ENTRIES:
+            _STATUS_CACHE.clear()
+        _STATUS_CACHE[line] = parsed
     return parsed
 
 
 def _parse_field_line(line: bytes) -> tuple[bytes, bytes]:
-    """Parse and validate one field line (CRLF already removed)."""
+    """Parse and validate one field line (CRLF already removed), and remember it."""
     name, colon, value = line.partition(b":")
-    # Only value bytes anywhere (no CR, LF, NUL or other CTL but HTAB), and
-    # a token name: that also rejects whitespace before the colon (RFC 9112
-    # §5.1) and obs-fold, a line starting with SP or HTAB (§5.2).
-    if (
-        line.translate(None, FIELD_VALUE_BYTES)
-        or not colon
-        or not name
-        or name.translate(None, TOKEN_BYTES)
-    ):
+    lowered = _NAME_CACHE_GET(name)
+    if lowered is None or not colon:
+        # A token name also rules out whitespace before the colon (RFC 9112
+        # §5.1) and obs-fold, a line starting with SP or HTAB (§5.2).
+        if not colon or not name or name.translate(None, TOKEN_BYTES):
+            raise RemoteProtocolError(explain_field_lines(line))
+        lowered = name.lower()
+        if len(name) <= _LINE_CACHE_MAX_LINE and len(_NAME_CACHE) < _LINE_CACHE_MAX_ENTRIES:
+            _NAME_CACHE[name] = lowered
+    # No CR, LF, NUL or other CTL but HTAB in the value (RFC 9110 §5.5):
+    # deleting the few forbidden bytes is cheaper than keeping the allowed.
+    if len(value.translate(None, _CTL_BYTES)) != len(value):
         raise RemoteProtocolError(explain_field_lines(line))
-    field = (name.lower(), value.strip())  # strip(): only OWS can be left to strip
-    _remember(_LINE_CACHE, line, field)
+    field = (lowered, value.strip())  # strip(): only OWS can be left to strip
+    if len(line) <= _LINE_CACHE_MAX_LINE:
+        if len(_LINE_CACHE) >= _LINE_CACHE_MAX_ENTRIES:
+            _LINE_CACHE.clear()
+        _LINE_CACHE[line] = field
     return field
+
+
+def _parse_new_lines(cached: list[tuple[bytes, bytes] | None], lines: list[bytes]) -> Headers:
+    """Fill the cache misses (``None``) in ``cached`` by parsing their lines.
+
+    Typically one or two lines of a head are new (a request id, a date), so
+    the misses are found with C-level ``list.count`` / ``list.index`` rather
+    than a loop over every line.
+    """
+    find = cached.index
+    at = -1
+    for _ in range(cached.count(None)):  # no ValueError to end on: raising costs ~1 µs
+        at = find(None, at + 1)
+        cached[at] = _parse_field_line(lines[at])
+    return cached  # type: ignore[return-value]
 
 
 def _parse_fields(block: bytes, max_headers: int) -> Headers:
@@ -176,12 +206,10 @@ def _parse_fields(block: bytes, max_headers: int) -> Headers:
     lines = block.split(b"\r\n")
     if len(lines) > max_headers:
         raise RemoteProtocolError(f"more than {max_headers} fields in a section")
-    headers = list(map(_LINE_CACHE_GET, lines))
-    if None in headers:
-        headers = [
-            field or _parse_field_line(line) for field, line in zip(headers, lines, strict=True)
-        ]
-    return headers  # type: ignore[return-value]
+    cached = list(map(_LINE_CACHE_GET, lines))
+    if None in cached:
+        return _parse_new_lines(cached, lines)
+    return cached  # type: ignore[return-value]
 
 
 class ResponseParser:
@@ -207,14 +235,14 @@ class ResponseParser:
     __slots__ = (
         "_body",
         "_buf",
-        "_connect",
         "_eof",
-        "_head_only",
         "_keep_alive",
         "_max_chunk_line_size",
         "_max_head_size",
         "_max_headers",
+        "_method",
         "_pending",
+        "_plain",
         "_remaining",
         "_state",
     )
@@ -233,8 +261,8 @@ class ResponseParser:
         self._state = _IDLE
         self._body = 0
         self._remaining = 0
-        self._head_only = False
-        self._connect = False
+        self._method = b""
+        self._plain = True
         self._keep_alive = True
         self._eof = False
         self._pending: deque[Event] = deque()
@@ -276,10 +304,13 @@ class ResponseParser:
             raise LocalProtocolError(f"cannot start a new response in state {state.name}")
         if not self._keep_alive:
             raise LocalProtocolError("the previous response does not allow reusing the connection")
-        if not isinstance(method, bytes) or not method or method.translate(None, TOKEN_BYTES):
-            raise LocalProtocolError(f"method {method!r} is not a token (RFC 9110 §9.1)")
-        self._head_only = method == b"HEAD"
-        self._connect = method == b"CONNECT"
+        if method in _PLAIN_METHODS:
+            self._plain = True
+        else:
+            if not isinstance(method, bytes) or not method or method.translate(None, TOKEN_BYTES):
+                raise LocalProtocolError(f"method {method!r} is not a token (RFC 9110 §9.1)")
+            self._plain = method != b"HEAD" and method != b"CONNECT"
+        self._method = method
         self._state = _HEAD
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
@@ -302,7 +333,7 @@ class ResponseParser:
             return []
         events: list[Event] = []
         try:
-            pos = self._parse(buf, events)
+            pos = self._parse(buf, events) if state is _BODY else self._parse_heads(buf, events)
         except RemoteProtocolError:
             self._state = _ERROR
             self._keep_alive = False
@@ -373,65 +404,102 @@ class ResponseParser:
 
     # ------------------------------------------------------------ the machine
 
-    def _parse(self, buf: bytes, events: list[Event]) -> int:
-        """Consume what ``buf`` completes; return the position reached."""
-        pos = 0
+    def _parse_heads(self, buf: bytes, events: list[Event], pos: int = 0) -> int:
+        """The hot path: parse a head, and the whole body when it is already here.
+
+        Anything else (a body arriving in pieces, chunked, until close) goes
+        on in :meth:`_parse`.
+        """
         end_of_buf = len(buf)
         while pos < end_of_buf:
-            state = self._state
-            if state is _HEAD:
-                end = buf.find(b"\r\n\r\n", pos)
-                if end < 0:
-                    _check_partial_line(buf, pos, self._max_head_size, "response head")
-                    break
-                if end + 4 - pos > self._max_head_size:
-                    raise RemoteProtocolError(
-                        f"response head larger than {self._max_head_size} bytes"
-                    )
-                line_end = buf.find(b"\r\n", pos)
-                status_line = buf[pos:line_end]
-                status, reason, version, http10 = _STATUS_CACHE_GET(
-                    status_line
-                ) or _parse_status_line(status_line)
-                if line_end < end:
-                    headers = _parse_fields(buf[line_end + 2 : end], self._max_headers)
-                else:
-                    headers = []
-                pos = end + 4
-                if status < 200 and status != 101:
-                    # RFC 9110 §15.2: an interim response; the final one follows.
-                    events.append(InformationalResponse(status, reason, version, headers))
-                    continue
-                events.append(ResponseHead(status, reason, version, headers))
+            end = buf.find(b"\r\n\r\n", pos)
+            if end < 0:
+                _check_partial_line(buf, pos, self._max_head_size, "response head")
+                return pos
+            if end + 4 - pos > self._max_head_size:
+                raise RemoteProtocolError(f"response head larger than {self._max_head_size} bytes")
+            # One split of the whole head: the status line, then the fields.
+            lines = buf[pos:end].split(b"\r\n")
+            status_line = lines.pop(0)
+            status, reason, version, http10, special = _STATUS_CACHE_GET(
+                status_line
+            ) or _parse_status_line(status_line)
+            if lines:
+                if len(lines) > self._max_headers:
+                    raise RemoteProtocolError(f"more than {self._max_headers} fields in a section")
+                cached = list(map(_LINE_CACHE_GET, lines))
+                headers = _parse_new_lines(cached, lines) if None in cached else cached  # type: ignore[assignment]
+            else:
+                headers = []
+            pos = end + 4
+            if special and status < 200 and status != 101:
+                # RFC 9110 §15.2: an interim response; the final one follows.
+                events.append(InformationalResponse(status, reason, version, headers))
+                continue
+            events.append(ResponseHead(status, reason, version, headers))
+            fields = dict(headers)
+            length_field = fields.get(b"content-length")
+            if (
+                # The common response, decided without decide_framing(): a
+                # final status with a body, to GET-like methods, one plain
+                # Content-Length, no Transfer-Encoding, keep-alive by default.
+                not special
+                and length_field is not None
+                and self._plain
+                and len(fields) == len(headers)
+                and b"transfer-encoding" not in fields
+                and fields.get(b"connection", b"keep-alive") in _PLAIN_KEEP_ALIVE
+                and length_field.isdigit()
+                and len(length_field) < 19
+            ):
+                length = int(length_field)
+                framing = _FRAMING_LENGTH if length else _FRAMING_NONE
+                keep_alive = True
+            else:
                 framing, length, keep_alive = decide_framing(
-                    self._head_only, self._connect, status, http10, headers, dict(headers)
+                    self._method == b"HEAD",
+                    self._method == b"CONNECT",
+                    status,
+                    http10,
+                    headers,
+                    fields,
                 )
-                self._keep_alive = keep_alive
-                if framing == _FRAMING_LENGTH:
-                    if end_of_buf - pos >= length:  # the whole body is here already
-                        events.append(Data(buf[pos : pos + length]))
-                        events.append(END_KEEP_ALIVE if keep_alive else END_CLOSE)
-                        self._state = _DONE
-                        pos += length
-                    else:
-                        self._state = _BODY
-                        self._body = _LENGTH
-                        self._remaining = length
-                elif framing == _FRAMING_NONE:
-                    events.append(END_KEEP_ALIVE if keep_alive else END_CLOSE)
-                    self._state = _DONE
-                elif framing == _FRAMING_CHUNKED:
+            self._keep_alive = keep_alive
+            if framing == _FRAMING_LENGTH:
+                if end_of_buf - pos < length:
                     self._state = _BODY
-                    self._body = _CHUNK_SIZE
-                elif framing == _FRAMING_UNTIL_CLOSE:
-                    self._state = _BODY
-                    self._body = _UNTIL_CLOSE
-                else:  # a tunnel or another protocol from here on
-                    events.append(END_CLOSE)
-                    self._state = _SWITCHED
-            elif state is not _BODY:
+                    self._body = _LENGTH
+                    self._remaining = length
+                    return self._parse(buf, events, pos)
+                events.append(Data(buf[pos : pos + length]))
+                pos += length
+                events.append(END_KEEP_ALIVE if keep_alive else END_CLOSE)
+                self._state = _DONE
+                return pos
+            if framing == _FRAMING_NONE:
+                events.append(END_KEEP_ALIVE if keep_alive else END_CLOSE)
+                self._state = _DONE
+                return pos
+            if framing == _FRAMING_CHUNKED:
+                self._state = _BODY
+                self._body = _CHUNK_SIZE
+                return self._parse(buf, events, pos)
+            if framing == _FRAMING_UNTIL_CLOSE:
+                self._state = _BODY
+                self._body = _UNTIL_CLOSE
+                return self._parse(buf, events, pos)
+            events.append(END_CLOSE)  # a tunnel or another protocol from here on
+            self._state = _SWITCHED
+            return pos
+        return pos
+
+    def _parse(self, buf: bytes, events: list[Event], pos: int = 0) -> int:
+        """Consume body bytes from ``pos``; return the position reached."""
+        end_of_buf = len(buf)
+        while pos < end_of_buf:
+            if self._state is not _BODY:
                 break
-            elif self._body == _LENGTH or self._body == _CHUNK_DATA:
+            if self._body == _LENGTH or self._body == _CHUNK_DATA:
                 remaining = self._remaining
                 if end_of_buf - pos < remaining:
                     events.append(Data(buf[pos:] if pos else buf))
