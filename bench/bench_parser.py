@@ -121,7 +121,8 @@ def run_h11(reads_per_message: list[list[bytes]]) -> list[Parsed]:
     conn = h11.Connection(h11.CLIENT)
     request = h11.Request(method="GET", target="/", headers=[("Host", "bench")])
     end = h11.EndOfMessage()
-    need_data, end_event, data_event, head_event = h11.NEED_DATA, h11.EndOfMessage, h11.Data, h11.Response
+    need_data, end_event = h11.NEED_DATA, h11.EndOfMessage
+    data_event, head_event = h11.Data, h11.Response
     send, receive_data, next_event = conn.send, conn.receive_data, conn.next_event
     out: list[Parsed] = []
     for reads in reads_per_message:

@@ -405,7 +405,7 @@ class ResponseParser:
     # ------------------------------------------------------------ the machine
 
     def _parse_heads(self, buf: bytes, events: list[Event], pos: int = 0) -> int:
-        """The hot path: parse a head, and the whole body when it is already here.
+        """Parse a head, and the whole body when it is already here: the hot path.
 
         Anything else (a body arriving in pieces, chunked, until close) goes
         on in :meth:`_parse`.
