@@ -424,11 +424,15 @@ class ResponseParser:
             status, reason, version, http10, special = _STATUS_CACHE_GET(
                 status_line
             ) or _parse_status_line(status_line)
+            headers: Headers
             if lines:
                 if len(lines) > self._max_headers:
                     raise RemoteProtocolError(f"more than {self._max_headers} fields in a section")
                 cached = list(map(_LINE_CACHE_GET, lines))
-                headers = _parse_new_lines(cached, lines) if None in cached else cached  # type: ignore[assignment]
+                if None in cached:
+                    headers = _parse_new_lines(cached, lines)
+                else:
+                    headers = cached  # type: ignore[assignment]  # no None left
             else:
                 headers = []
             pos = end + 4
