@@ -429,7 +429,7 @@ class ResponseParser:
                 if len(lines) > self._max_headers:
                     raise RemoteProtocolError(f"more than {self._max_headers} fields in a section")
                 cached = list(map(_LINE_CACHE_GET, lines))
-                if None in cached:
+                if None in cached:  # noqa: SIM108 (a ternary needs a cast() call on the hot path)
                     headers = _parse_new_lines(cached, lines)
                 else:
                     headers = cached  # type: ignore[assignment]  # no None left
