@@ -886,3 +886,70 @@ def test_long_lines_are_not_cached() -> None:
     line = b"X-Long: " + b"v" * 400
     parse(b"HTTP/1.1 200 OK\r\n" + line + b"\r\nContent-Length: 0\r\n\r\n")
     assert line not in _readers._LINE_CACHE
+
+
+# ---------------------------------------------------------------- trickled heads
+
+
+def test_large_head_trickled_one_byte_at_a_time() -> None:
+    """A 60 KiB head fed byte by byte parses (pieces are collected, not rescanned)."""
+    big = b"v" * (60 * 1024)
+    data = b"HTTP/1.1 200 OK\r\nX-Big: " + big + b"\r\nContent-Length: 2\r\n\r\nok"
+    parser = hp.ResponseParser()
+    parser.start(b"GET")
+    events: list[Event] = []
+    for i in range(len(data)):
+        events += parser.feed(data[i : i + 1])
+    expected = [head(200, [(b"x-big", big), (b"content-length", b"2")]), Data(b"ok"), KEEP]
+    assert joined(events) == expected
+
+
+def test_trickled_head_over_the_limit() -> None:
+    """A head trickled past max_head_size fails once the limit is crossed."""
+    parser = hp.ResponseParser(max_head_size=100)
+    parser.start(b"GET")
+    parser.feed(b"HTTP/1.1 200 OK\r\nX-A: ")
+    with pytest.raises(RemoteProtocolError, match="response head larger than 100"):
+        for _ in range(200):
+            parser.feed(b"a")
+    assert parser.state is ParserState.ERROR
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"HTTP/1.1 200 OK\r\nX-A: 1", b"\nX-B: 2\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\nX-A: 1", b"2", b"\n", b"X-B: 2\r\n\r\n"],
+    ],
+)
+def test_bare_lf_across_pieces(pieces: list[bytes]) -> None:
+    """A bare LF is caught even when it arrives in a later piece than its line."""
+    parser = hp.ResponseParser()
+    parser.start(b"GET")
+    with pytest.raises(RemoteProtocolError, match="bare LF"):
+        for piece in pieces:
+            parser.feed(piece)
+
+
+def test_crlf_split_across_pieces_is_fine() -> None:
+    """CR at the end of one piece and LF at the start of the next is a CRLF."""
+    parser = hp.ResponseParser()
+    parser.start(b"GET")
+    events: list[Event] = []
+    for piece in [b"HTTP/1.1 200 OK\r", b"\nX-A: 1\r", b"\n", b"\r", b"\n"]:
+        events += parser.feed(piece)
+    assert events == [head(200, [(b"x-a", b"1")])]
+
+
+def test_trickled_trailers() -> None:
+    """A trailer section trickled byte by byte parses like one fed whole."""
+    data = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"1\r\na\r\n0\r\nX-One: 1\r\nX-Two: 2\r\n\r\n"
+    )
+    parser = hp.ResponseParser()
+    parser.start(b"GET")
+    events: list[Event] = []
+    for i in range(len(data)):
+        events += parser.feed(data[i : i + 1])
+    assert events[-1] == EndOfMessage(((b"x-one", b"1"), (b"x-two", b"2")), True)

@@ -236,15 +236,19 @@ class ResponseParser:
         "_body",
         "_buf",
         "_eof",
+        "_error",
         "_keep_alive",
         "_max_chunk_line_size",
         "_max_head_size",
         "_max_headers",
         "_method",
         "_pending",
+        "_pieces",
+        "_pieces_size",
         "_plain",
         "_remaining",
         "_state",
+        "_tail",
     )
 
     def __init__(
@@ -265,7 +269,11 @@ class ResponseParser:
         self._plain = True
         self._keep_alive = True
         self._eof = False
+        self._error: RemoteProtocolError | None = None
         self._pending: deque[Event] = deque()
+        self._pieces: list[bytes] = []
+        self._pieces_size = 0
+        self._tail = b""
 
     def __repr__(self) -> str:
         return f"<ResponseParser state={self._state.name} buffered={len(self._buf)}>"
@@ -324,6 +332,18 @@ class ResponseParser:
         """
         if type(data) is not bytes:
             data = bytes(data)
+        if self._pieces:
+            # A head or trailer section is still incomplete: collect, and
+            # look only at the new bytes (see _collect).
+            try:
+                joined = self._collect(data)
+            except RemoteProtocolError:
+                self._state = _ERROR
+                self._keep_alive = False
+                raise
+            if joined is None:
+                return []
+            data = joined
         buf = self._buf + data if self._buf else data
         state = self._state
         if state is not _HEAD and state is not _BODY:
@@ -338,8 +358,49 @@ class ResponseParser:
             self._state = _ERROR
             self._keep_alive = False
             raise
-        self._buf = buf[pos:] if pos else buf
+        rest = buf[pos:] if pos else buf
+        if rest and (
+            self._state is _HEAD
+            # (with 2 bytes or more, a trailer section can only end in CRLF CRLF)
+            or (self._state is _BODY and self._body == _TRAILERS and len(rest) >= 2)
+        ):
+            # An incomplete section: from now on collect pieces rather than
+            # concatenating and rescanning everything on every feed, which a
+            # server trickling 64 KiB one byte at a time would make quadratic.
+            self._pieces = [rest]
+            self._pieces_size = len(rest)
+            self._tail = rest[-3:]
+            self._buf = b""
+        else:
+            self._buf = rest
         return events
+
+    def _collect(self, data: bytes) -> bytes | None:
+        """Add a piece of an incomplete section; return it all once complete.
+
+        Only a window of the last 3 bytes seen plus ``data`` is searched for
+        the blank line and checked for bare LF, so the work per feed is
+        proportional to the new bytes, never to what is already buffered.
+        """
+        window = self._tail + data
+        self._pieces.append(data)
+        self._pieces_size += len(data)
+        if b"\r\n\r\n" in window:
+            # Complete: the normal path parses (and validates) it all, and
+            # whatever follows the blank line is not ours to check here.
+            joined = b"".join(self._pieces)
+            self._pieces = []
+            return joined
+        # Still inside the section. A LF is bare unless the byte before it is
+        # CR; the window's first byte has its predecessor outside the window
+        # and was checked with the previous piece.
+        if window.count(b"\n", 1) != window.count(b"\r\n"):
+            raise RemoteProtocolError("bare LF line ending (RFC 9112 §2.2: only CRLF is accepted)")
+        if self._pieces_size > self._max_head_size:
+            what = "response head" if self._state is _HEAD else "trailer section"
+            raise RemoteProtocolError(f"{what} larger than {self._max_head_size} bytes")
+        self._tail = window[-3:]
+        return None
 
     def feed_eof(self) -> list[Event]:
         """Tell the parser the peer closed the connection; return the last events.
@@ -357,7 +418,7 @@ class ResponseParser:
         self._state = _CLOSED
         self._keep_alive = False
         if state is _HEAD:
-            if self._buf:
+            if self._buf or self._pieces:
                 raise RemoteProtocolError("connection closed in the middle of the response head")
             raise RemoteProtocolError("connection closed before the response arrived")
         if state is _BODY:
@@ -373,13 +434,21 @@ class ResponseParser:
     # ------------------------------------------------------------ h11's shape
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        """Buffer bytes for :meth:`next_event`; ``b""`` means the peer closed."""
-        if data:
-            if self._state is _ERROR or self._state is _CLOSED or self._eof:
-                raise LocalProtocolError("cannot receive data after EOF or an error")
-            self._buf += bytes(data)
-        else:
+        """Hand bytes to the parser for :meth:`next_event`; ``b""`` means the peer closed.
+
+        The bytes are parsed at once and their events queued; a protocol
+        error is raised by :meth:`next_event` once the events before it are
+        taken, as in h11.
+        """
+        if not data:
             self._eof = True
+            return
+        if self._state is _ERROR or self._state is _CLOSED or self._eof:
+            raise LocalProtocolError("cannot receive data after EOF or an error")
+        try:
+            self._pending.extend(self.feed(data))
+        except RemoteProtocolError as exc:
+            self._error = exc
 
     def next_event(self) -> Event | Sentinel:
         """Return the next event, or NEED_DATA / PAUSED when there is none yet.
@@ -389,15 +458,19 @@ class ResponseParser:
 
         """
         pending = self._pending
-        if not pending:
-            state = self._state
-            if state is _HEAD or state is _BODY:
-                pending.extend(self.feed(b""))
-                if not pending and self._eof:
-                    pending.extend(self.feed_eof())
         if pending:
             return pending.popleft()
+        if self._error is not None:
+            raise self._error
         state = self._state
+        if state is _HEAD or state is _BODY:
+            # bytes buffered before start(), then EOF if it came
+            pending.extend(self.feed(b""))
+            if not pending and self._eof:
+                pending.extend(self.feed_eof())
+            if pending:
+                return pending.popleft()
+            state = self._state
         if state is _HEAD or state is _BODY:
             return Sentinel.NEED_DATA
         return Sentinel.PAUSED
