@@ -40,6 +40,14 @@ def joined(events: list[Event]) -> list[Event]:
     return out
 
 
+def feed_all(parser: hp.ResponseParser, pieces: list[bytes]) -> list[Event]:
+    """Feed each piece in turn; return every event."""
+    events: list[Event] = []
+    for piece in pieces:
+        events += parser.feed(piece)
+    return events
+
+
 def head(status: int, headers: list[tuple[bytes, bytes]], reason: bytes = b"OK") -> ResponseHead:
     return ResponseHead(status, reason, b"1.1", headers)
 
@@ -910,8 +918,7 @@ def test_trickled_head_over_the_limit() -> None:
     parser.start(b"GET")
     parser.feed(b"HTTP/1.1 200 OK\r\nX-A: ")
     with pytest.raises(RemoteProtocolError, match="response head larger than 100"):
-        for _ in range(200):
-            parser.feed(b"a")
+        feed_all(parser, [b"a"] * 200)
     assert parser.state is ParserState.ERROR
 
 
@@ -927,8 +934,7 @@ def test_bare_lf_across_pieces(pieces: list[bytes]) -> None:
     parser = hp.ResponseParser()
     parser.start(b"GET")
     with pytest.raises(RemoteProtocolError, match="bare LF"):
-        for piece in pieces:
-            parser.feed(piece)
+        feed_all(parser, pieces)
 
 
 def test_crlf_split_across_pieces_is_fine() -> None:

@@ -34,6 +34,11 @@ def test_chunked_head() -> None:
     assert wire == b"PUT /u HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
+def test_empty_header_value() -> None:
+    """An empty value is valid (field-value = *field-content)."""
+    assert b"X-Empty: \r\n" in hp.serialize_request(b"GET", b"/", [*HOST, (b"X-Empty", b"")])
+
+
 def test_header_value_with_htab_and_obs_text() -> None:
     """HTAB and bytes >= 0x80 are allowed inside values."""
     wire = hp.serialize_request(b"GET", b"/", [*HOST, (b"X-A", b"a\tb\xc3\xa9")])
@@ -72,6 +77,9 @@ INVALID: list[tuple[str, bytes, bytes, list[tuple[bytes, bytes]], str]] = [
     ("NUL in value", b"GET", b"/", [*HOST, (b"X-A", b"a\x00b")], "NUL"),
     ("other CTL in value", b"GET", b"/", [*HOST, (b"X-A", b"a\x1bb")], "control character"),
     ("DEL in value", b"GET", b"/", [*HOST, (b"X-A", b"a\x7fb")], "control character"),
+    ("leading space in value", b"GET", b"/", [*HOST, (b"X-A", b" a")], "leading or trailing"),
+    ("trailing tab in value", b"GET", b"/", [*HOST, (b"X-A", b"a\t")], "leading or trailing"),
+    ("value of one space", b"GET", b"/", [*HOST, (b"X-A", b" ")], "leading or trailing"),
     (
         "Content-Length as a header",
         b"POST",

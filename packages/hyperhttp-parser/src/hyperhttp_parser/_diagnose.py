@@ -41,9 +41,14 @@ def explain_name(name: bytes) -> str | None:
 
 
 def explain_value(name: bytes, value: bytes) -> str | None:
-    """Say what is wrong with a field value, or None when it is valid."""
+    """Say what is wrong with a field value (as sent), or None when it is valid."""
     bad = value.translate(None, FIELD_VALUE_BYTES)
     if not bad:
+        if value[:1] in (b" ", b"\t") or value[-1:] in (b" ", b"\t"):
+            return (
+                f"leading or trailing whitespace in the value of field {_show(name)} "
+                "(RFC 9110 §5.5: the recipient would strip it)"
+            )
         return None
     what = {b"\x00": "NUL", b"\r": "CR", b"\n": "LF"}.get(bad[:1], "control character")
     return f"{what} {_show(bad[:1])} in the value of field {_show(name)} (RFC 9110 §5.5)"
@@ -58,11 +63,14 @@ def explain_field_lines(block: bytes) -> str:
         if reason:
             return reason
         if line[:1] in (b" ", b"\t"):
-            return f"obsolete line folding in {_show(line)} (RFC 9112 §5.2: rejected)"
+            return (
+                f"obsolete line folding (obs-fold) in {_show(line)}: not accepted "
+                "(RFC 9112 §5.2 lets a user agent unfold it; we reject it, see the README)"
+            )
         name, colon, value = line.partition(b":")
         if not colon:
             return f"field line without a colon: {_show(line)}"
-        reason = explain_name(name) or explain_value(name, value)
+        reason = explain_name(name) or explain_value(name, value.strip(b" \t"))
         if reason:
             return reason
     return f"malformed field section: {_show(block)}"

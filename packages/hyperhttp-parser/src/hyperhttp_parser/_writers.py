@@ -29,6 +29,8 @@ HeaderPairs = Sequence[tuple[bytes, bytes]]
 
 # RFC 9110 §6.5.1: fields a sender must not put in a trailer section —
 # framing, routing and the like — beyond what we allow for any trailer.
+_VALUE_BYTES_OR_LF = FIELD_VALUE_BYTES + b"\n"
+
 _FORBIDDEN_TRAILERS = frozenset({b"content-length", b"transfer-encoding", b"host", b"trailer"})
 
 
@@ -40,7 +42,19 @@ def _check_fields(headers: HeaderPairs, what: str) -> list[bytes]:
             reason = explain_name(name)
             if reason:
                 raise LocalProtocolError(f"{what}: {reason}")
-    if b"".join(values).translate(None, FIELD_VALUE_BYTES):
+    # One pass over every value at once, LF-separated: only value bytes, no
+    # LF inside a value, and no SP / HTAB next to a separator (RFC 9110
+    # §5.5: a value neither starts nor ends with whitespace; the recipient
+    # would strip it and the value would silently change).
+    joined = b"\n" + b"\n".join(values) + b"\n"
+    if (
+        joined.translate(None, _VALUE_BYTES_OR_LF)
+        or joined.count(b"\n") != len(values) + 1
+        or b"\n " in joined
+        or b" \n" in joined
+        or b"\n\t" in joined
+        or b"\t\n" in joined
+    ):
         for name, value in headers:
             reason = explain_value(name, value)
             if reason:
