@@ -1,10 +1,23 @@
-"""Fair, O(1), cancellation-safe async connection pool keyed by origin.
-
-Only the package skeleton exists so far; the implementation lands with its issue.
-"""
+"""hyperhttp-pool: a fair, O(1), cancellation-safe async connection pool keyed by origin."""
 
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._errors import PoolClosed, PoolError, PoolStats, PoolTimeout
+from ._pool import Lease, Pool
+from ._state import ConnectionRecord, PoolConnection, PoolState, Waiter, WaiterState
 
-__all__ = ["__version__"]
+__all__ = [
+    "ConnectionRecord",
+    "Lease",
+    "Pool",
+    "PoolClosed",
+    "PoolConnection",
+    "PoolError",
+    "PoolState",
+    "PoolStats",
+    "PoolTimeout",
+    "Waiter",
+    "WaiterState",
+    "__version__",
+]

@@ -1,0 +1,282 @@
+"""The asyncio shell around :class:`PoolState`: it only awaits.
+
+Every decision is made synchronously by the state; this module creates the
+futures waiters sleep on, runs the caller's ``connect`` in the acquiring task,
+wakes the waiters the state hands a lease (or a slot to open), closes the
+connections it gives up, and keeps one timer for idle expiry. No task is
+spawned and no socket is polled.
+
+Cancellation safety: whatever point an acquire is cancelled or times out at
+(queued, woken with a lease it has not picked up yet, connecting), the state
+is told to undo exactly that, so capacity is never stranded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from ._errors import PoolClosed, PoolStats, PoolTimeout
+from ._state import ConnectionRecord, PoolConnection, PoolState, WaiterState
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["Lease", "Pool"]
+
+K = TypeVar("K", bound=Hashable)
+C = TypeVar("C", bound=PoolConnection)
+
+_GRANTED = WaiterState.GRANTED
+_OPENING = WaiterState.OPENING
+_WAITING = WaiterState.WAITING
+
+
+class Lease(Generic[K, C]):
+    """The right to use ``connection`` for one request (or one HTTP/2 stream).
+
+    Release it exactly once: :meth:`release` is idempotent.
+    """
+
+    __slots__ = ("_pool", "_record", "_released", "connection")
+
+    def __init__(self, pool: Pool[K, C], record: ConnectionRecord[K, C], connection: C) -> None:
+        self.connection = connection
+        self._pool = pool
+        self._record = record
+        self._released = False
+
+    @property
+    def key(self) -> K:
+        """The key the connection serves."""
+        return self._record.key
+
+    def release(self, *, reusable: bool = True) -> None:
+        """Give the lease back; ``reusable=False`` discards the connection (it broke)."""
+        if not self._released:
+            self._released = True
+            self._pool._release(self._record, reusable)
+
+    def __repr__(self) -> str:
+        state = "released" if self._released else "held"
+        return f"<Lease key={self._record.key!r} {state}>"
+
+
+class Pool(Generic[K, C]):
+    """A fair, O(1), cancellation-safe async connection pool.
+
+    Args:
+        connect: opens a connection for a key; called in the acquiring task.
+        max_connections: cap on all connections (connecting ones included).
+        max_connections_per_key: cap per key.
+        keepalive_expiry: seconds an idle connection is kept (None: forever).
+        max_lifetime: seconds after which a connection takes no new lease.
+        max_requests: leases after which a connection takes no new lease.
+        clock: monotonic seconds; the event loop's clock by default.
+
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[K], Awaitable[C]],
+        *,
+        max_connections: int = 100,
+        max_connections_per_key: int = 10,
+        keepalive_expiry: float | None = 60.0,
+        max_lifetime: float | None = None,
+        max_requests: int | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._connect = connect
+        self._state: PoolState[K, C] = PoolState(
+            max_connections=max_connections,
+            max_connections_per_key=max_connections_per_key,
+            keepalive_expiry=keepalive_expiry,
+            max_lifetime=max_lifetime,
+            max_requests=max_requests,
+        )
+        self._clock = clock
+        self._by_connection: dict[C, ConnectionRecord[K, C]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        stats = self._state.stats()
+        return (
+            f"<Pool connections={stats.connections} in_use={stats.in_use} "
+            f"waiters={stats.waiters}{' closed' if self._state.closed else ''}>"
+        )
+
+    async def __aenter__(self) -> Pool[K, C]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------ acquiring
+
+    def _now(self) -> float:
+        if self._clock is not None:
+            return self._clock()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
+
+    async def acquire(self, key: K, *, timeout: float | None = None) -> Lease[K, C]:
+        """Lease a connection for ``key``, opening one if the caps allow.
+
+        ``timeout`` bounds the time spent waiting in the queue (not the
+        connect itself).
+
+        Raises:
+            PoolTimeout: no capacity within ``timeout`` (carries the stats).
+            PoolClosed: the pool is or got closed.
+            Exception: whatever ``connect`` raised, for the acquire it ran in.
+
+        """
+        state = self._state
+        if state.closed:
+            raise PoolClosed("the pool is closed")
+        waiter = state.acquire(key, self._now())
+        self._flush()
+        deadline: float | None = None
+        while True:
+            status = waiter.state
+            if status is _GRANTED:
+                record = waiter.record
+                assert record is not None
+                assert record.connection is not None
+                return Lease(self, record, record.connection)
+            if status is _OPENING:
+                try:
+                    connection = await self._connect(key)
+                except BaseException:
+                    state.connect_failed(waiter, self._now())
+                    self._flush()
+                    raise
+                record = waiter.record
+                assert record is not None
+                state.connected(waiter, connection, self._now())
+                if record.connection is connection:
+                    self._by_connection[connection] = record
+                self._flush()
+                continue
+            if status is not _WAITING:  # FAILED: the pool closed under us
+                raise PoolClosed("the pool was closed while waiting for a connection")
+            loop = asyncio.get_running_loop()
+            future = waiter.token = loop.create_future()
+            try:
+                if timeout is None:
+                    await future
+                else:
+                    if deadline is None:
+                        deadline = loop.time() + timeout
+                    async with asyncio.timeout_at(deadline):
+                        await future
+            except TimeoutError:
+                state.cancel(waiter, self._now())
+                self._flush()
+                raise PoolTimeout(
+                    f"no connection for {key!r} within {timeout} s", state.stats()
+                ) from None
+            except BaseException:  # cancelled: give back whatever we were given
+                state.cancel(waiter, self._now())
+                self._flush()
+                raise
+
+    @contextlib.asynccontextmanager
+    async def lease(self, key: K, *, timeout: float | None = None) -> AsyncIterator[C]:
+        """``async with pool.lease(key) as connection``: released on exit.
+
+        An exception inside the block discards the connection.
+        """
+        lease = await self.acquire(key, timeout=timeout)
+        try:
+            yield lease.connection
+        except BaseException:
+            lease.release(reusable=False)
+            raise
+        lease.release()
+
+    # ------------------------------------------------------------ connection news
+
+    def _release(self, record: ConnectionRecord[K, C], reusable: bool) -> None:
+        self._state.release(record, self._now(), reusable=reusable)
+        self._flush()
+
+    def capacity_changed(self, connection: C) -> None:
+        """Tell the pool ``connection.capacity`` changed (HTTP/2 SETTINGS)."""
+        record = self._by_connection.get(connection)
+        if record is not None:
+            self._state.capacity_changed(record, self._now())
+            self._flush()
+
+    def retire(self, connection: C) -> None:
+        """Give ``connection`` no new lease; close it when its leases end (GOAWAY)."""
+        record = self._by_connection.get(connection)
+        if record is not None:
+            self._state.retire(record, self._now())
+            self._flush()
+
+    def discard(self, connection: C) -> None:
+        """Close ``connection`` now and free its slot (it broke under its leases)."""
+        record = self._by_connection.get(connection)
+        if record is not None:
+            self._state.discard(record, self._now())
+            self._flush()
+
+    def stats(self, key: K | None = None) -> PoolStats:
+        """Idle / in use / connecting connections, leases and waiters, for a key or all."""
+        return self._state.stats(key)
+
+    async def aclose(self) -> None:
+        """Close every connection and fail every waiter; later use raises PoolClosed."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._state.close()
+        self._flush()
+
+    # ------------------------------------------------------------ carrying out
+
+    def _flush(self) -> None:
+        """Carry out what the state decided: wake waiters, close connections."""
+        state = self._state
+        if state.to_wake:
+            woken, state.to_wake = state.to_wake, []
+            for waiter in woken:
+                future = waiter.token
+                if future is not None and not future.done():
+                    future.set_result(None)
+        if state.to_close:
+            closing, state.to_close = state.to_close, []
+            by_connection = self._by_connection
+            for connection in closing:
+                by_connection.pop(connection, None)
+                with contextlib.suppress(Exception):
+                    connection.close()
+        if self._timer is None and not state.closed:
+            when = state.next_expiry()
+            if when is not None:
+                self._schedule(when)
+
+    def _schedule(self, when: float) -> None:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        # The state's clock may be injected; the timer runs on the loop's.
+        delay = max(0.0, when - self._now())
+        self._timer = loop.call_at(loop.time() + delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._state.expire(self._now())
+        self._flush()
