@@ -182,10 +182,11 @@ class Pool(Generic[K, C]):
                     async with asyncio.timeout_at(deadline):
                         await future
             except TimeoutError:
+                snapshot = state.stats()  # as this waiter saw it, itself included
                 state.cancel(waiter, self._now())
                 self._flush()
                 raise PoolTimeout(
-                    f"no connection for {key!r} within {timeout} s", state.stats()
+                    f"no connection for {key!r} within {timeout} s", snapshot
                 ) from None
             except BaseException:  # cancelled: give back whatever we were given
                 state.cancel(waiter, self._now())

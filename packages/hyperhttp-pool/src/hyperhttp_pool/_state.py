@@ -24,7 +24,9 @@ Rules
    its key waits. A released lease goes straight to the oldest waiter.
 3. A key blocked only by the global cap takes room from an idle connection
    of another key (the least recently used one is closed). Keys blocked by
-   the global cap are served round-robin as slots free up, so none starves.
+   the global cap are served in turn as slots free up, and a connection
+   released while such a key holds an older waiter than the connection's
+   own key is closed to make room for it: no key starves behind a busy one.
 4. Connections are reused most-recently-used first. A connection past its
    lifetime or request count takes no new lease and closes when its last
    lease ends; an idle one past ``keepalive_expiry`` is closed.
@@ -133,10 +135,11 @@ class Waiter(Generic[K, C]):
     ``token`` is the shell's (it keeps its future there).
     """
 
-    __slots__ = ("keyed", "record", "state", "token")
+    __slots__ = ("keyed", "record", "seq", "state", "token")
 
     def __init__(self, keyed: _Keyed[K, C]) -> None:
         self.keyed = keyed
+        self.seq = 0  # arrival order among queued waiters, across keys
         self.state = _WAITING
         self.record: ConnectionRecord[K, C] | None = None
         self.token: Any = None
@@ -242,6 +245,7 @@ class PoolState(Generic[K, C]):
         self._in_use = 0
         self._leases = 0
         self._waiters = 0
+        self._seq = 0
 
     # ------------------------------------------------------------ operations
 
@@ -265,6 +269,8 @@ class PoolState(Generic[K, C]):
             elif self._may_open(keyed, 1):
                 self._open(waiter, keyed, now)
         if waiter.state is _WAITING:
+            self._seq += 1
+            waiter.seq = self._seq
             keyed.waiters.append(waiter)
             keyed.live += 1
             self._waiters += 1
@@ -328,7 +334,8 @@ class PoolState(Generic[K, C]):
             keyed.connections -= 1
             self._connecting -= 1
             self._connections -= 1
-            self._drain(keyed, now)
+            if keyed.live:  # the freed slot is this key's turn in the line, not a jump
+                self._blocked[keyed] = None
             self._settle(now)
             self._forget_if_unused(keyed)
 
@@ -344,21 +351,27 @@ class PoolState(Generic[K, C]):
             self._forget_if_unused(keyed)
             return
         connection = record.connection
-        if not reusable or connection is None or not connection.is_usable():
+        if (
+            not reusable
+            or connection is None
+            or not connection.is_usable()
+            or (not record.active and record.state == _RETIRING)
+            or (self._blocked and not record.active and self._owed_elsewhere(keyed))
+        ):
+            # A slot frees: it goes to the keys in line for one, in turn
+            # (_close puts this key at the end of that line if it waits).
             self._close(record)
-        elif not record.active:
-            if record.state == _RETIRING:
-                self._close(record)
-            else:
+        else:
+            if not record.active:
                 keyed.in_use -= 1
                 self._in_use -= 1
                 keyed.idle += 1
                 record.idle_since = now
                 self._idle[record] = None
-        if record.state == _READY and record.active < record.capacity:
-            keyed.spare.pop(record, None)
-            keyed.spare[record] = None  # most recently used last
-        self._drain(keyed, now)
+            if record.state == _READY and record.active < record.capacity:
+                keyed.spare.pop(record, None)
+                keyed.spare[record] = None  # most recently used last
+            self._drain(keyed, now)  # the lease goes straight to the oldest waiter
         self._settle(now)
         self._forget_if_unused(keyed)
 
@@ -409,7 +422,6 @@ class PoolState(Generic[K, C]):
             record.keyed.spare.pop(record, None)
         else:
             self._close(record)
-            self._drain(record.keyed, now)
             self._settle(now)
             self._forget_if_unused(record.keyed)
 
@@ -418,7 +430,6 @@ class PoolState(Generic[K, C]):
         if record.state == _CONNECTING or record.state == _CLOSED:
             return
         self._close(record)
-        self._drain(record.keyed, now)
         self._settle(now)
         self._forget_if_unused(record.keyed)
 
@@ -494,6 +505,27 @@ class PoolState(Generic[K, C]):
         )
 
     # ------------------------------------------------------------ internals
+
+    def _owed_elsewhere(self, keyed: _Keyed[K, C]) -> bool:
+        """Tell whether a key blocked on the global cap waited longer than this one.
+
+        Then the connection just freed is closed and its slot goes there:
+        otherwise a busy key would keep its connections for ever while
+        another key starves behind the global cap.
+        """
+        if not keyed.live:
+            return False
+        other = next(iter(self._blocked))
+        if other is keyed or not other.live:
+            return False
+        return self._oldest(other).seq < self._oldest(keyed).seq
+
+    def _oldest(self, keyed: _Keyed[K, C]) -> Waiter[K, C]:
+        """Return the key's oldest WAITING waiter (dropping dead ones at the front)."""
+        waiters = keyed.waiters
+        while waiters[0].state is not _WAITING:
+            waiters.popleft()
+        return waiters[0]
 
     def _covered(self, keyed: _Keyed[K, C], extra: int) -> bool:
         """Tell whether connections being opened carry this key's waiters (+extra)."""
@@ -579,12 +611,14 @@ class PoolState(Generic[K, C]):
             return
         keyed = record.keyed
         keyed.spare.pop(record, None)
-        if record.active:
-            keyed.in_use -= 1
-            self._in_use -= 1
-        else:
+        # Counted idle exactly while in the idle list (a record whose last
+        # lease is being released is still counted in use here).
+        if record in self._idle:
             del self._idle[record]
             keyed.idle -= 1
+        else:
+            keyed.in_use -= 1
+            self._in_use -= 1
         keyed.connections -= 1
         self._connections -= 1
         record.state = _CLOSED
