@@ -280,7 +280,8 @@ class PoolState(Generic[K, C]):
                 and not self._covered(keyed, 0)
             ):
                 self._blocked[keyed] = None
-        self._settle(now)
+        if self._blocked:
+            self._settle(now)
         return waiter
 
     def connected(self, waiter: Waiter[K, C], connection: C, now: float) -> None:
@@ -318,7 +319,8 @@ class PoolState(Generic[K, C]):
             self._waiters += 1
             self.to_wake.append(waiter)  # the shell waits on it from now on
         self._drain(keyed, now)
-        self._settle(now)
+        if self._blocked:
+            self._settle(now)
 
     def connect_failed(self, waiter: Waiter[K, C], now: float) -> None:
         """Record that the OPENING ``waiter`` could not connect; free the slot for the next."""
@@ -336,7 +338,8 @@ class PoolState(Generic[K, C]):
             self._connections -= 1
             if keyed.live:  # the freed slot is this key's turn in the line, not a jump
                 self._blocked[keyed] = None
-            self._settle(now)
+            if self._blocked:
+                self._settle(now)
             self._forget_if_unused(keyed)
 
     def release(self, record: ConnectionRecord[K, C], now: float, *, reusable: bool = True) -> None:
@@ -371,8 +374,10 @@ class PoolState(Generic[K, C]):
             if record.state == _READY and record.active < record.capacity:
                 keyed.spare.pop(record, None)
                 keyed.spare[record] = None  # most recently used last
-            self._drain(keyed, now)  # the lease goes straight to the oldest waiter
-        self._settle(now)
+            if keyed.live:
+                self._drain(keyed, now)  # the lease goes straight to the oldest waiter
+        if self._blocked:
+            self._settle(now)
         self._forget_if_unused(keyed)
 
     def cancel(self, waiter: Waiter[K, C], now: float) -> None:
@@ -411,7 +416,8 @@ class PoolState(Generic[K, C]):
             else:
                 keyed.spare.pop(record, None)
         self._drain(keyed, now)
-        self._settle(now)
+        if self._blocked:
+            self._settle(now)
 
     def retire(self, record: ConnectionRecord[K, C], now: float) -> None:
         """Take no new lease on ``record``; close it when its last lease ends (GOAWAY)."""
@@ -422,7 +428,8 @@ class PoolState(Generic[K, C]):
             record.keyed.spare.pop(record, None)
         else:
             self._close(record)
-            self._settle(now)
+            if self._blocked:
+                self._settle(now)
             self._forget_if_unused(record.keyed)
 
     def discard(self, record: ConnectionRecord[K, C], now: float) -> None:
@@ -430,7 +437,8 @@ class PoolState(Generic[K, C]):
         if record.state == _CONNECTING or record.state == _CLOSED:
             return
         self._close(record)
-        self._settle(now)
+        if self._blocked:
+            self._settle(now)
         self._forget_if_unused(record.keyed)
 
     def expire(self, now: float) -> None:
@@ -446,7 +454,8 @@ class PoolState(Generic[K, C]):
             keyed = record.keyed
             self._close(record)
             self._forget_if_unused(keyed)
-        self._settle(now)
+        if self._blocked:
+            self._settle(now)
 
     def next_expiry(self) -> float | None:
         """When the oldest idle connection expires, or None."""
