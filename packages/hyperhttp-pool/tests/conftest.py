@@ -1,8 +1,13 @@
-"""Hygiene fixtures: fail any test that leaves tasks, timer handles or threads behind."""
+"""Every async test runs on asyncio's loop and on uvloop; hygiene fixtures fail leaks.
+
+A test fails if it leaves tasks, timer handles (checked on asyncio's loop,
+which lists them) or threads behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -10,7 +15,21 @@ import pytest
 import pytest_asyncio
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Run each async test once per event loop implementation."""
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    if sys.platform != "win32":
+        import uvloop
+
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
 
 
 @pytest_asyncio.fixture(autouse=True)

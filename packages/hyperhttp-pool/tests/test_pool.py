@@ -139,6 +139,33 @@ async def test_lease_context_manager_releases_and_discards_on_error() -> None:
         assert pool.stats() == PoolStats()
 
 
+async def test_lease_context_manager_discards_on_cancellation_and_is_single_use() -> None:
+    """A request cancelled inside pool.lease() discards the connection; a lease() is one-shot."""
+    connector = Connector()
+    async with make_pool(connector) as pool:
+        entered = asyncio.Event()
+        held: list[FakeConnection] = []
+
+        async def request() -> None:
+            async with pool.lease("a") as connection:
+                held.append(connection)
+                entered.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(request())
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert held[0].closed
+        assert pool.stats() == PoolStats()
+        leasing = pool.lease("a")
+        async with leasing:
+            with pytest.raises(RuntimeError, match="already in use"):
+                await leasing.__aenter__()
+        assert pool.stats("a") == PoolStats(idle=1)
+
+
 async def test_unusable_idle_connection_is_replaced() -> None:
     """An idle connection the server closed is not reused; a new one is opened."""
     connector = Connector()

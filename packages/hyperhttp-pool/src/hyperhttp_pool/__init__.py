@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._errors import PoolClosed, PoolError, PoolStats, PoolTimeout
-from ._pool import Lease, Pool
+from ._pool import Lease, Leasing, Pool
 from ._state import ConnectionRecord, PoolConnection, PoolState, Waiter, WaiterState
 
 __all__ = [
     "ConnectionRecord",
     "Lease",
+    "Leasing",
     "Pool",
     "PoolClosed",
     "PoolConnection",

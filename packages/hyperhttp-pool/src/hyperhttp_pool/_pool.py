@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ._errors import PoolClosed, PoolStats, PoolTimeout
@@ -24,7 +24,7 @@ from ._state import ConnectionRecord, PoolConnection, PoolState, WaiterState
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Lease", "Pool"]
+__all__ = ["Lease", "Leasing", "Pool"]
 
 K = TypeVar("K", bound=Hashable)
 C = TypeVar("C", bound=PoolConnection)
@@ -62,6 +62,34 @@ class Lease(Generic[K, C]):
     def __repr__(self) -> str:
         state = "released" if self._released else "held"
         return f"<Lease key={self._record.key!r} {state}>"
+
+
+class Leasing(Generic[K, C]):
+    """What :meth:`Pool.lease` returns: an async context manager over one lease."""
+
+    __slots__ = ("_key", "_lease", "_pool", "_timeout")
+
+    def __init__(self, pool: Pool[K, C], key: K, timeout: float | None) -> None:
+        self._pool = pool
+        self._key = key
+        self._timeout = timeout
+        self._lease: Lease[K, C] | None = None
+
+    async def __aenter__(self) -> C:
+        if self._lease is not None:
+            raise RuntimeError("this pool.lease() is already in use")
+        lease = self._lease = await self._pool.acquire(self._key, timeout=self._timeout)
+        return lease.connection
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        lease = self._lease
+        if lease is not None:
+            lease.release(reusable=exc_type is None)
 
 
 class Pool(Generic[K, C]):
@@ -146,6 +174,11 @@ class Pool(Generic[K, C]):
         if state.closed:
             raise PoolClosed("the pool is closed")
         waiter = state.acquire(key, self._now())
+        if waiter.state is _GRANTED and not (state.to_wake or state.to_close):
+            record = waiter.record  # the common case: an idle connection, nothing else to do
+            assert record is not None
+            assert record.connection is not None
+            return Lease(self, record, record.connection)
         self._flush()
         deadline: float | None = None
         while True:
@@ -193,19 +226,13 @@ class Pool(Generic[K, C]):
                 self._flush()
                 raise
 
-    @contextlib.asynccontextmanager
-    async def lease(self, key: K, *, timeout: float | None = None) -> AsyncIterator[C]:
+    def lease(self, key: K, *, timeout: float | None = None) -> Leasing[K, C]:
         """``async with pool.lease(key) as connection``: released on exit.
 
-        An exception inside the block discards the connection.
+        An exception inside the block (cancellation included) discards the
+        connection.
         """
-        lease = await self.acquire(key, timeout=timeout)
-        try:
-            yield lease.connection
-        except BaseException:
-            lease.release(reusable=False)
-            raise
-        lease.release()
+        return Leasing(self, key, timeout)
 
     # ------------------------------------------------------------ connection news
 
