@@ -1,10 +1,44 @@
-"""Retry policy and circuit breaker around any async callable.
-
-Only the package skeleton exists so far; the implementation lands with its issue.
-"""
+"""hyperhttp-resilience: retry policy and circuit breaker around any async callable."""
 
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._backoff import decorrelated_jitter, parse_retry_after
+from ._breaker import DEFAULT_FAILURE_STATUSES, CircuitBreaker, CircuitState, Permit
+from ._errors import CircuitOpenError, ResilienceError
+from ._retry import (
+    DEFAULT_RETRY_AFTER_STATUSES,
+    DEFAULT_RETRY_METHODS,
+    DEFAULT_RETRY_STATUSES,
+    Attempt,
+    Decision,
+    ErrorKind,
+    RetryBudget,
+    RetryPolicy,
+    default_classify,
+    default_retry_after_of,
+    default_status_of,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "DEFAULT_FAILURE_STATUSES",
+    "DEFAULT_RETRY_AFTER_STATUSES",
+    "DEFAULT_RETRY_METHODS",
+    "DEFAULT_RETRY_STATUSES",
+    "Attempt",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "CircuitState",
+    "Decision",
+    "ErrorKind",
+    "Permit",
+    "ResilienceError",
+    "RetryBudget",
+    "RetryPolicy",
+    "__version__",
+    "decorrelated_jitter",
+    "default_classify",
+    "default_retry_after_of",
+    "default_status_of",
+    "parse_retry_after",
+]
