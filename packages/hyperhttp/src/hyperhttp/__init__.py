@@ -1,10 +1,69 @@
-"""A fast, strict async HTTP client for Python: HTTP/1.1 and HTTP/2 on asyncio.
-
-Only the package skeleton exists so far; the implementation lands with its issue.
-"""
+"""hyperhttp: a fast, strict async HTTP client for Python, HTTP/1.1 and HTTP/2 on asyncio."""
 
 from __future__ import annotations
 
-from .__about__ import __version__
+from hyperhttp_resilience import CircuitBreaker, RetryBudget, RetryPolicy
 
-__all__ = ["__version__"]
+from .__about__ import __version__
+from ._client import Client
+from ._config import Limits, Timeout
+from ._exceptions import (
+    CircuitOpenError,
+    ConnectError,
+    ConnectTimeout,
+    DecodingError,
+    HTTPError,
+    HTTPStatusError,
+    InvalidURL,
+    LocalProtocolError,
+    PoolTimeout,
+    ProxyError,
+    ReadTimeout,
+    RemoteProtocolError,
+    ResponseTooLarge,
+    TimeoutException,
+    TooManyRedirects,
+    TransportError,
+    WriteTimeout,
+)
+from ._headers import Headers
+from ._models import Request, Response, ResponseNotRead
+from ._urls import URL
+
+__all__ = [
+    "URL",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "Client",
+    "ConnectError",
+    "ConnectTimeout",
+    "DecodingError",
+    "HTTPError",
+    "HTTPStatusError",
+    "Headers",
+    "InvalidURL",
+    "Limits",
+    "LocalProtocolError",
+    "PoolTimeout",
+    "ProxyError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "Request",
+    "Response",
+    "ResponseNotRead",
+    "ResponseTooLarge",
+    "RetryBudget",
+    "RetryPolicy",
+    "TimeoutException",
+    "TooManyRedirects",
+    "TransportError",
+    "WriteTimeout",
+    "__version__",
+]
+
+# Reprs and tracebacks say hyperhttp.Client, not hyperhttp._client.Client.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith(__name__ + "."):
+        _obj.__module__ = __name__
+del _name, _obj

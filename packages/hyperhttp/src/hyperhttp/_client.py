@@ -1,0 +1,533 @@
+"""The Client: composes the URL, the pool, the resolver, HTTP/1.1 and resilience.
+
+Hot path for a request (what runs per call, nothing more): the URL comes
+from a parse cache; the head is the request line plus a per-origin header
+block built once (caller headers, when given, go through the parser's
+serializer and its validation); the pool hands an idle connection in O(1);
+the connection writes once and the caller awaits one future for the
+response, which for small bodies arrives complete with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json as _json
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import hyperhttp_dns
+import hyperhttp_parser as hp
+import hyperhttp_pool
+import hyperhttp_resilience
+
+from .__about__ import __version__
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
+from ._decoders import accept_encoding
+from ._exceptions import (
+    CircuitOpenError,
+    ConnectError,
+    ConnectTimeout,
+    HTTPError,
+    InvalidURL,
+    LocalProtocolError,
+    PoolTimeout,
+    ReadTimeout,
+    RemoteProtocolError,
+    TimeoutException,
+    WriteTimeout,
+)
+from ._headers import Headers
+from ._http11 import Exchange, HTTP11Connection, StaleConnection
+from ._models import BodySource, Request, Response
+from ._tls import VerifyTypes, ssl_context
+from ._tracing import Tracer
+from ._transport import connect_origin
+from ._urls import URL, QueryParams, join_base, merge_params, parse_url
+
+__all__ = ["Client"]
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the optional extra
+    _orjson = None
+
+USER_AGENT = f"hyperhttp/{__version__}".encode("ascii")
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE", "CONNECT"})
+_UNSET: Any = object()
+
+# The connect timeout of the request that opens a connection (connections are
+# opened inside pool.acquire, in the requesting task).
+_connect_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "hyperhttp_connect_timeout", default=None
+)
+
+
+def _classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
+    """Retry classification of our errors: what happened before anything was sent."""
+    kind = hyperhttp_resilience.ErrorKind
+    if isinstance(error, ConnectError | ConnectTimeout | PoolTimeout | StaleConnection):
+        return kind.CONNECT
+    if isinstance(error, ReadTimeout | WriteTimeout | RemoteProtocolError):
+        return kind.SENT
+    return kind.FATAL
+
+
+class _Body(BodySource):
+    """A response body on an HTTP/1.1 connection, and its lease."""
+
+    __slots__ = ("connection", "exchange", "lease")
+
+    def __init__(
+        self,
+        connection: HTTP11Connection,
+        exchange: Exchange,
+        lease: hyperhttp_pool.Lease[tuple[str, str, int], HTTP11Connection],
+    ) -> None:
+        self.connection = connection
+        self.exchange = exchange
+        self.lease = lease
+
+    async def read_all(self) -> bytes:
+        return await self.exchange.read_all()
+
+    def iter_raw(self) -> AsyncIterator[bytes]:
+        return self.exchange.iter_raw()
+
+    def close(self) -> None:
+        self.lease.release(reusable=self.connection.finish())
+
+
+class Client:
+    """An async HTTP client with a connection pool; see ../shared/API.md."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | URL = "",
+        headers: Mapping[str, str] | list[tuple[str, str]] | Headers | None = None,
+        cookies: Any = None,
+        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
+        limits: Limits = DEFAULT_LIMITS,
+        http2: bool = True,
+        http1: bool = True,
+        verify: VerifyTypes = True,
+        follow_redirects: bool = True,
+        max_redirects: int = 20,
+        retry: hyperhttp_resilience.RetryPolicy | None = None,
+        circuit_breaker: hyperhttp_resilience.CircuitBreaker | None = None,
+        resolver: hyperhttp_dns.Resolver | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        trace: Tracer | None = None,
+        max_response_size: int | None = None,
+        max_decompressed_size: int | None = None,
+    ) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
+        if retry is not None and not isinstance(retry, hyperhttp_resilience.RetryPolicy):
+            raise TypeError("retry must be a hyperhttp.RetryPolicy or None")
+        if circuit_breaker is not None and not isinstance(
+            circuit_breaker, hyperhttp_resilience.CircuitBreaker
+        ):
+            raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
+        if cookies is not None or proxy is not None:
+            raise NotImplementedError("cookies and proxies arrive with their issue (#8)")
+        if not http1:
+            raise NotImplementedError("HTTP/2 arrives with its issue (#7)")
+        for name, value in (("max_response_size", max_response_size),
+                            ("max_decompressed_size", max_decompressed_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name} must be a non-negative int or None, not {value!r}")
+        self.timeout = Timeout.coerce(timeout)
+        self.limits = limits
+        self.base_url: URL | None = parse_url(base_url) if base_url else None
+        self.headers = Headers(headers)
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.retry = retry
+        self.circuit_breaker = circuit_breaker
+        self.trust_env = trust_env
+        self.http2 = http2
+        self.max_response_size = max_response_size
+        self.max_decompressed_size = max_decompressed_size
+        self._trace = trace
+        self._verify = verify
+        self._ssl: Any = None  # built on first https use
+        self._own_resolver = resolver is None
+        self.resolver = hyperhttp_dns.Resolver() if resolver is None else resolver
+        self._pool: hyperhttp_pool.Pool[tuple[str, str, int], HTTP11Connection] = (
+            hyperhttp_pool.Pool(
+                self._open,
+                max_connections=limits.max_connections,
+                max_connections_per_key=limits.max_connections_per_host,
+                keepalive_expiry=limits.keepalive_expiry,
+                max_lifetime=limits.max_connection_lifetime,
+                max_requests=limits.max_requests_per_connection,
+            )
+        )
+        self._closed = False
+        # Default fields in send order; the per-origin header block is built once.
+        defaults: list[tuple[bytes, bytes]] = [
+            (b"User-Agent", USER_AGENT),
+            (b"Accept", b"*/*"),
+            (b"Accept-Encoding", accept_encoding()),
+        ]
+        for name, value in self.headers.raw:
+            lower = name.lower()
+            defaults = [(n, v) for n, v in defaults if n.lower() != lower]
+        self._default_fields = defaults + self.headers.raw
+        self._blocks: dict[tuple[str, str, int], bytes] = {}
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection (and the resolver the client created)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._pool.aclose()
+        if self._own_resolver:
+            await self.resolver.aclose()
+
+    def pool_stats(self) -> hyperhttp_pool.PoolStats:
+        """Idle / in-use / connecting connections and waiters, over all origins."""
+        return self._pool.stats()
+
+    # ------------------------------------------------------------ verbs
+
+    async def get(self, url: str | URL, **kwargs: Any) -> Response:
+        """GET ``url``; see :meth:`request`."""
+        return await self.request("GET", url, **kwargs)
+
+    async def head(self, url: str | URL, **kwargs: Any) -> Response:
+        """HEAD ``url``."""
+        return await self.request("HEAD", url, **kwargs)
+
+    async def options(self, url: str | URL, **kwargs: Any) -> Response:
+        """OPTIONS ``url``."""
+        return await self.request("OPTIONS", url, **kwargs)
+
+    async def delete(self, url: str | URL, **kwargs: Any) -> Response:
+        """DELETE ``url``."""
+        return await self.request("DELETE", url, **kwargs)
+
+    async def post(self, url: str | URL, **kwargs: Any) -> Response:
+        """POST to ``url``."""
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str | URL, **kwargs: Any) -> Response:
+        """PUT to ``url``."""
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str | URL, **kwargs: Any) -> Response:
+        """PATCH ``url``."""
+        return await self.request("PATCH", url, **kwargs)
+
+    async def request(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        params: QueryParams | None = None,
+        headers: Mapping[str, str] | list[tuple[str, str]] | Headers | None = None,
+        cookies: Any = None,
+        content: bytes | str | AsyncIterable[bytes] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = _UNSET,
+        timeout: Timeout | float | None = _UNSET,
+    ) -> Response:
+        """Send a request and read the whole response body.
+
+        Raises:
+            InvalidURL, LocalProtocolError: before anything is sent.
+            TransportError subclasses: connect, timeouts, protocol errors.
+
+        """
+        request = self.build_request(
+            method, url, params=params, headers=headers, cookies=cookies,
+            content=content, data=data, json=json,
+        )
+        return await self.send(request, timeout=timeout)
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, method: str, url: str | URL, **kwargs: Any
+    ) -> AsyncIterator[Response]:
+        """``async with client.stream(...) as response``: the body is not read yet."""
+        timeout = kwargs.pop("timeout", _UNSET)
+        request = self.build_request(method, url, **kwargs)
+        response = await self.send(request, timeout=timeout, stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    # ------------------------------------------------------------ building
+
+    def build_request(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        params: QueryParams | None = None,
+        headers: Mapping[str, str] | list[tuple[str, str]] | Headers | None = None,
+        cookies: Any = None,
+        content: bytes | str | AsyncIterable[bytes] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = _UNSET,
+    ) -> Request:
+        """Build (and validate) a request without sending it."""
+        if cookies is not None:
+            raise NotImplementedError("cookies arrive with their issue (#8)")
+        if not isinstance(method, str):
+            raise TypeError(f"method must be str, not {type(method).__name__}")
+        method = method.upper()
+        if isinstance(url, str) and "://" not in url[:16] and self.base_url is None:
+            raise InvalidURL(f"relative URL {url!r} without a base_url")
+        target = join_base(self.base_url, url)
+        if params:
+            target = merge_params(target, params)
+        request_headers = Headers(headers) if headers is not None else None
+        body: bytes | None = None
+        stream: AsyncIterable[bytes] | None = None
+        content_type: bytes | None = None
+        given = sum(x is not None for x in (content, data)) + (json is not _UNSET)
+        if given > 1:
+            raise TypeError("pass only one of content=, data= and json=")
+        if content is not None:
+            if isinstance(content, str):
+                body = content.encode("utf-8")
+            elif isinstance(content, bytes | bytearray | memoryview):
+                body = bytes(content)
+            elif isinstance(content, AsyncIterable):
+                stream = content
+            else:
+                raise TypeError(
+                    f"content must be bytes, str or an async iterable, not {type(content).__name__}"
+                )
+        elif data is not None:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"data must be a mapping (a form), not {type(data).__name__}")
+            body = urlencode(
+                [(k, v) for k, vs in data.items() for v in (vs if isinstance(vs, list | tuple) else [vs])]
+            ).encode("ascii")
+            content_type = b"application/x-www-form-urlencoded"
+        elif json is not _UNSET:
+            if _orjson is not None:
+                try:
+                    body = _orjson.dumps(json)
+                except TypeError:
+                    body = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+            else:
+                body = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+            content_type = b"application/json"
+        if content_type is not None and (request_headers is None or "content-type" not in request_headers):
+            if request_headers is None:
+                request_headers = Headers()
+            request_headers["Content-Type"] = content_type.decode()
+        request = Request(method, target, request_headers or _EMPTY, body, stream)
+        request.extensions["head"] = self._head(request)
+        return request
+
+    def _block(self, url: URL) -> bytes:
+        origin = url.origin
+        block = self._blocks.get(origin)
+        if block is None:
+            fields = [(b"Host", url.host_header), *self._default_fields]
+            head = hp.serialize_request_head(b"GET", b"/", fields)  # validates them, once
+            block = head[head.index(b"\r\n") + 2 : -2]
+            if len(self._blocks) > 1024:
+                self._blocks.clear()
+            self._blocks[origin] = block
+        return block
+
+    def _head(self, request: Request) -> bytes:
+        method = request.method.encode("ascii", "replace")
+        url = request.url
+        body = request.content
+        framing = b""
+        if request.stream is not None:
+            framing = b"Transfer-Encoding: chunked\r\n"
+        elif body is not None:
+            framing = b"Content-Length: %d\r\n" % len(body)
+        elif request.method not in _BODYLESS:
+            framing = b"Content-Length: 0\r\n"  # RFC 9110 §8.6: a POST without a body
+        if request.headers is _EMPTY:
+            if method.translate(None, _TOKEN):
+                raise LocalProtocolError(f"method {request.method!r} is not a token")
+            head = b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method, url.target, self._block(url), framing)
+        else:
+            lower = {name.lower() for name, _ in request.headers.raw}
+            if lower & {b"content-length", b"transfer-encoding", b"host"}:
+                raise LocalProtocolError(
+                    "Host, Content-Length and Transfer-Encoding are set by the client"
+                )
+            fields = [(b"Host", url.host_header)]
+            fields += [(n, v) for n, v in self._default_fields if n.lower() not in lower]
+            fields += request.headers.raw
+            try:
+                head = hp.serialize_request_head(method, url.target, fields)
+            except hp.LocalProtocolError as exc:
+                raise LocalProtocolError(str(exc)) from None
+            head = head[:-2] + framing + b"\r\n"
+        return head + body if body else head
+
+    # ------------------------------------------------------------ sending
+
+    async def send(
+        self, request: Request, *, timeout: Timeout | float | None = _UNSET, stream: bool = False
+    ) -> Response:
+        """Send a built request; read the body unless ``stream``."""
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        timeouts = self.timeout if timeout is _UNSET else Timeout.coerce(timeout)
+        if timeouts.total is None:
+            return await self._send_resilient(request, timeouts, stream)
+        try:
+            async with asyncio.timeout(timeouts.total):
+                return await self._send_resilient(request, timeouts, stream)
+        except TimeoutError as exc:
+            if isinstance(exc, TimeoutException):
+                raise
+            raise ReadTimeout(
+                f"the request did not complete within the total timeout ({timeouts.total:g} s)",
+                request=request,
+            ) from exc
+
+    async def _send_resilient(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
+        retry = self.retry
+        breaker = self.circuit_breaker
+        if retry is None and breaker is None:
+            return await self._send_replaying(request, timeouts, stream)
+        policy = retry.start() if retry is not None else None
+        while True:
+            try:
+                response = await self._send_guarded(request, timeouts, stream, breaker)
+            except Exception as exc:
+                if policy is None or request.stream is not None:
+                    raise
+                decision = policy.decide(request.method, error=exc)
+                if not decision.retry:
+                    raise
+            else:
+                if policy is None or response.status_code not in policy.retry_statuses:
+                    return response
+                decision = policy.decide(
+                    request.method,
+                    status=response.status_code,
+                    retry_after=response.headers.get("retry-after"),
+                )
+                if not decision.retry or request.stream is not None:
+                    return response
+                await response.aclose()
+            policy = decision.policy
+            await asyncio.sleep(decision.delay)
+
+    async def _send_guarded(
+        self,
+        request: Request,
+        timeouts: Timeout,
+        stream: bool,
+        breaker: hyperhttp_resilience.CircuitBreaker | None,
+    ) -> Response:
+        if breaker is None:
+            return await self._send_replaying(request, timeouts, stream)
+        origin = request.url.origin
+        try:
+            permit = breaker.acquire(origin)
+        except hyperhttp_resilience.CircuitOpenError as exc:
+            raise CircuitOpenError(exc.key, exc.retry_at, exc.retry_after, request=request) from None
+        try:
+            response = await self._send_replaying(request, timeouts, stream)
+        except Exception as exc:
+            breaker.record(permit, failed=isinstance(exc, ConnectError | TimeoutException | RemoteProtocolError) or breaker.is_failure(exc, None))
+            raise
+        except BaseException:
+            breaker.release(permit)
+            raise
+        breaker.record(permit, failed=breaker.is_failure(None, response.status_code))
+        return response
+
+    async def _send_replaying(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
+        try:
+            return await self._send_once(request, timeouts, stream)
+        except StaleConnection as exc:
+            # The server closed an idle connection as we reused it: nothing of
+            # the response came back. Replay an idempotent request once.
+            if request.method not in _IDEMPOTENT or request.stream is not None:
+                raise RemoteProtocolError(str(exc), request=request) from exc
+            try:
+                return await self._send_once(request, timeouts, stream)
+            except StaleConnection as again:
+                raise RemoteProtocolError(str(again), request=request) from again
+
+    async def _send_once(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
+        url = request.url
+        started = time.perf_counter()
+        token = _connect_timeout.set(timeouts.connect)
+        try:
+            lease = await self._pool.acquire(url.origin, timeout=timeouts.pool)
+        except hyperhttp_pool.PoolTimeout as exc:
+            raise PoolTimeout(
+                f"no connection for {url.host} within {timeouts.pool:g} s ({exc.stats})",
+                request=request,
+            ) from exc
+        except hyperhttp_pool.PoolClosed as exc:
+            raise RuntimeError("the client is closed") from exc
+        finally:
+            _connect_timeout.reset(token)
+        connection = lease.connection
+        exchange = connection.start(
+            request.method.encode("ascii"),
+            request.extensions["head"],
+            timeouts.read,
+            self.max_response_size,
+        )
+        try:
+            if request.stream is not None:
+                await connection.send_body(exchange, request.stream, timeouts.write)
+            head = exchange.head
+            if head is None:
+                head = await exchange.wait_head()
+        except BaseException as exc:
+            connection.finish()
+            lease.release(reusable=False)
+            if isinstance(exc, HTTPError) and exc.request is None:
+                exc.request = request
+            raise
+        response = Response(
+            head.status_code,
+            headers=head.headers,
+            request=request,
+            reason_phrase=head.reason.decode("latin-1"),
+            source=_Body(connection, exchange, lease),
+            started=started,
+            decoded_limit=self.max_decompressed_size,
+        )
+        if not stream:
+            await response.aread()
+        return response
+
+    async def _open(self, origin: tuple[str, str, int]) -> HTTP11Connection:
+        """The pool's connect function."""
+        context = None
+        if origin[0] == "https":
+            context = self._ssl
+            if context is None:
+                context = self._ssl = ssl_context(self._verify, ("http/1.1",), trust_env=self.trust_env)
+        return await connect_origin(origin, self.resolver, context, _connect_timeout.get(), self._trace)
+
+
+_EMPTY = Headers()
+_TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -1,0 +1,131 @@
+"""Timeout and Limits: small value objects, validated when built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "Limits", "Timeout"]
+
+_UNSET: Any = object()
+
+
+def _seconds(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds or None, not {value!r}")
+    if not value > 0:  # also rejects NaN
+        raise ValueError(f"{name} must be > 0 seconds, got {value}")
+    return float(value)
+
+
+class Timeout:
+    """Timeouts per phase, in seconds; None disables one.
+
+    ``Timeout(5.0)`` sets connect, read, write and pool to 5 s (total stays
+    None); keywords override single phases. ``total`` bounds the whole
+    request including the wait for a pooled connection.
+    """
+
+    __slots__ = ("connect", "pool", "read", "total", "write")
+
+    def __init__(
+        self,
+        timeout: float | None = _UNSET,
+        *,
+        connect: float | None = _UNSET,
+        read: float | None = _UNSET,
+        write: float | None = _UNSET,
+        pool: float | None = _UNSET,
+        total: float | None = None,
+    ) -> None:
+        if isinstance(timeout, Timeout):
+            raise TypeError("use the Timeout itself, not Timeout(Timeout(...))")
+        if timeout is _UNSET:
+            defaults: tuple[float | None, ...] = (10.0, 30.0, 30.0, 10.0)
+        else:
+            seconds = _seconds("timeout", timeout)
+            defaults = (seconds, seconds, seconds, seconds)
+        self.connect = _seconds("connect", defaults[0] if connect is _UNSET else connect)
+        self.read = _seconds("read", defaults[1] if read is _UNSET else read)
+        self.write = _seconds("write", defaults[2] if write is _UNSET else write)
+        self.pool = _seconds("pool", defaults[3] if pool is _UNSET else pool)
+        self.total = _seconds("total", total)
+
+    @classmethod
+    def coerce(cls, value: Timeout | float | None) -> Timeout:
+        """Return ``value`` as a Timeout (a number sets every phase; None disables them)."""
+        if isinstance(value, Timeout):
+            return value
+        return cls(value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Timeout):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self.__slots__))
+
+    def __repr__(self) -> str:
+        return (
+            f"Timeout(connect={self.connect}, read={self.read}, write={self.write}, "
+            f"pool={self.pool}, total={self.total})"
+        )
+
+
+def _count(name: str, value: object, *, allow_none: bool) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, not {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+class Limits:
+    """Connection pool limits (see hyperhttp-pool)."""
+
+    __slots__ = (
+        "keepalive_expiry",
+        "max_connection_lifetime",
+        "max_connections",
+        "max_connections_per_host",
+        "max_requests_per_connection",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        max_connections_per_host: int = 10,
+        keepalive_expiry: float | None = 60.0,
+        max_requests_per_connection: int | None = None,
+        max_connection_lifetime: float | None = None,
+    ) -> None:
+        self.max_connections = _count("max_connections", max_connections, allow_none=False)
+        self.max_connections_per_host = _count(
+            "max_connections_per_host", max_connections_per_host, allow_none=False
+        )
+        self.keepalive_expiry = _seconds("keepalive_expiry", keepalive_expiry)
+        self.max_requests_per_connection = _count(
+            "max_requests_per_connection", max_requests_per_connection, allow_none=True
+        )
+        self.max_connection_lifetime = _seconds("max_connection_lifetime", max_connection_lifetime)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Limits):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in sorted(self.__slots__))
+        return f"Limits({fields})"
+
+
+DEFAULT_TIMEOUT = Timeout()
+DEFAULT_LIMITS = Limits()

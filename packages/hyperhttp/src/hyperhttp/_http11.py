@@ -1,0 +1,425 @@
+"""HTTP/1.1 over an asyncio Protocol: the parser is fed from data_received.
+
+Strategy
+--------
+One :class:`HTTP11Connection` per TCP (or TLS) connection, one request at a
+time (the pool gives it capacity 1). No stream readers and no per-request
+tasks: ``data_received`` feeds hyperhttp-parser and hands each event to the
+current :class:`Exchange`, which buffers body bytes and wakes the one task
+waiting on it. Waiting costs one future; the read timeout costs one timer
+per request, re-armed lazily (data only stamps the time it came).
+
+Rules
+-----
+1. A body being streamed to a slow consumer pauses the transport above
+   ``HIGH_WATER`` buffered bytes and resumes it below ``LOW_WATER``:
+   memory stays flat whatever the body size. Time paused is not read time.
+2. A connection is reusable only after a complete response that allows
+   keep-alive, with nothing received beyond it (a byte more means the peer
+   answered something we did not ask: no smuggling into the next request).
+3. A reused connection that closes before a single byte of the response is
+   *stale* (the server dropped it while idle): the client may replay an
+   idempotent request once on a fresh connection.
+4. Server ``Keep-Alive: timeout=N`` shorter than ours is honoured.
+5. Any malformed response, or a close mid-response, is a
+   ``RemoteProtocolError`` and the connection is discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import TYPE_CHECKING, Any
+
+import hyperhttp_parser as hp
+
+from ._exceptions import ReadTimeout, RemoteProtocolError, ResponseTooLarge, WriteTimeout
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator
+
+__all__ = ["Exchange", "HTTP11Connection", "StaleConnection"]
+
+HIGH_WATER = 256 * 1024
+LOW_WATER = 64 * 1024
+
+_ResponseHead = hp.ResponseHead
+_Data = hp.Data
+_EndOfMessage = hp.EndOfMessage
+
+
+class StaleConnection(RemoteProtocolError):
+    """A reused connection closed before any byte of the response (rule 3)."""
+
+
+class Exchange:
+    """One request/response on a connection: the response head, then its body."""
+
+    __slots__ = (
+        "buffered",
+        "chunks",
+        "conn",
+        "done",
+        "error",
+        "head",
+        "keep_alive",
+        "last_data",
+        "limit",
+        "paused",
+        "read_timeout",
+        "received",
+        "received_bytes",
+        "streaming",
+        "timer",
+        "waiter",
+    )
+
+    def __init__(self, conn: HTTP11Connection, read_timeout: float | None, limit: int | None) -> None:
+        self.conn = conn
+        self.head: hp.ResponseHead | None = None
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.received = 0  # body bytes
+        self.received_bytes = 0  # bytes of any kind (head included)
+        self.limit = limit
+        self.done = False
+        self.keep_alive = False
+        self.error: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.streaming = False
+        self.paused = False
+        self.read_timeout = read_timeout
+        self.last_data = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------ fed by the protocol
+
+    def on_events(self, events: list[hp.Event]) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is _Data:
+                data = event.data  # type: ignore[union-attr]
+                self.chunks.append(data)
+                self.buffered += len(data)
+                self.received += len(data)
+                if self.limit is not None and self.received > self.limit:
+                    self.fail(ResponseTooLarge(f"response body over {self.limit} bytes"))
+                    self.conn.abort()
+                    return
+                if self.streaming and self.buffered > HIGH_WATER and not self.paused:
+                    self.paused = True
+                    self.conn.pause_reading()
+            elif kind is _ResponseHead:
+                self.head = event  # type: ignore[assignment]
+            elif kind is _EndOfMessage:
+                self.done = True
+                self.keep_alive = event.keep_alive  # type: ignore[union-attr]
+                self._stop_timer()
+                self.conn.on_complete(self)
+            # InformationalResponse (100, 103): nothing to do.
+        waiter = self.waiter
+        if waiter is not None and (self.done or self.head is not None or self.chunks):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None and not self.done:
+            self.error = error
+        self._stop_timer()
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ------------------------------------------------------------ the read timeout
+
+    def start_timer(self) -> None:
+        timeout = self.read_timeout
+        if timeout is not None:
+            loop = self.conn.loop
+            self.last_data = loop.time()
+            self.timer = loop.call_at(self.last_data + timeout, self._on_timer)
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.done or self.error is not None:
+            return
+        assert self.read_timeout is not None
+        loop = self.conn.loop
+        due = self.last_data + self.read_timeout
+        if self.paused or due > loop.time():  # data came meanwhile, or we paused it
+            self.timer = loop.call_at(max(due, loop.time() + 0.001), self._on_timer)
+            return
+        self.fail(ReadTimeout(f"no data from the server for {self.read_timeout:g} s"))
+        self.conn.abort()
+
+    # ------------------------------------------------------------ read by the response
+
+    async def _wait(self) -> None:
+        waiter = self.waiter = self.conn.loop.create_future()
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+
+    async def wait_head(self) -> hp.ResponseHead:
+        while self.head is None:
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+        return self.head
+
+    async def read_all(self) -> bytes:
+        """The rest of the body (no backpressure: the caller wants it all)."""
+        while not self.done:
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+        chunks = self.chunks
+        if not chunks:
+            return b""
+        body = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
+        return body
+
+    async def iter_raw(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, with backpressure (rule 1)."""
+        self.streaming = True
+        chunks = self.chunks
+        while True:
+            while chunks:
+                data = chunks.popleft()
+                self.buffered -= len(data)
+                if self.paused and self.buffered < LOW_WATER:
+                    self.paused = False
+                    self.last_data = self.conn.loop.time()
+                    self.conn.resume_reading()
+                yield data
+            if self.done:
+                return
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+
+
+class HTTP11Connection(asyncio.Protocol):
+    """An HTTP/1.1 client connection (see the module docstring)."""
+
+    capacity = 1
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = hp.ResponseParser()
+        self.exchange: Exchange | None = None
+        self.closed = False
+        self.reusable = True
+        self.served = 0
+        self.idle_until: float | None = None  # the server's Keep-Alive timeout
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.http_version = "HTTP/1.1"
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("busy" if self.exchange else "idle")
+        return f"<HTTP11Connection {state} served={self.served}>"
+
+    # ------------------------------------------------------------ PoolConnection
+
+    def is_usable(self) -> bool:
+        if self.closed or not self.reusable:
+            return False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return False
+        return self.idle_until is None or self.loop.time() < self.idle_until
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    # ------------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        exchange = self.exchange
+        if exchange is None or exchange.done:  # bytes nobody asked for (rule 2)
+            self.reusable = False
+            self.abort()
+            return
+        exchange.received_bytes += len(data)
+        if exchange.read_timeout is not None:
+            exchange.last_data = self.loop.time()
+        try:
+            events = self.parser.feed(data)
+        except hp.RemoteProtocolError as exc:
+            exchange.fail(RemoteProtocolError(str(exc)))
+            self.abort()
+            return
+        if events:
+            exchange.on_events(events)
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        exchange = self.exchange
+        if exchange is not None and not exchange.done:
+            if exchange.received_bytes == 0:
+                self._lost(exchange)
+                return False
+            try:  # ends a close-delimited body, or finds the response cut short
+                events = self.parser.feed_eof()
+            except hp.RemoteProtocolError as exc:
+                exchange.fail(RemoteProtocolError(str(exc)))
+                return False
+            exchange.on_events(events)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        exchange = self.exchange
+        if exchange is not None and not exchange.done:
+            self._lost(exchange, exc)
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _lost(self, exchange: Exchange, exc: Exception | None = None) -> None:
+        error: RemoteProtocolError
+        if exchange.received_bytes:
+            error = RemoteProtocolError("the server closed the connection mid-response")
+        elif self.served > 1:
+            error = StaleConnection("the server closed the kept-alive connection")
+        else:
+            error = RemoteProtocolError("the server closed the connection without a response")
+        if exc is not None:
+            error.__cause__ = exc
+        exchange.fail(error)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ------------------------------------------------------------ requests
+
+    def on_complete(self, exchange: Exchange) -> None:
+        """The response ended: decide reuse (rules 2 and 4)."""
+        if not exchange.keep_alive or self.parser.trailing_data:
+            self.reusable = False
+            return
+        head = exchange.head
+        if head is not None:
+            for name, value in head.headers:
+                if name == b"keep-alive":
+                    self._keep_alive_hint(value)
+
+    def _keep_alive_hint(self, value: bytes) -> None:
+        for part in value.split(b","):
+            key, _, number = part.strip().partition(b"=")
+            if key.strip().lower() == b"timeout" and number.strip().isdigit():
+                # A second early, so we never send as the server gives up.
+                seconds = int(number.strip()) - 1.0
+                until = self.loop.time() + max(0.0, seconds)
+                if self.idle_until is None or until < self.idle_until:
+                    self.idle_until = until
+
+    def start(
+        self, method: bytes, head: bytes, read_timeout: float | None, limit: int | None
+    ) -> Exchange:
+        """Send a request whose body is in ``head`` (or absent) and return its exchange."""
+        exchange = Exchange(self, read_timeout, limit)
+        self.exchange = exchange
+        self.served += 1
+        self.parser.start(method)
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            self._lost(exchange)
+            return exchange
+        transport.write(head)
+        exchange.start_timer()
+        return exchange
+
+    async def send_body(
+        self, exchange: Exchange, body: AsyncIterable[bytes], write_timeout: float | None
+    ) -> None:
+        """Stream a chunked request body, waiting for the transport to drain."""
+        writer = hp.BodyWriter()
+        transport = self.transport
+        assert transport is not None
+        async for chunk in body:
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise TypeError(f"request body chunks must be bytes, not {type(chunk).__name__}")
+            if exchange.error is not None or self.closed:
+                break  # the server answered (or failed) already: stop sending
+            if chunk:
+                transport.write(writer.write(bytes(chunk)))
+                await self._drain(write_timeout)
+        if exchange.error is None and not self.closed:
+            transport.write(writer.end())
+            await self._drain(write_timeout)
+
+    async def _drain(self, timeout: float | None) -> None:
+        if not self.write_paused or self.closed:
+            return
+        waiter = self.drain_waiter = self.loop.create_future()
+        try:
+            if timeout is None:
+                await waiter
+            else:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await waiter
+                except TimeoutError:
+                    self.abort()
+                    raise WriteTimeout(f"could not send the request in {timeout:g} s") from None
+        finally:
+            self.drain_waiter = None
+
+    def finish(self) -> bool:
+        """The exchange is over (body read or abandoned): return whether to pool the connection."""
+        exchange = self.exchange
+        self.exchange = None
+        if exchange is None:
+            return False
+        exchange._stop_timer()
+        reusable = (
+            exchange.done
+            and exchange.error is None
+            and self.reusable
+            and not self.closed
+            and self.parser.state is hp.ParserState.DONE
+        )
+        if not reusable:
+            self.reusable = False
+            self.abort()  # unread or broken: nothing of it may reach the next request
+        return reusable
+
+
+def any_timeout(value: Any) -> float | None:
+    """Tolerate ``None`` or a number (the client passes validated values)."""
+    return None if value is None else float(value)

@@ -1,0 +1,326 @@
+"""Request and Response."""
+
+from __future__ import annotations
+
+import datetime
+import json as _json
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._decoders import CHUNK, Decoder, make_decoder
+from ._exceptions import HTTPError, HTTPStatusError, ResponseTooLarge
+from ._headers import Headers
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator, Callable
+
+    from ._urls import URL
+
+__all__ = ["Request", "Response", "ResponseNotRead"]
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the optional extra
+    _orjson = None
+
+
+class ResponseNotRead(HTTPError):
+    """``content`` / ``text`` / ``json()`` of a streamed response before ``aread()``."""
+
+
+class Request:
+    """What is sent: method, URL, headers and a body (bytes or an async iterable)."""
+
+    __slots__ = ("content", "extensions", "headers", "method", "stream", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        headers: Headers,
+        content: bytes | None = None,
+        stream: AsyncIterable[bytes] | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.content = content
+        self.stream = stream
+        self.extensions: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<Request [{self.method} {self.url}]>"
+
+
+class BodySource:
+    """What a response reads its body from (a connection's exchange)."""
+
+    async def read_all(self) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def iter_raw(self) -> AsyncIterator[bytes]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - interface
+        """Finish: give the connection back (if the body was read whole) or drop it."""
+        raise NotImplementedError
+
+
+_REASONS: dict[int, str] = {}
+
+
+def _reason(status: int) -> str:
+    if not _REASONS:
+        from http import HTTPStatus
+
+        _REASONS.update({s.value: s.phrase for s in HTTPStatus})
+    return _REASONS.get(status, "")
+
+
+class Response:
+    """A response; see ../shared/API.md. Verb helpers return it with ``content`` read."""
+
+    __slots__ = (
+        "_closed",
+        "_content",
+        "_decoded_limit",
+        "_headers",
+        "_json",
+        "_on_close",
+        "_raw_headers",
+        "_source",
+        "_started",
+        "_text",
+        "elapsed",
+        "history",
+        "http_version",
+        "reason_phrase",
+        "request",
+        "status_code",
+        "url",
+    )
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        headers: Headers | list[tuple[bytes, bytes]] | None = None,
+        content: bytes | None = None,
+        request: Request | None = None,
+        reason_phrase: str | None = None,
+        http_version: str = "HTTP/1.1",
+        source: BodySource | None = None,
+        started: float | None = None,
+        decoded_limit: int | None = None,
+        on_close: Callable[[Response], None] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.reason_phrase = _reason(status_code) if reason_phrase is None else reason_phrase
+        self.http_version = http_version
+        if isinstance(headers, Headers):
+            self._headers: Headers | None = headers
+            self._raw_headers: list[tuple[bytes, bytes]] | None = None
+        else:
+            self._headers = None
+            self._raw_headers = headers or []
+        self.request = request
+        self.url = request.url if request is not None else None
+        self.history: list[Response] = []
+        self._source = source
+        self._content = content
+        self._text: str | None = None
+        self._json: Any = None
+        self._closed = source is None
+        self._started = time.perf_counter() if started is None else started
+        self._decoded_limit = decoded_limit
+        self._on_close = on_close
+        self.elapsed = datetime.timedelta(0)
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code} {self.reason_phrase}]>"
+
+    # ------------------------------------------------------------ head
+
+    @property
+    def headers(self) -> Headers:
+        """The response fields (case-insensitive, multi-valued)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers.from_raw(self._raw_headers or [])
+        return headers
+
+    def _raw_values(self, name: bytes) -> list[bytes]:
+        if self._raw_headers is not None:
+            return [v for n, v in self._raw_headers if n == name]
+        return self.headers.get_raw(name)
+
+    @property
+    def is_success(self) -> bool:
+        """2xx."""
+        return 200 <= self.status_code < 300
+
+    @property
+    def is_redirect(self) -> bool:
+        """A 3xx with a Location."""
+        return 300 <= self.status_code < 400 and bool(self._raw_values(b"location"))
+
+    def raise_for_status(self) -> Response:
+        """Raise :class:`HTTPStatusError` for 4xx and 5xx; return self otherwise."""
+        if 400 <= self.status_code < 600:
+            kind = "Client error" if self.status_code < 500 else "Server error"
+            message = f"{kind} '{self.status_code} {self.reason_phrase}' for url '{self.url}'"
+            assert self.request is not None
+            raise HTTPStatusError(message, request=self.request, response=self)
+        return self
+
+    # ------------------------------------------------------------ body
+
+    @property
+    def content(self) -> bytes:
+        """The decoded body; a streamed response must be read first."""
+        if self._content is None:
+            raise ResponseNotRead("the response body has not been read: await response.aread()")
+        return self._content
+
+    @property
+    def encoding(self) -> str:
+        """The charset from Content-Type, else utf-8."""
+        for value in self._raw_values(b"content-type"):
+            for param in value.split(b";")[1:]:
+                key, _, charset = param.strip().partition(b"=")
+                if key.strip().lower() == b"charset":
+                    name = charset.strip().strip(b"\"'").decode("latin-1")
+                    try:
+                        import codecs
+
+                        return codecs.lookup(name).name
+                    except LookupError:
+                        return "utf-8"
+        return "utf-8"
+
+    @property
+    def text(self) -> str:
+        """The body as text: charset from Content-Type, else UTF-8 with replacement."""
+        if self._text is None:
+            self._text = self.content.decode(self.encoding, errors="replace")
+        return self._text
+
+    def json(self, **kwargs: Any) -> Any:
+        """The body parsed as JSON (orjson when installed)."""
+        if kwargs or _orjson is None:
+            return _json.loads(self.content, **kwargs)
+        return _orjson.loads(self.content)
+
+    def _decoder(self) -> Decoder | None:
+        values = self._raw_values(b"content-encoding")
+        return make_decoder(values) if values else None
+
+    async def aread(self) -> bytes:
+        """Read the whole body (a no-op returning ``content`` once read)."""
+        if self._content is not None:
+            return self._content
+        source = self._source
+        if source is None:
+            self._content = b""
+            return b""
+        try:
+            raw = await source.read_all()
+            decoder = self._decoder()
+            if decoder is None:
+                content = raw
+            else:
+                parts = []
+                size = 0
+                limit = self._decoded_limit
+                for piece in decoder.decode(raw):
+                    size += len(piece)
+                    if limit is not None and size > limit:
+                        raise ResponseTooLarge(f"decoded response body over {limit} bytes")
+                    parts.append(piece)
+                parts.extend(decoder.flush())
+                content = b"".join(parts)
+            self._content = content
+        finally:
+            await self.aclose()
+        return content
+
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body as received (not decoded)."""
+        if self._content is not None:
+            raise RuntimeError("the body was read already: use content (decoded)")
+        source = self._source
+        if source is None:
+            return
+        try:
+            async for chunk in source.iter_raw():
+                yield chunk
+        finally:
+            await self.aclose()
+
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The decoded body in pieces (the whole ``content`` if it was read already)."""
+        if self._content is not None:
+            size = chunk_size or CHUNK
+            for at in range(0, len(self._content), size):
+                yield self._content[at : at + size]
+            return
+        decoder = self._decoder()
+        limit = self._decoded_limit
+        size_out = 0
+        async for raw in self.aiter_raw():
+            pieces = [raw] if decoder is None else decoder.decode(raw)
+            for piece in pieces:
+                size_out += len(piece)
+                if limit is not None and size_out > limit:
+                    raise ResponseTooLarge(f"decoded response body over {limit} bytes")
+                yield piece
+        if decoder is not None:
+            for piece in decoder.flush():
+                yield piece
+
+    async def aiter_text(self) -> AsyncIterator[str]:
+        """The decoded body as text, incrementally decoded."""
+        import codecs
+
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
+        async for chunk in self.aiter_bytes():
+            text = decoder.decode(chunk)
+            if text:
+                yield text
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        """The text body line by line (without line endings)."""
+        pending = ""
+        async for text in self.aiter_text():
+            pending += text
+            lines = pending.splitlines(keepends=True)
+            pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+            for line in lines:
+                yield line.rstrip("\r\n")
+        if pending:
+            yield pending
+
+    async def aclose(self) -> None:
+        """Finish with the response; an unread body closes its connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._started)
+        if self._source is not None:
+            self._source.close()
+        if self._on_close is not None:
+            self._on_close(self)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the body is finished with."""
+        return self._closed
+
+    async def __aenter__(self) -> Response:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

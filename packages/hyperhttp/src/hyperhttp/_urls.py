@@ -1,0 +1,291 @@
+"""URLs: parsed once, validated before any I/O, cached.
+
+Strategy
+--------
+:func:`parse_url` splits with ``urllib.parse.urlsplit`` and then checks what
+the standard library lets through: the scheme must be http or https, the
+host present and valid (IDNA-encoded when not ASCII, brackets only around
+IPv6), the port 1-65535. Path and query are percent-encoded where they hold
+characters that may not appear raw (RFC 3986 §2), existing escapes kept.
+Parsed URLs are immutable and remembered in a small bounded cache, so a
+client calling the same endpoints pays for parsing once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote, urlencode, urlsplit
+
+from ._exceptions import InvalidURL
+
+__all__ = ["URL", "QueryParams", "merge_params", "parse_url"]
+
+QueryParams = (
+    Mapping[str, "str | int | float | bool | None | Sequence[str | int | float]"]
+    | Sequence[tuple[str, "str | int | float | bool | None"]]
+    | str
+    | bytes
+)
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# RFC 3986 §3.3 pchar plus "/" and the escapes already there; §3.4 adds "?".
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = "/?%:@!$&'()*+,;=-._~"
+_REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
+_NEEDS_PATH_QUOTE = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~]")
+_NEEDS_QUERY_QUOTE = re.compile(r"[^A-Za-z0-9/?%:@!$&'()*+,;=\-._~]")
+
+
+class URL:
+    """An absolute http(s) URL, validated; build with :func:`parse_url` or ``URL(text)``."""
+
+    __slots__ = (
+        "fragment",
+        "host",
+        "host_header",
+        "origin",
+        "password",
+        "path",
+        "port",
+        "query",
+        "scheme",
+        "target",
+        "username",
+    )
+
+    scheme: str
+    host: str  #: lower-case, IDNA-encoded, IPv6 without brackets
+    port: int | None  #: as written; None for the scheme's default
+    path: str  #: percent-encoded, never empty
+    query: str  #: percent-encoded, without "?"
+    fragment: str
+    username: str
+    password: str
+    origin: tuple[str, str, int]  #: (scheme, host, port) keying the pool
+    target: bytes  #: request-target: path and query
+    host_header: bytes  #: the Host field value
+
+    def __new__(cls, url: str | URL) -> URL:
+        return parse_url(url)
+
+    @property
+    def effective_port(self) -> int:
+        """The port connected to: explicit, else the scheme's default."""
+        return self.origin[2]
+
+    @property
+    def is_ipv6(self) -> bool:
+        """Whether the host is an IPv6 literal."""
+        return ":" in self.host
+
+    @property
+    def raw_path_and_query(self) -> str:
+        """The request-target as text."""
+        return self.target.decode("ascii")
+
+    def copy_with(self, *, path: str | None = None, query: str | None = None) -> URL:
+        """Return this URL with path and/or query replaced (both already encoded)."""
+        return _build(
+            self.scheme,
+            self.host,
+            self.port,
+            self.path if path is None else path,
+            self.query if query is None else query,
+            self.fragment,
+            self.username,
+            self.password,
+        )
+
+    def join(self, reference: str) -> URL:
+        """Resolve ``reference`` against this URL (RFC 3986 §5), as a redirect Location is."""
+        from urllib.parse import urljoin
+
+        return parse_url(urljoin(str(self), reference))
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if self.is_ipv6 else self.host
+        userinfo = ""
+        if self.username or self.password:
+            userinfo = self.username + (f":{self.password}" if self.password else "") + "@"
+        port = "" if self.port is None else f":{self.port}"
+        query = f"?{self.query}" if self.query else ""
+        fragment = f"#{self.fragment}" if self.fragment else ""
+        return f"{self.scheme}://{userinfo}{host}{port}{self.path}{query}{fragment}"
+
+    def __repr__(self) -> str:
+        return f"URL({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                other = parse_url(other)
+            except InvalidURL:
+                return False
+        if not isinstance(other, URL):
+            return NotImplemented
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def _build(
+    scheme: str,
+    host: str,
+    port: int | None,
+    path: str,
+    query: str,
+    fragment: str,
+    username: str,
+    password: str,
+) -> URL:
+    url = object.__new__(URL)
+    url.scheme = scheme
+    url.host = host
+    url.port = None if port == DEFAULT_PORTS[scheme] else port
+    url.path = path or "/"
+    url.query = query
+    url.fragment = fragment
+    url.username = username
+    url.password = password
+    effective = DEFAULT_PORTS[scheme] if url.port is None else url.port
+    url.origin = (scheme, host, effective)
+    target = url.path + ("?" + query if query else "")
+    url.target = target.encode("ascii")
+    bracketed = f"[{host}]" if ":" in host else host
+    url.host_header = (bracketed if url.port is None else f"{bracketed}:{url.port}").encode("ascii")
+    return url
+
+
+def _host(raw: str, text: str) -> str:
+    if not raw:
+        raise InvalidURL(f"no host in URL {text!r}")
+    if ":" in raw:  # urlsplit keeps only bracketed IPv6 here
+        try:
+            address = ipaddress.IPv6Address(raw.split("%", 1)[0])
+        except ValueError:
+            raise InvalidURL(f"invalid IPv6 address {raw!r} in URL {text!r}") from None
+        if "%" in raw:
+            raise InvalidURL(f"zone identifiers are not supported in URLs: {text!r}")
+        return str(address)
+    if raw.isascii():
+        host = raw.lower()
+    else:
+        try:
+            host = raw.encode("idna").decode("ascii").lower()
+        except UnicodeError as exc:
+            raise InvalidURL(f"invalid international host name {raw!r}: {exc}") from None
+    if not _REG_NAME.fullmatch(host) or host.startswith(".") or ".." in host:
+        raise InvalidURL(f"invalid host {raw!r} in URL {text!r}")
+    return host
+
+
+_cache: dict[str, URL] = {}
+_CACHE_SIZE = 1024
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse and validate an absolute http(s) URL.
+
+    Raises:
+        InvalidURL: unparseable, missing host, bad port, unsupported scheme.
+
+    """
+    if isinstance(url, URL):
+        return url
+    cached = _cache.get(url)  # type: ignore[arg-type]
+    if cached is not None:
+        return cached
+    if not isinstance(url, str):
+        raise TypeError(f"URL must be str or hyperhttp.URL, not {type(url).__name__}")
+    text = url.strip()
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise InvalidURL(f"control characters in URL {url!r}")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+        hostname = parts.hostname
+    except ValueError as exc:
+        raise InvalidURL(f"invalid URL {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise InvalidURL(f"URL {url!r} has no scheme (http:// or https://)")
+    if scheme not in DEFAULT_PORTS:
+        raise InvalidURL(f"unsupported URL scheme {parts.scheme!r} in {url!r}")
+    netloc = parts.netloc
+    host_part = netloc.rpartition("@")[2]
+    if host_part.startswith("[") != ("]" in host_part):
+        raise InvalidURL(f"invalid bracketed host in URL {url!r}")
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidURL(f"port out of range in URL {url!r}")
+    if host_part.endswith(":"):
+        raise InvalidURL(f"empty port in URL {url!r}")
+    host = _host(hostname or "", url)
+    path = parts.path
+    if _NEEDS_PATH_QUOTE.search(path):
+        path = quote(path, safe=_PATH_SAFE)
+    query = parts.query
+    if _NEEDS_QUERY_QUOTE.search(query):
+        query = quote(query, safe=_QUERY_SAFE)
+    result = _build(
+        scheme,
+        host,
+        port,
+        path,
+        query,
+        parts.fragment,
+        parts.username or "",
+        parts.password or "",
+    )
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[url] = result
+    return result
+
+
+def _encode_params(params: QueryParams) -> str:
+    if isinstance(params, bytes):
+        params = params.decode("ascii")
+    if isinstance(params, str):
+        text = params.lstrip("?")
+        return quote(text, safe=_QUERY_SAFE) if _NEEDS_QUERY_QUOTE.search(text) else text
+    pairs: list[tuple[str, str]] = []
+    items = params.items() if isinstance(params, Mapping) else params
+    for key, value in items:
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            if item is None:
+                continue
+            if item is True or item is False:
+                item = "true" if item else "false"
+            pairs.append((str(key), str(item)))
+    return urlencode(pairs)
+
+
+def merge_params(url: URL, params: QueryParams | None) -> URL:
+    """Append ``params`` to the URL's query (after what it has), as httpx and aiohttp do."""
+    if not params:
+        return url
+    extra = _encode_params(params)
+    if not extra:
+        return url
+    return url.copy_with(query=f"{url.query}&{extra}" if url.query else extra)
+
+
+def join_base(base: URL | None, url: str | URL) -> URL:
+    """Resolve a request URL against ``base_url``: relative paths are appended to its path."""
+    if isinstance(url, URL):
+        return url
+    if base is None or "://" in url[:16]:
+        return parse_url(url)
+    relative, _, query = url.partition("?")
+    relative, _, fragment = relative.partition("#")
+    path = base.path.rstrip("/") + "/" + relative.lstrip("/") if relative else base.path
+    if _NEEDS_PATH_QUOTE.search(path):
+        path = quote(path, safe=_PATH_SAFE)
+    if _NEEDS_QUERY_QUOTE.search(query):
+        query = quote(query, safe=_QUERY_SAFE)
+    return base.copy_with(path=path, query=query if (query or relative) else base.query)
