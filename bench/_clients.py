@@ -52,7 +52,7 @@ async def _floor(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaita
     loop = asyncio.get_running_loop()
     idle: list[_Floor] = []
     for _ in range(concurrency):
-        _, protocol = await loop.create_connection(_Floor, parts.hostname, parts.port)
+        _, protocol = await loop.create_connection(_Floor, parts.hostname or "", parts.port or 80)
         idle.append(protocol)
 
     async def fetch() -> int:
@@ -73,7 +73,8 @@ async def _floor(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaita
 async def _hyperhttp(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaitable[None]]]:
     import hyperhttp
 
-    client = hyperhttp.Client(limits=hyperhttp.Limits(max_connections=concurrency, max_connections_per_host=concurrency))
+    limits = hyperhttp.Limits(max_connections=concurrency, max_connections_per_host=concurrency)
+    client = hyperhttp.Client(limits=limits)
 
     async def fetch() -> int:
         response = await client.get(url)
@@ -85,7 +86,8 @@ async def _hyperhttp(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Aw
 async def _aiohttp(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaitable[None]]]:
     import aiohttp
 
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency))
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
+    session = aiohttp.ClientSession(connector=connector)
 
     async def fetch() -> int:
         async with session.get(url) as response:
@@ -98,11 +100,13 @@ async def _aiohttp(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awai
 async def _httpx(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaitable[None]]]:
     import httpx
 
-    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    client = httpx.AsyncClient(limits=limits)
 
     async def fetch() -> int:
         response = await client.get(url)
-        return response.status_code
+        status: int = response.status_code
+        return status
 
     return fetch, client.aclose
 

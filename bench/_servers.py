@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import ClassVar
 
 SIZES = (200, 10 * 1024, 1024 * 1024)
 
@@ -38,7 +39,7 @@ async def _aiohttp() -> None:
 
 
 class _Raw(asyncio.Protocol):
-    responses: dict[bytes, bytes] = {}
+    responses: ClassVar[dict[bytes, bytes]] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]

@@ -54,6 +54,7 @@ __all__ = [
     "ResponseTooLarge",
     "RetryBudget",
     "RetryPolicy",
+    "Timeout",
     "TimeoutException",
     "TooManyRedirects",
     "TransportError",

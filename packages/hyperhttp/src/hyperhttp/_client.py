@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import importlib
 import json as _json
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import hyperhttp_dns
@@ -44,14 +45,17 @@ from ._headers import Headers
 from ._http11 import Exchange, HTTP11Connection, StaleConnection
 from ._models import BodySource, Request, Response
 from ._tls import VerifyTypes, ssl_context
-from ._tracing import Tracer
 from ._transport import connect_origin
 from ._urls import URL, QueryParams, join_base, merge_params, parse_url
 
+if TYPE_CHECKING:
+    from ._tracing import Tracer
+
 __all__ = ["Client"]
 
+_orjson: Any
 try:
-    import orjson as _orjson
+    _orjson = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - depends on the optional extra
     _orjson = None
 
@@ -139,9 +143,13 @@ class Client:
             raise NotImplementedError("cookies and proxies arrive with their issue (#8)")
         if not http1:
             raise NotImplementedError("HTTP/2 arrives with its issue (#7)")
-        for name, value in (("max_response_size", max_response_size),
-                            ("max_decompressed_size", max_decompressed_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        for name, value in (
+            ("max_response_size", max_response_size),
+            ("max_decompressed_size", max_decompressed_size),
+        ):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int or None, not {value!r}")
         self.timeout = Timeout.coerce(timeout)
         self.limits = limits
@@ -177,8 +185,8 @@ class Client:
             (b"Accept", b"*/*"),
             (b"Accept-Encoding", accept_encoding()),
         ]
-        for name, value in self.headers.raw:
-            lower = name.lower()
+        for field, _ in self.headers.raw:
+            lower = field.lower()
             defaults = [(n, v) for n, v in defaults if n.lower() != lower]
         self._default_fields = defaults + self.headers.raw
         self._blocks: dict[tuple[str, str, int], bytes] = {}
@@ -255,15 +263,19 @@ class Client:
 
         """
         request = self.build_request(
-            method, url, params=params, headers=headers, cookies=cookies,
-            content=content, data=data, json=json,
+            method,
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            content=content,
+            data=data,
+            json=json,
         )
         return await self.send(request, timeout=timeout)
 
     @contextlib.asynccontextmanager
-    async def stream(
-        self, method: str, url: str | URL, **kwargs: Any
-    ) -> AsyncIterator[Response]:
+    async def stream(self, method: str, url: str | URL, **kwargs: Any) -> AsyncIterator[Response]:
         """``async with client.stream(...) as response``: the body is not read yet."""
         timeout = kwargs.pop("timeout", _UNSET)
         request = self.build_request(method, url, **kwargs)
@@ -305,23 +317,28 @@ class Client:
         given = sum(x is not None for x in (content, data)) + (json is not _UNSET)
         if given > 1:
             raise TypeError("pass only one of content=, data= and json=")
-        if content is not None:
-            if isinstance(content, str):
-                body = content.encode("utf-8")
-            elif isinstance(content, bytes | bytearray | memoryview):
-                body = bytes(content)
-            elif isinstance(content, AsyncIterable):
-                stream = content
+        given_content: object = content  # checked at run time: callers are not all typed
+        given_data: object = data
+        if given_content is not None:
+            if isinstance(given_content, str):
+                body = given_content.encode("utf-8")
+            elif isinstance(given_content, bytes | bytearray | memoryview):
+                body = bytes(given_content)
+            elif isinstance(given_content, AsyncIterable):
+                stream = given_content
             else:
-                raise TypeError(
-                    f"content must be bytes, str or an async iterable, not {type(content).__name__}"
-                )
-        elif data is not None:
-            if not isinstance(data, Mapping):
-                raise TypeError(f"data must be a mapping (a form), not {type(data).__name__}")
-            body = urlencode(
-                [(k, v) for k, vs in data.items() for v in (vs if isinstance(vs, list | tuple) else [vs])]
-            ).encode("ascii")
+                kind = type(given_content).__name__
+                raise TypeError(f"content must be bytes, str or an async iterable, not {kind}")
+        elif given_data is not None:
+            if not isinstance(given_data, Mapping):
+                kind = type(given_data).__name__
+                raise TypeError(f"data must be a mapping (a form), not {kind}")
+            pairs = [
+                (key, item)
+                for key, value in given_data.items()
+                for item in (value if isinstance(value, list | tuple) else [value])
+            ]
+            body = urlencode(pairs).encode("ascii")
             content_type = b"application/x-www-form-urlencoded"
         elif json is not _UNSET:
             if _orjson is not None:
@@ -332,10 +349,11 @@ class Client:
             else:
                 body = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
             content_type = b"application/json"
-        if content_type is not None and (request_headers is None or "content-type" not in request_headers):
+        if content_type is not None:
             if request_headers is None:
                 request_headers = Headers()
-            request_headers["Content-Type"] = content_type.decode()
+            if "content-type" not in request_headers:
+                request_headers["Content-Type"] = content_type.decode()
         request = Request(method, target, request_headers or _EMPTY, body, stream)
         request.extensions["head"] = self._head(request)
         return request
@@ -447,11 +465,14 @@ class Client:
         try:
             permit = breaker.acquire(origin)
         except hyperhttp_resilience.CircuitOpenError as exc:
-            raise CircuitOpenError(exc.key, exc.retry_at, exc.retry_after, request=request) from None
+            raise CircuitOpenError(
+                exc.key, exc.retry_at, exc.retry_after, request=request
+            ) from None
         try:
             response = await self._send_replaying(request, timeouts, stream)
         except Exception as exc:
-            breaker.record(permit, failed=isinstance(exc, ConnectError | TimeoutException | RemoteProtocolError) or breaker.is_failure(exc, None))
+            failed = isinstance(exc, _TRANSPORT_FAILURES) or breaker.is_failure(exc, None)
+            breaker.record(permit, failed=failed)
             raise
         except BaseException:
             breaker.release(permit)
@@ -520,14 +541,18 @@ class Client:
         return response
 
     async def _open(self, origin: tuple[str, str, int]) -> HTTP11Connection:
-        """The pool's connect function."""
+        """Open a connection to ``origin`` (the pool's connect function)."""
         context = None
         if origin[0] == "https":
             context = self._ssl
             if context is None:
-                context = self._ssl = ssl_context(self._verify, ("http/1.1",), trust_env=self.trust_env)
-        return await connect_origin(origin, self.resolver, context, _connect_timeout.get(), self._trace)
+                context = self._ssl = ssl_context(
+                    self._verify, ("http/1.1",), trust_env=self.trust_env
+                )
+        timeout = _connect_timeout.get()
+        return await connect_origin(origin, self.resolver, context, timeout, self._trace)
 
 
 _EMPTY = Headers()
+_TRANSPORT_FAILURES = (ConnectError, TimeoutException, RemoteProtocolError)
 _TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

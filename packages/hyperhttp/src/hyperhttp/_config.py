@@ -74,11 +74,9 @@ class Timeout:
         )
 
 
-def _count(name: str, value: object, *, allow_none: bool) -> int | None:
-    if value is None and allow_none:
-        return None
+def _count(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, not {value!r}")
+        raise TypeError(f"{name} must be an int, not {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return value
@@ -104,13 +102,13 @@ class Limits:
         max_requests_per_connection: int | None = None,
         max_connection_lifetime: float | None = None,
     ) -> None:
-        self.max_connections = _count("max_connections", max_connections, allow_none=False)
-        self.max_connections_per_host = _count(
-            "max_connections_per_host", max_connections_per_host, allow_none=False
-        )
+        self.max_connections = _count("max_connections", max_connections)
+        self.max_connections_per_host = _count("max_connections_per_host", max_connections_per_host)
         self.keepalive_expiry = _seconds("keepalive_expiry", keepalive_expiry)
-        self.max_requests_per_connection = _count(
-            "max_requests_per_connection", max_requests_per_connection, allow_none=True
+        self.max_requests_per_connection = (
+            None
+            if max_requests_per_connection is None
+            else _count("max_requests_per_connection", max_requests_per_connection)
         )
         self.max_connection_lifetime = _seconds("max_connection_lifetime", max_connection_lifetime)
 

@@ -13,24 +13,29 @@ Corrupt or truncated input raises ``DecodingError``.
 
 from __future__ import annotations
 
+import importlib
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import DecodingError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["CHUNK", "SUPPORTED", "Decoder", "accept_encoding", "make_decoder"]
 
 CHUNK = 64 * 1024  # largest decoded piece produced at once
 
-try:
-    import brotli as _brotli
-except ImportError:  # pragma: no cover - depends on the optional extra
-    _brotli = None
-try:
-    import zstandard as _zstd
-except ImportError:  # pragma: no cover - depends on the optional extra
-    _zstd = None
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # pragma: no cover - depends on the optional extra
+        return None
+
+
+_brotli = _optional("brotli")
+_zstd = _optional("zstandard")
 
 
 class Decoder:
@@ -109,7 +114,7 @@ class _BrotliDecoder(Decoder):
                 if not out:
                     break
                 yield out
-        except _brotli.error as exc:  # type: ignore[union-attr]
+        except _brotli.error as exc:
             raise DecodingError(f"corrupt br body: {exc}") from exc
 
     def flush(self) -> Iterator[bytes]:
@@ -139,7 +144,7 @@ class _ZstdDecoder(Decoder):
                 out = self.obj.decompress(bytes(piece))
                 for start in range(0, len(out), CHUNK):
                     yield out[start : start + CHUNK]
-        except _zstd.ZstdError as exc:  # type: ignore[union-attr]
+        except _zstd.ZstdError as exc:
             raise DecodingError(f"corrupt zstd body: {exc}") from exc
 
     def flush(self) -> Iterator[bytes]:
@@ -214,5 +219,5 @@ SUPPORTED = ("gzip", "deflate") + (("br",) if _brotli else ()) + (("zstd",) if _
 
 
 def accept_encoding() -> bytes:
-    """The Accept-Encoding value listing the decoders installed."""
+    """Return the Accept-Encoding value listing the decoders installed."""
     return ", ".join(SUPPORTED).encode("ascii")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 
-__all__ = ["Headers", "HeaderTypes"]
+__all__ = ["HeaderTypes", "Headers"]
 
 HeaderTypes = (
     "Headers | Mapping[str, str] | Mapping[bytes, bytes] "
@@ -24,8 +24,10 @@ def _b(value: str | bytes, what: str) -> bytes:
 
 
 class Headers(MutableMapping[str, str]):
-    """HTTP fields. ``h["name"]`` / ``h.get(name)`` join repeated values with ", ";
-    ``h.get_list(name)`` returns each value in order. Names compare case-insensitively.
+    """HTTP fields: case-insensitive names, repeated values kept in order.
+
+    ``h["name"]`` / ``h.get(name)`` join repeated values with ", ";
+    ``h.get_list(name)`` returns each value in order.
     """
 
     __slots__ = ("_list",)
@@ -42,7 +44,7 @@ class Headers(MutableMapping[str, str]):
         if isinstance(headers, Mapping):
             items = headers.items()
         elif isinstance(headers, Iterable) and not isinstance(headers, str | bytes):
-            items = headers  # type: ignore[assignment]
+            items = headers
         else:
             raise TypeError(f"headers must be a mapping or pairs, not {type(headers).__name__}")
         for pair in items:
@@ -116,7 +118,7 @@ class Headers(MutableMapping[str, str]):
         return [(lower.decode("latin-1"), v.decode("latin-1")) for lower, _, v in self._list]
 
     def copy(self) -> Headers:
-        """A copy."""
+        """Return a copy."""
         return Headers(self)
 
     def __eq__(self, other: object) -> bool:

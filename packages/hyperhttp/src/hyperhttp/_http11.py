@@ -74,7 +74,9 @@ class Exchange:
         "waiter",
     )
 
-    def __init__(self, conn: HTTP11Connection, read_timeout: float | None, limit: int | None) -> None:
+    def __init__(
+        self, conn: HTTP11Connection, read_timeout: float | None, limit: int | None
+    ) -> None:
         self.conn = conn
         self.head: hp.ResponseHead | None = None
         self.chunks: collections.deque[bytes] = collections.deque()
@@ -118,9 +120,12 @@ class Exchange:
                 self.conn.on_complete(self)
             # InformationalResponse (100, 103): nothing to do.
         waiter = self.waiter
-        if waiter is not None and (self.done or self.head is not None or self.chunks):
-            if not waiter.done():
-                waiter.set_result(None)
+        if (
+            waiter is not None
+            and (self.done or self.head is not None or self.chunks)
+            and not waiter.done()
+        ):
+            waiter.set_result(None)
 
     def fail(self, error: BaseException) -> None:
         if self.error is None and not self.done:
@@ -174,7 +179,7 @@ class Exchange:
         return self.head
 
     async def read_all(self) -> bytes:
-        """The rest of the body (no backpressure: the caller wants it all)."""
+        """Return the rest of the body (no backpressure: the caller wants it all)."""
         while not self.done:
             if self.error is not None:
                 raise self.error
@@ -188,7 +193,7 @@ class Exchange:
         return body
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
-        """The body as it arrives, with backpressure (rule 1)."""
+        """Yield the body as it arrives, with backpressure (rule 1)."""
         self.streaming = True
         chunks = self.chunks
         while True:
@@ -328,7 +333,7 @@ class HTTP11Connection(asyncio.Protocol):
     # ------------------------------------------------------------ requests
 
     def on_complete(self, exchange: Exchange) -> None:
-        """The response ended: decide reuse (rules 2 and 4)."""
+        """Decide reuse once the response ended (rules 2 and 4)."""
         if not exchange.keep_alive or self.parser.trailing_data:
             self.reusable = False
             return
@@ -401,7 +406,7 @@ class HTTP11Connection(asyncio.Protocol):
             self.drain_waiter = None
 
     def finish(self) -> bool:
-        """The exchange is over (body read or abandoned): return whether to pool the connection."""
+        """End the exchange (body read or abandoned); return whether to pool the connection."""
         exchange = self.exchange
         self.exchange = None
         if exchange is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib
 import json as _json
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,8 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Request", "Response", "ResponseNotRead"]
 
+_orjson: Any
 try:
-    import orjson as _orjson
+    _orjson = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - depends on the optional extra
     _orjson = None
 
@@ -206,7 +208,7 @@ class Response:
         return self._text
 
     def json(self, **kwargs: Any) -> Any:
-        """The body parsed as JSON (orjson when installed)."""
+        """Parse the body as JSON (orjson when installed)."""
         if kwargs or _orjson is None:
             return _json.loads(self.content, **kwargs)
         return _orjson.loads(self.content)
@@ -245,7 +247,7 @@ class Response:
         return content
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """The body as received (not decoded)."""
+        """Yield the body as received (not decoded)."""
         if self._content is not None:
             raise RuntimeError("the body was read already: use content (decoded)")
         source = self._source
@@ -258,7 +260,7 @@ class Response:
             await self.aclose()
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """The decoded body in pieces (the whole ``content`` if it was read already)."""
+        """Yield the decoded body in pieces (``content`` in slices if it was read already)."""
         if self._content is not None:
             size = chunk_size or CHUNK
             for at in range(0, len(self._content), size):
@@ -279,7 +281,7 @@ class Response:
                 yield piece
 
     async def aiter_text(self) -> AsyncIterator[str]:
-        """The decoded body as text, incrementally decoded."""
+        """Yield the decoded body as text, incrementally decoded."""
         import codecs
 
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
@@ -292,7 +294,7 @@ class Response:
             yield tail
 
     async def aiter_lines(self) -> AsyncIterator[str]:
-        """The text body line by line (without line endings)."""
+        """Yield the text body line by line (without line endings)."""
         pending = ""
         async for text in self.aiter_text():
             pending += text

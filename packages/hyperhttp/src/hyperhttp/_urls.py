@@ -22,9 +22,10 @@ from ._exceptions import InvalidURL
 
 __all__ = ["URL", "QueryParams", "merge_params", "parse_url"]
 
+QueryValue = str | int | float | bool | None
 QueryParams = (
-    Mapping[str, "str | int | float | bool | None | Sequence[str | int | float]"]
-    | Sequence[tuple[str, "str | int | float | bool | None"]]
+    Mapping[str, QueryValue | Sequence[str | int | float]]
+    | Sequence[tuple[str, QueryValue]]
     | str
     | bytes
 )
@@ -196,7 +197,7 @@ def parse_url(url: str | URL) -> URL:
     """
     if isinstance(url, URL):
         return url
-    cached = _cache.get(url)  # type: ignore[arg-type]
+    cached = _cache.get(url)
     if cached is not None:
         return cached
     if not isinstance(url, str):
@@ -282,7 +283,7 @@ def join_base(base: URL | None, url: str | URL) -> URL:
     if base is None or "://" in url[:16]:
         return parse_url(url)
     relative, _, query = url.partition("?")
-    relative, _, fragment = relative.partition("#")
+    relative = relative.partition("#")[0]
     path = base.path.rstrip("/") + "/" + relative.lstrip("/") if relative else base.path
     if _NEEDS_PATH_QUOTE.search(path):
         path = quote(path, safe=_PATH_SAFE)
