@@ -546,16 +546,21 @@ class PoolState(Generic[K, C]):
             return False
         if self._connections < self.max_connections:
             return True
-        return self._evict_idle()
+        return self._evict_idle(keyed)
 
-    def _evict_idle(self) -> bool:
-        """Close the least recently used idle connection, if any (rule 3)."""
+    def _evict_idle(self, requester: _Keyed[K, C]) -> bool:
+        """Close the least recently used idle connection, if any (rule 3).
+
+        ``requester`` is about to open a connection in the freed slot: it is
+        kept even if the evicted connection was its last.
+        """
         if not self._idle:
             return False
         record = next(iter(self._idle))
         keyed = record.keyed
         self._close(record)
-        self._forget_if_unused(keyed)
+        if keyed is not requester:
+            self._forget_if_unused(keyed)
         return True
 
     def _take_spare(self, keyed: _Keyed[K, C], now: float) -> ConnectionRecord[K, C] | None:
@@ -656,7 +661,7 @@ class PoolState(Generic[K, C]):
                 continue
             if self._covered(keyed, 0) or keyed.connections >= self.max_connections_per_key:
                 break
-            if self._connections >= self.max_connections and not self._evict_idle():
+            if self._connections >= self.max_connections and not self._evict_idle(keyed):
                 self._blocked[keyed] = None
                 return
             waiters.popleft()
