@@ -1,0 +1,302 @@
+"""Real peers on loopback for the client tests.
+
+- ``web``: an aiohttp server with endpoints that echo what they received,
+  serve sizes and encodings, stream slowly, sleep, and count connections;
+- ``raw_server``: a scripted server answering each request with exact bytes
+  (for malformed responses and connection tricks);
+- ``tls``: a trustme CA and an HTTPS variant of ``web``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import ssl
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+
+@dataclass
+class WebServer:
+    """The aiohttp test server: its base URL and what it saw."""
+
+    url: str
+    port: int
+    connections: set[int] = field(default_factory=set)
+    requests: list[web.Request] = field(default_factory=list)
+
+
+def _make_app(server: WebServer) -> web.Application:
+    async def echo(request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response(
+            {
+                "method": request.method,
+                "path": request.path,
+                "raw_path": request.raw_path,
+                "query": list(request.query.items()),
+                "headers": [[k, v] for k, v in request.headers.items()],
+                "body": body.decode("latin-1"),
+                "chunked": request.headers.get("Transfer-Encoding") == "chunked",
+            }
+        )
+
+    async def size(request: web.Request) -> web.Response:
+        n = int(request.match_info["n"])
+        return web.Response(body=b"x" * n)
+
+    async def encoded(request: web.Request) -> web.Response:
+        coding = request.match_info["coding"]
+        data = b"hello, world! " * 1000
+        if coding in ("gzip", "x-gzip"):
+            body = gzip.compress(data)
+        elif coding == "deflate":
+            body = zlib.compress(data)
+        elif coding == "rawdeflate":
+            compressor = zlib.compressobj(wbits=-15)
+            body = compressor.compress(data) + compressor.flush()
+            coding = "deflate"
+        elif coding == "br":
+            import brotli
+
+            body = brotli.compress(data)
+        elif coding == "zstd":
+            import zstandard
+
+            body = zstandard.ZstdCompressor().compress(data)
+        elif coding == "gzip-multi":
+            body = gzip.compress(data[:7000]) + gzip.compress(data[7000:])
+            coding = "gzip"
+        elif coding == "stacked":  # deflate applied first, then gzip
+            body = gzip.compress(zlib.compress(data))
+            coding = "deflate, gzip"
+        else:
+            raise web.HTTPNotFound()
+        return web.Response(body=body, headers={"Content-Encoding": coding})
+
+    async def slow_stream(request: web.Request) -> web.StreamResponse:
+        chunks = int(request.query.get("chunks", "5"))
+        delay = float(request.query.get("delay", "0.01"))
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for i in range(chunks):
+            await response.write(b"chunk%d;" % i)
+            await asyncio.sleep(delay)
+        await response.write_eof()
+        return response
+
+    async def big_stream(request: web.Request) -> web.StreamResponse:
+        total = int(request.query["bytes"])
+        response = web.StreamResponse()
+        response.content_length = total
+        await response.prepare(request)
+        block = b"b" * 65536
+        sent = 0
+        while sent < total:
+            piece = block[: min(len(block), total - sent)]
+            await response.write(piece)
+            sent += len(piece)
+        await response.write_eof()
+        return response
+
+    async def sleep(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.match_info["seconds"]))
+        return web.Response(text="slept")
+
+    async def status(request: web.Request) -> web.Response:
+        code = int(request.match_info["code"])
+        headers = {}
+        if "retry_after" in request.query:
+            headers["Retry-After"] = request.query["retry_after"]
+        return web.Response(status=code, text=f"status {code}", headers=headers)
+
+    async def connection(request: web.Request) -> web.Response:
+        transport = request.transport
+        ident = id(transport)
+        return web.Response(text=str(ident))
+
+    @web.middleware
+    async def count(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        transport = request.transport
+        if transport is not None:  # the client's port tells connections apart
+            server.connections.add(transport.get_extra_info("peername")[1])
+        server.requests.append(request)
+        return await handler(request)
+
+    app = web.Application(middlewares=[count])
+    app.router.add_route("*", "/echo", echo)
+    app.router.add_route("*", "/echo/{tail:.*}", echo)
+    app.router.add_get("/size/{n}", size)
+    app.router.add_get("/encoded/{coding}", encoded)
+    app.router.add_get("/slow", slow_stream)
+    app.router.add_get("/big", big_stream)
+    app.router.add_get("/sleep/{seconds}", sleep)
+    app.router.add_route("*", "/status/{code}", status)
+    app.router.add_get("/connection", connection)
+    return app
+
+
+async def _serve(ssl_context: ssl.SSLContext | None) -> AsyncIterator[WebServer]:
+    server = WebServer("", 0)
+    # handler_cancellation: a client that gave up (timeouts) cancels its handler.
+    runner = web.AppRunner(
+        _make_app(server), access_log=None, shutdown_timeout=0.1, handler_cancellation=True
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    server.port = runner.addresses[0][1]
+    scheme = "https" if ssl_context is not None else "http"
+    server.url = f"{scheme}://127.0.0.1:{server.port}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def web_server() -> AsyncIterator[WebServer]:
+    """Serve the aiohttp test app on http://127.0.0.1:<port>."""
+    async for server in _serve(None):
+        yield server
+
+
+@dataclass
+class TLSSetup:
+    """A trustme CA, the CA file path for ``verify=``, and the server's context."""
+
+    ca_path: str
+    server_context: ssl.SSLContext
+    ca: Any
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSSetup:
+    """Make a private CA with a certificate for localhost, 127.0.0.1 and ::1."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_context)
+    path = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return TLSSetup(str(path), server_context, ca)
+
+
+@pytest_asyncio.fixture
+async def tls_server(tls: TLSSetup) -> AsyncIterator[WebServer]:
+    """Serve the aiohttp test app over TLS (certificate from the ``tls`` CA)."""
+    async for server in _serve(tls.server_context):
+        yield server
+
+
+# ------------------------------------------------------------------ raw server
+
+
+Script = Callable[[bytes, int], "bytes | Awaitable[bytes | None] | None"]
+
+
+@dataclass
+class RawServer:
+    """A loopback server answering each request head with scripted bytes.
+
+    ``respond(request_bytes, connection_number)`` returns the bytes to send
+    (then the connection stays open), or None to close the connection.
+    """
+
+    url: str = ""
+    port: int = 0
+    connections: int = 0
+    received: list[bytes] = field(default_factory=list)
+    close_after: bool = False
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+
+async def _raw(respond: Script, state: RawServer) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        state.connections += 1
+        number = state.connections
+        state.writers.append(writer)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                length = 0
+                chunked = False
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                    if name.strip().lower() == b"transfer-encoding":
+                        chunked = b"chunked" in value.lower()
+                body = b""
+                if chunked:
+                    while True:
+                        size_line = await reader.readuntil(b"\r\n")
+                        size = int(size_line.split(b";")[0], 16)
+                        body += await reader.readexactly(size + 2)
+                        if size == 0:
+                            break
+                elif length:
+                    body = await reader.readexactly(length)
+                state.received.append(head + body)
+                answer = respond(head + body, number)
+                if asyncio.iscoroutine(answer) or isinstance(answer, Awaitable):
+                    answer = await answer
+                if answer is None:
+                    return
+                writer.write(answer)
+                await writer.drain()
+                if state.close_after:
+                    return
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+@pytest_asyncio.fixture
+async def raw_server() -> AsyncIterator[Callable[[Script], Awaitable[RawServer]]]:
+    """Provide a starter of scripted servers: await it with a respond function."""
+    servers: list[tuple[asyncio.Server, RawServer]] = []
+
+    async def start(respond: Script) -> RawServer:
+        state = RawServer()
+        server = await _raw(respond, state)
+        state.port = server.sockets[0].getsockname()[1]
+        state.url = f"http://127.0.0.1:{state.port}"
+        servers.append((server, state))
+        return state
+
+    try:
+        yield start
+    finally:
+        for server, state in servers:
+            server.close()
+            for writer in state.writers:
+                writer.close()
+            await server.wait_closed()
+
+
+def response(status: int = 200, body: bytes = b"", headers: list[str] | None = None) -> bytes:
+    """Build a well-formed response with a Content-Length."""
+    lines = [f"HTTP/1.1 {status} X", *(headers or []), f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def echo_json(data: bytes) -> dict[str, Any]:
+    """Decode what the echo endpoint returned."""
+    result: dict[str, Any] = json.loads(data)
+    return result
