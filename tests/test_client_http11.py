@@ -508,6 +508,70 @@ async def test_read_timeout(web_server: WebServer) -> None:
         assert r.text == "slept"
 
 
+async def test_shorter_read_timeout_on_a_reused_connection(web_server: WebServer) -> None:
+    """The connection's timer, armed for a long timeout, is pulled in for a short one."""
+    loop = asyncio.get_running_loop()
+    async with hyperhttp.Client(timeout=hyperhttp.Timeout(read=30)) as client:
+        assert (await client.get(f"{web_server.url}/size/3")).content == b"xxx"
+        started = loop.time()
+        with pytest.raises(hyperhttp.ReadTimeout):
+            await client.get(f"{web_server.url}/sleep/20", timeout=hyperhttp.Timeout(read=0.1))
+        assert loop.time() - started < 10  # the 0.1 s deadline, not the armed 30 s one
+        assert client.pool_stats().connections == 0  # the timed-out connection is gone
+        assert (await client.get(f"{web_server.url}/size/3")).content == b"xxx"
+
+
+async def test_read_timeout_counts_from_the_last_data(web_server: WebServer) -> None:
+    """Data at intervals shorter than the timeout keeps a long body alive; silence ends it."""
+    timeout = hyperhttp.Timeout(read=0.5)
+    async with hyperhttp.Client(timeout=timeout) as client:
+        r = await client.get(f"{web_server.url}/slow?chunks=8&delay=0.1")  # 0.8 s in all
+        assert r.content.count(b";") == 8
+        async with client.stream("GET", f"{web_server.url}/slow?chunks=2&delay=3") as r:
+            pieces = r.aiter_raw()
+            assert (await anext(pieces)).startswith(b"chunk0;")
+            with pytest.raises(hyperhttp.ReadTimeout):
+                await anext(pieces)
+
+
+async def test_a_paused_slow_consumer_is_not_a_read_timeout(web_server: WebServer) -> None:
+    """Time the client itself paused reading (backpressure) does not count as silence."""
+    total = 4 * 1024 * 1024
+    async with (
+        hyperhttp.Client(timeout=hyperhttp.Timeout(read=0.1)) as client,
+        client.stream("GET", f"{web_server.url}/big?bytes={total}") as r,
+    ):
+        received = 0
+        slept = False
+        async for chunk in r.aiter_raw():
+            received += len(chunk)
+            if not slept:
+                await asyncio.sleep(0.4)  # the buffer fills, the transport pauses
+                slept = True
+                assert r._source.exchange.paused  # type: ignore[union-attr]
+    assert received == total
+
+
+async def test_per_request_connect_timeout() -> None:
+    """A per-request connect timeout applies to the connection that request opens."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))
+    loop = asyncio.get_running_loop()
+    try:
+        async with hyperhttp.Client(timeout=hyperhttp.Timeout(connect=30)) as client:
+            started = loop.time()
+            short = hyperhttp.Timeout(connect=0.2)
+            with pytest.raises(hyperhttp.ConnectTimeout):
+                await client.get(f"http://127.0.0.1:{port}/", timeout=short)
+            assert loop.time() - started < 10  # the request's 0.2 s, not the client's 30 s
+    finally:
+        filler.close()
+        listener.close()
+
+
 async def test_connect_timeout() -> None:
     """A listener that never answers (full accept queue): ConnectTimeout."""
     listener = socket.socket()

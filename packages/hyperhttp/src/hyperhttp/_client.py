@@ -67,7 +67,7 @@ _UNSET: Any = object()
 # The connect timeout of the request that opens a connection (connections are
 # opened inside pool.acquire, in the requesting task).
 _connect_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "hyperhttp_connect_timeout", default=None
+    "hyperhttp_connect_timeout"
 )
 
 
@@ -496,7 +496,11 @@ class Client:
     async def _send_once(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
         url = request.url
         started = time.perf_counter()
-        token = _connect_timeout.set(timeouts.connect)
+        # The pool's connect function reads a per-request connect timeout
+        # from this context variable; the client's own needs no setting.
+        token = None
+        if timeouts.connect != self.timeout.connect:
+            token = _connect_timeout.set(timeouts.connect)
         try:
             lease = await self._pool.acquire(url.origin, timeout=timeouts.pool)
         except hyperhttp_pool.PoolTimeout as exc:
@@ -507,7 +511,8 @@ class Client:
         except hyperhttp_pool.PoolClosed as exc:
             raise RuntimeError("the client is closed") from exc
         finally:
-            _connect_timeout.reset(token)
+            if token is not None:
+                _connect_timeout.reset(token)
         connection = lease.connection
         exchange = connection.start(
             request.method.encode("ascii"),
@@ -549,7 +554,9 @@ class Client:
                 context = self._ssl = ssl_context(
                     self._verify, ("http/1.1",), trust_env=self.trust_env
                 )
-        timeout = _connect_timeout.get()
+        timeout = _connect_timeout.get(_UNSET)
+        if timeout is _UNSET:
+            timeout = self.timeout.connect
         return await connect_origin(origin, self.resolver, context, timeout, self._trace)
 
 

@@ -6,8 +6,11 @@ One :class:`HTTP11Connection` per TCP (or TLS) connection, one request at a
 time (the pool gives it capacity 1). No stream readers and no per-request
 tasks: ``data_received`` feeds hyperhttp-parser and hands each event to the
 current :class:`Exchange`, which buffers body bytes and wakes the one task
-waiting on it. Waiting costs one future; the read timeout costs one timer
-per request, re-armed lazily (data only stamps the time it came).
+waiting on it. Waiting costs one future. The read timeout is one timer per
+*connection*, armed lazily: data and new requests only stamp the time, and
+the timer, when it fires, re-arms itself for the current deadline. A busy
+connection thus arms about one timer per read-timeout period, not one per
+request, and never cancels one on the hot path.
 
 Rules
 -----
@@ -70,7 +73,6 @@ class Exchange:
         "received",
         "received_bytes",
         "streaming",
-        "timer",
         "waiter",
     )
 
@@ -92,7 +94,6 @@ class Exchange:
         self.paused = False
         self.read_timeout = read_timeout
         self.last_data = 0.0
-        self.timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------ fed by the protocol
 
@@ -116,7 +117,6 @@ class Exchange:
             elif kind is _EndOfMessage:
                 self.done = True
                 self.keep_alive = event.keep_alive  # type: ignore[union-attr]
-                self._stop_timer()
                 self.conn.on_complete(self)
             # InformationalResponse (100, 103): nothing to do.
         waiter = self.waiter
@@ -130,7 +130,6 @@ class Exchange:
     def fail(self, error: BaseException) -> None:
         if self.error is None and not self.done:
             self.error = error
-        self._stop_timer()
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -140,27 +139,9 @@ class Exchange:
     def start_timer(self) -> None:
         timeout = self.read_timeout
         if timeout is not None:
-            loop = self.conn.loop
-            self.last_data = loop.time()
-            self.timer = loop.call_at(self.last_data + timeout, self._on_timer)
-
-    def _stop_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def _on_timer(self) -> None:
-        self.timer = None
-        if self.done or self.error is not None:
-            return
-        assert self.read_timeout is not None
-        loop = self.conn.loop
-        due = self.last_data + self.read_timeout
-        if self.paused or due > loop.time():  # data came meanwhile, or we paused it
-            self.timer = loop.call_at(max(due, loop.time() + 0.001), self._on_timer)
-            return
-        self.fail(ReadTimeout(f"no data from the server for {self.read_timeout:g} s"))
-        self.conn.abort()
+            conn = self.conn
+            self.last_data = now = conn.loop.time()
+            conn.arm_timer(now + timeout)
 
     # ------------------------------------------------------------ read by the response
 
@@ -229,6 +210,8 @@ class HTTP11Connection(asyncio.Protocol):
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.http_version = "HTTP/1.1"
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_due = 0.0
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("busy" if self.exchange else "idle")
@@ -246,11 +229,13 @@ class HTTP11Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        self._cancel_timer()
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
         self.closed = True
+        self._cancel_timer()
         if self.transport is not None:
             self.transport.abort()
 
@@ -302,6 +287,7 @@ class HTTP11Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._cancel_timer()
         exchange = self.exchange
         if exchange is not None and not exchange.done:
             self._lost(exchange, exc)
@@ -329,6 +315,42 @@ class HTTP11Connection(asyncio.Protocol):
         waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    # ------------------------------------------------------------ the read timer
+
+    def arm_timer(self, due: float) -> None:
+        """Make sure the timer fires no later than ``due`` (it may fire earlier)."""
+        timer = self.timer
+        if timer is not None:
+            if self.timer_due <= due:
+                return  # it fires first, finds the deadline later, and re-arms
+            timer.cancel()
+        self.timer_due = due
+        self.timer = self.loop.call_at(due, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        exchange = self.exchange
+        if exchange is None or exchange.done or exchange.error is not None:
+            return
+        timeout = exchange.read_timeout
+        if timeout is None:
+            return
+        now = self.loop.time()
+        if exchange.paused:  # time paused by us is not read time: look again later
+            self.arm_timer(now + timeout)
+            return
+        due = exchange.last_data + timeout
+        if due > now:  # data came meanwhile
+            self.arm_timer(due)
+            return
+        exchange.fail(ReadTimeout(f"no data from the server for {timeout:g} s"))
+        self.abort()
 
     # ------------------------------------------------------------ requests
 
@@ -411,7 +433,6 @@ class HTTP11Connection(asyncio.Protocol):
         self.exchange = None
         if exchange is None:
             return False
-        exchange._stop_timer()
         reusable = (
             exchange.done
             and exchange.error is None
