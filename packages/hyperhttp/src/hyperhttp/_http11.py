@@ -74,6 +74,7 @@ class Exchange:
         "received_bytes",
         "streaming",
         "waiter",
+        "whole",
     )
 
     def __init__(
@@ -91,6 +92,7 @@ class Exchange:
         self.error: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.streaming = False
+        self.whole = False  # read_all waits for the end only
         self.paused = False
         self.read_timeout = read_timeout
         self.last_data = 0.0
@@ -122,7 +124,7 @@ class Exchange:
         waiter = self.waiter
         if (
             waiter is not None
-            and (self.done or self.head is not None or self.chunks)
+            and (self.done or (self.head is not None and not self.whole))
             and not waiter.done()
         ):
             waiter.set_result(None)
@@ -161,6 +163,7 @@ class Exchange:
 
     async def read_all(self) -> bytes:
         """Return the rest of the body (no backpressure: the caller wants it all)."""
+        self.whole = True  # wake at the end, not for every piece
         while not self.done:
             if self.error is not None:
                 raise self.error
