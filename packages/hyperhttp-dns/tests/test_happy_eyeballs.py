@@ -455,12 +455,19 @@ async def test_tls_is_handshaken_only_on_the_winner() -> None:
                     attempt_delay=0.0,
                 )
         async with asyncio.timeout(5):
-            while len(received) < 2 or not any(received.values()):
+            while not any(received.values()):
                 await asyncio.sleep(0.01)
+        # The loser is usually accepted too (and must have received nothing);
+        # on a loaded machine its connect may be cancelled before the server
+        # ever accepts it, which is just as correct.
+        for _ in range(50):
+            if len(received) == 2:
+                break
+            await asyncio.sleep(0.01)
         hellos = [data for data in received.values() if data]
         assert len(hellos) == 1
         assert hellos[0][:1] == b"\x16"  # a TLS handshake record
-        assert sorted(received) == sorted(ports)
+        assert set(received) <= set(ports)
     finally:
         for server in servers:
             server.close()
