@@ -14,7 +14,7 @@ import gzip
 import json
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,3 +300,71 @@ def echo_json(data: bytes) -> dict[str, Any]:
     """Decode what the echo endpoint returned."""
     result: dict[str, Any] = json.loads(data)
     return result
+
+
+# ------------------------------------------------------------------ HTTP/2: hypercorn
+
+
+@dataclass
+class H2Server:
+    """A hypercorn server in its own process (tests/servers/h2_app.py)."""
+
+    url: str
+    port: int
+    process: Any
+
+
+def _start_h2_app(certfile: str) -> H2Server:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("h2_app.py")
+    process = subprocess.Popen(
+        [sys.executable, str(script), certfile],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.isdigit():
+        process.kill()
+        process.wait(10)
+        raise RuntimeError(f"the hypercorn test server did not start: {line!r}")
+    scheme = "http" if certfile == "-" else "https"
+    return H2Server(f"{scheme}://127.0.0.1:{line}", int(line), process)
+
+
+def _stop_h2_app(server: H2Server) -> None:
+    process = server.process
+    process.stdin.close()  # the server stops when its stdin closes
+    try:
+        process.wait(10)
+    except Exception:
+        process.kill()
+        process.wait(10)
+    process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def h2_server(tls: TLSSetup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[H2Server]:
+    """Hypercorn over TLS (ALPN h2, http/1.1) with a certificate from the ``tls`` CA."""
+    cert = tls.ca.issue_cert("localhost", "127.0.0.1", "::1")
+    path = tmp_path_factory.mktemp("h2") / "server.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(path))
+    server = _start_h2_app(str(path))
+    try:
+        yield server
+    finally:
+        _stop_h2_app(server)
+
+
+@pytest.fixture(scope="session")
+def h2c_server() -> Iterator[H2Server]:
+    """Hypercorn over cleartext: HTTP/1.1, and HTTP/2 with prior knowledge."""
+    server = _start_h2_app("-")
+    try:
+        yield server
+    finally:
+        _stop_h2_app(server)

@@ -16,6 +16,7 @@ import contextvars
 import importlib
 import json as _json
 import time
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -42,10 +43,11 @@ from ._exceptions import (
     WriteTimeout,
 )
 from ._headers import Headers
+from ._http2 import H2Stream, HTTP2Connection, StreamRefused
 from ._http11 import Exchange, HTTP11Connection, StaleConnection
 from ._models import BodySource, Request, Response
 from ._tls import VerifyTypes, ssl_context
-from ._transport import connect_origin
+from ._transport import Connection, connect_origin
 from ._urls import URL, QueryParams, join_base, merge_params, parse_url
 
 if TYPE_CHECKING:
@@ -74,7 +76,9 @@ _connect_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def _classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
     """Retry classification of our errors: what happened before anything was sent."""
     kind = hyperhttp_resilience.ErrorKind
-    if isinstance(error, ConnectError | ConnectTimeout | PoolTimeout | StaleConnection):
+    if isinstance(
+        error, ConnectError | ConnectTimeout | PoolTimeout | StaleConnection | StreamRefused
+    ):
         return kind.CONNECT
     if isinstance(error, ReadTimeout | WriteTimeout | RemoteProtocolError):
         return kind.SENT
@@ -82,15 +86,15 @@ def _classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
 
 
 class _Body(BodySource):
-    """A response body on an HTTP/1.1 connection, and its lease."""
+    """A response body on a connection (an HTTP/1.1 exchange or an HTTP/2 stream), and its lease."""
 
     __slots__ = ("connection", "exchange", "lease")
 
     def __init__(
         self,
-        connection: HTTP11Connection,
-        exchange: Exchange,
-        lease: hyperhttp_pool.Lease[tuple[str, str, int], HTTP11Connection],
+        connection: Connection,
+        exchange: Exchange | H2Stream,
+        lease: hyperhttp_pool.Lease[tuple[str, str, int], Connection],
     ) -> None:
         self.connection = connection
         self.exchange = exchange
@@ -103,7 +107,7 @@ class _Body(BodySource):
         return self.exchange.iter_raw()
 
     def close(self) -> None:
-        self.lease.release(reusable=self.connection.finish())
+        self.lease.release(reusable=self.connection.finish(self.exchange))
 
 
 class Client:
@@ -141,8 +145,8 @@ class Client:
             raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
         if cookies is not None or proxy is not None:
             raise NotImplementedError("cookies and proxies arrive with their issue (#8)")
-        if not http1:
-            raise NotImplementedError("HTTP/2 arrives with its issue (#7)")
+        if not http1 and not http2:
+            raise ValueError("http1=False needs http2=True: no protocol left to speak")
         for name, value in (
             ("max_response_size", max_response_size),
             ("max_decompressed_size", max_decompressed_size),
@@ -168,15 +172,18 @@ class Client:
         self._ssl: Any = None  # built on first https use
         self._own_resolver = resolver is None
         self.resolver = hyperhttp_dns.Resolver() if resolver is None else resolver
-        self._pool: hyperhttp_pool.Pool[tuple[str, str, int], HTTP11Connection] = (
-            hyperhttp_pool.Pool(
-                self._open,
-                max_connections=limits.max_connections,
-                max_connections_per_key=limits.max_connections_per_host,
-                keepalive_expiry=limits.keepalive_expiry,
-                max_lifetime=limits.max_connection_lifetime,
-                max_requests=limits.max_requests_per_connection,
-            )
+        self.http1 = http1
+        # ALPN offers h2 first; http1=False also means h2c prior knowledge on http://.
+        self._alpn: tuple[str, ...] = (
+            ("h2", "http/1.1") if http2 and http1 else ("h2",) if http2 else ("http/1.1",)
+        )
+        self._pool: hyperhttp_pool.Pool[tuple[str, str, int], Connection] = hyperhttp_pool.Pool(
+            self._open,
+            max_connections=limits.max_connections,
+            max_connections_per_key=limits.max_connections_per_host,
+            keepalive_expiry=limits.keepalive_expiry,
+            max_lifetime=limits.max_connection_lifetime,
+            max_requests=limits.max_requests_per_connection,
         )
         self._closed = False
         # Default fields in send order; the per-origin header block is built once.
@@ -190,6 +197,8 @@ class Client:
             defaults = [(n, v) for n, v in defaults if n.lower() != lower]
         self._default_fields = defaults + self.headers.raw
         self._blocks: dict[tuple[str, str, int], bytes] = {}
+        self._h2_blocks: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -205,6 +214,15 @@ class Client:
             return
         self._closed = True
         await self._pool.aclose()
+        # TLS closes with a close_notify exchange: give the closing connections
+        # a moment to finish it, then drop the ones whose peer is slow to answer.
+        closing = [c for c in self._connections if not c.lost.done()]
+        if closing:
+            await asyncio.wait([c.lost for c in closing], timeout=_CLOSE_GRACE)
+            for connection in closing:
+                if not connection.lost.done():
+                    connection.abort()
+        self._connections.clear()
         if self._own_resolver:
             await self.resolver.aclose()
 
@@ -481,17 +499,23 @@ class Client:
         return response
 
     async def _send_replaying(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
-        try:
-            return await self._send_once(request, timeouts, stream)
-        except StaleConnection as exc:
-            # The server closed an idle connection as we reused it: nothing of
-            # the response came back. Replay an idempotent request once.
-            if request.method not in _IDEMPOTENT or request.stream is not None:
-                raise RemoteProtocolError(str(exc), request=request) from exc
+        stale = False
+        refused = 0
+        while True:
             try:
                 return await self._send_once(request, timeouts, stream)
-            except StaleConnection as again:
-                raise RemoteProtocolError(str(again), request=request) from again
+            except StreamRefused as exc:
+                # HTTP/2: the server says it did not process the stream (GOAWAY
+                # above it, REFUSED_STREAM): replay any method, a few times.
+                refused += 1
+                if request.stream is not None or refused > _MAX_REFUSED:
+                    raise RemoteProtocolError(str(exc), request=request) from exc
+            except StaleConnection as exc:
+                # The server closed an idle connection as we reused it: nothing of
+                # the response came back. Replay an idempotent request once.
+                if stale or request.method not in _IDEMPOTENT or request.stream is not None:
+                    raise RemoteProtocolError(str(exc), request=request) from exc
+                stale = True
 
     async def _send_once(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
         url = request.url
@@ -514,21 +538,39 @@ class Client:
             if token is not None:
                 _connect_timeout.reset(token)
         connection = lease.connection
-        exchange = connection.start(
-            request.method.encode("ascii"),
-            request.extensions["head"],
-            timeouts.read,
-            self.max_response_size,
-        )
+        exchange: Exchange | H2Stream
+        if type(connection) is HTTP11Connection:
+            exchange = connection.start(
+                request.method.encode("ascii"),
+                request.extensions["head"],
+                timeouts.read,
+                self.max_response_size,
+            )
+        else:
+            assert isinstance(connection, HTTP2Connection)
+            exchange = connection.start(
+                self._h2_headers(request),
+                request.content,
+                request.stream is not None,
+                timeouts.read,
+                self.max_response_size,
+            )
         try:
-            if request.stream is not None:
+            if type(exchange) is H2Stream:
+                assert isinstance(connection, HTTP2Connection)
+                if request.stream is not None:
+                    await connection.send_body(exchange, request.stream, timeouts.write)
+                elif request.content is not None and not exchange.sent_end:
+                    await connection.send_body(exchange, request.content, timeouts.write)
+            elif request.stream is not None:
+                assert isinstance(connection, HTTP11Connection)
+                assert type(exchange) is Exchange
                 await connection.send_body(exchange, request.stream, timeouts.write)
             head = exchange.head
             if head is None:
                 head = await exchange.wait_head()
         except BaseException as exc:
-            connection.finish()
-            lease.release(reusable=False)
+            lease.release(reusable=connection.finish(exchange))
             if isinstance(exc, HTTPError) and exc.request is None:
                 exc.request = request
             raise
@@ -536,7 +578,8 @@ class Client:
             head.status_code,
             headers=head.headers,
             request=request,
-            reason_phrase=head.reason.decode("latin-1"),
+            reason_phrase=head.reason.decode("latin-1") if head.reason else None,
+            http_version=connection.http_version,
             source=_Body(connection, exchange, lease),
             started=started,
             decoded_limit=self.max_decompressed_size,
@@ -545,21 +588,78 @@ class Client:
             await response.aread()
         return response
 
-    async def _open(self, origin: tuple[str, str, int]) -> HTTP11Connection:
+    async def _open(self, origin: tuple[str, str, int]) -> Connection:
         """Open a connection to ``origin`` (the pool's connect function)."""
         context = None
         if origin[0] == "https":
             context = self._ssl
             if context is None:
                 context = self._ssl = ssl_context(
-                    self._verify, ("http/1.1",), trust_env=self.trust_env
+                    self._verify, self._alpn, trust_env=self.trust_env
                 )
         timeout = _connect_timeout.get(_UNSET)
         if timeout is _UNSET:
             timeout = self.timeout.connect
-        return await connect_origin(origin, self.resolver, context, timeout, self._trace)
+        connection = await connect_origin(
+            origin,
+            self.resolver,
+            context,
+            timeout,
+            self._trace,
+            prior_knowledge=not self.http1,
+        )
+        self._connections.add(connection)
+        if isinstance(connection, HTTP2Connection):
+            connection.on_capacity = self._pool.capacity_changed
+            connection.on_retire = self._pool.retire
+        return connection
+
+    def _h2_headers(self, request: Request) -> list[tuple[bytes, bytes]]:
+        """Return the HTTP/2 header list of a request (validated already by ``_head``)."""
+        url = request.url
+        fields = [
+            (b":method", request.method.encode("ascii")),
+            (b":scheme", b"https" if url.scheme == "https" else b"http"),
+            (b":authority", url.host_header),
+            (b":path", url.target),
+        ]
+        origin = url.origin
+        block = self._h2_blocks.get(origin)
+        if block is None:
+            block = [
+                (name.lower(), value)
+                for name, value in self._default_fields
+                if name.lower() not in _H2_DROPPED
+            ]
+            if len(self._h2_blocks) > 1024:
+                self._h2_blocks.clear()
+            self._h2_blocks[origin] = block
+        if request.headers is _EMPTY:
+            fields += block
+        else:
+            own = [
+                (name.lower(), value)
+                for name, value in request.headers.raw
+                if name.lower() not in _H2_DROPPED
+                or (name.lower() == b"te" and value.strip().lower() == b"trailers")
+            ]
+            names = {name for name, _ in own}
+            fields += [(n, v) for n, v in block if n not in names]
+            fields += own
+        body = request.content
+        if body is not None:
+            fields.append((b"content-length", b"%d" % len(body)))
+        elif request.stream is None and request.method not in _BODYLESS:
+            fields.append((b"content-length", b"0"))
+        return fields
 
 
 _EMPTY = Headers()
+_MAX_REFUSED = 3
+_CLOSE_GRACE = 0.25  # seconds aclose() waits for connections to close cleanly
+# Connection-specific fields have no place in HTTP/2 (RFC 9113 §8.2.2).
+_H2_DROPPED = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te"}
+)
 _TRANSPORT_FAILURES = (ConnectError, TimeoutException, RemoteProtocolError)
 _TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

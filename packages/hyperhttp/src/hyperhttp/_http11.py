@@ -215,6 +215,7 @@ class HTTP11Connection(asyncio.Protocol):
         self.http_version = "HTTP/1.1"
         self.timer: asyncio.TimerHandle | None = None
         self.timer_due = 0.0
+        self.lost: asyncio.Future[None] = loop.create_future()  # done at connection_lost
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("busy" if self.exchange else "idle")
@@ -291,6 +292,8 @@ class HTTP11Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._cancel_timer()
+        if not self.lost.done():
+            self.lost.set_result(None)
         exchange = self.exchange
         if exchange is not None and not exchange.done:
             self._lost(exchange, exc)
@@ -430,7 +433,7 @@ class HTTP11Connection(asyncio.Protocol):
         finally:
             self.drain_waiter = None
 
-    def finish(self) -> bool:
+    def finish(self, exchange: object = None) -> bool:
         """End the exchange (body read or abandoned); return whether to pool the connection."""
         exchange = self.exchange
         self.exchange = None

@@ -1,0 +1,695 @@
+"""HTTP/2 over an asyncio Protocol: the h2 state machine, our I/O and multiplexing.
+
+Strategy
+--------
+One :class:`HTTP2Connection` per TCP (or TLS) connection carries many
+:class:`H2Stream` exchanges at once; the pool sees its capacity (the peer's
+SETTINGS_MAX_CONCURRENT_STREAMS) and is told when it changes. ``h2`` does the
+framing, HPACK and the protocol's state; everything else is ours:
+
+- frames produced by requests started in one loop iteration are written
+  together, once, at the end of it (one write, one TLS record, for many
+  requests);
+- receive windows are large (4 MiB per stream, 16 MiB for the connection,
+  both configurable) so a big body never waits on WINDOW_UPDATE round trips,
+  and h2 batches the updates (one per half window consumed);
+- a stream read whole acknowledges its data as it arrives; a *streamed* one
+  acknowledges what the consumer took, so the peer can never have more than
+  one stream window unread in our memory (backpressure per stream);
+- uploads send what the peer's windows allow and wait, without polling, for
+  WINDOW_UPDATE.
+
+Rules
+-----
+1. GOAWAY: the connection takes no new stream and the pool retires it.
+   Streams above ``last_stream_id`` were not processed by the server: they
+   fail with :class:`StreamRefused`, which the client replays on another
+   connection whatever the method. Streams at or below it complete.
+2. RST_STREAM(REFUSED_STREAM) is a :class:`StreamRefused` too; any other
+   reset is a ``RemoteProtocolError`` for that stream only.
+3. A protocol error from the peer fails every stream with
+   ``RemoteProtocolError`` and closes the connection; so does its loss.
+4. A stream abandoned before its end (cancelled, or a body not read) is
+   reset with CANCEL and frees its slot; the connection stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from ._exceptions import ReadTimeout, RemoteProtocolError, ResponseTooLarge, WriteTimeout
+from ._http11 import StaleConnection
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator, Callable
+
+__all__ = ["H2Stream", "HTTP2Connection", "StreamRefused"]
+
+STREAM_WINDOW = 4 * 1024 * 1024
+CONNECTION_WINDOW = 16 * 1024 * 1024
+MAX_STREAMS = 1000  # what we carry on one connection, whatever the peer allows
+_DEFAULT_WINDOW = 65535
+_SETTINGS = h2.settings.SettingCodes
+
+_DataReceived = h2.events.DataReceived
+_ResponseReceived = h2.events.ResponseReceived
+_StreamEnded = h2.events.StreamEnded
+_WindowUpdated = h2.events.WindowUpdated
+_StreamReset = h2.events.StreamReset
+_RemoteSettingsChanged = h2.events.RemoteSettingsChanged
+_ConnectionTerminated = h2.events.ConnectionTerminated
+_TrailersReceived = h2.events.TrailersReceived
+
+
+class StreamRefused(RemoteProtocolError):
+    """The server did not process the stream (GOAWAY above it, REFUSED_STREAM): replayable."""
+
+
+class _Head:
+    """The response head of a stream, shaped like the HTTP/1.1 parser's."""
+
+    __slots__ = ("headers", "reason", "status_code")
+
+    def __init__(self, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.reason = b""
+
+
+class H2Stream:
+    """One request/response on an HTTP/2 connection."""
+
+    __slots__ = (
+        "buffered",
+        "chunks",
+        "conn",
+        "done",
+        "error",
+        "head",
+        "last_data",
+        "limit",
+        "read_timeout",
+        "received",
+        "received_frames",
+        "sent_end",
+        "stream_id",
+        "streaming",
+        "unacked",
+        "waiter",
+        "whole",
+    )
+
+    def __init__(
+        self, conn: HTTP2Connection, stream_id: int, read_timeout: float | None, limit: int | None
+    ) -> None:
+        self.conn = conn
+        self.stream_id = stream_id
+        self.head: _Head | None = None
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.received = 0
+        self.received_frames = 0
+        self.unacked = 0  # flow-controlled bytes received and not yet handed back
+        self.sent_end = False  # our side of the stream is closed (request fully sent)
+        self.limit = limit
+        self.done = False
+        self.error: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.streaming = False
+        self.whole = False
+        self.read_timeout = read_timeout
+        self.last_data = 0.0
+
+    # ------------------------------------------------------------ fed by the connection
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None and not self.done:
+            self.error = error
+        self._wake()
+
+    # ------------------------------------------------------------ read by the response
+
+    async def _wait(self) -> None:
+        waiter = self.waiter = self.conn.loop.create_future()
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+
+    async def wait_head(self) -> _Head:
+        while self.head is None:
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+        return self.head
+
+    async def read_all(self) -> bytes:
+        """Return the rest of the body; data is acknowledged as it arrives."""
+        self.whole = True
+        if self.unacked:
+            self.conn.acknowledge(self, self.unacked)
+        while not self.done:
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+        if self.error is not None:
+            raise self.error
+        chunks = self.chunks
+        if not chunks:
+            return b""
+        body = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
+        return body
+
+    async def iter_raw(self) -> AsyncIterator[bytes]:
+        """Yield the body as it arrives, handing window back as it is taken."""
+        self.streaming = True
+        chunks = self.chunks
+        conn = self.conn
+        while True:
+            while chunks:
+                data = chunks.popleft()
+                self.buffered -= len(data)
+                if self.unacked:
+                    conn.acknowledge(self, min(self.unacked, len(data)) if chunks else self.unacked)
+                yield data
+            if self.done:
+                return
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+
+
+class HTTP2Connection(asyncio.Protocol):
+    """An HTTP/2 client connection (see the module docstring)."""
+
+    http_version = "HTTP/2"
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        stream_window: int = STREAM_WINDOW,
+        connection_window: int = CONNECTION_WINDOW,
+    ) -> None:
+        self.loop = loop
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,  # the client validated them already
+            normalize_outbound_headers=False,
+            validate_inbound_headers=True,
+        )
+        self.h2 = h2.connection.H2Connection(config=config)
+        self.h2.local_settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                _SETTINGS.ENABLE_PUSH: 0,
+                _SETTINGS.INITIAL_WINDOW_SIZE: stream_window,
+                _SETTINGS.MAX_CONCURRENT_STREAMS: 100,
+                _SETTINGS.MAX_HEADER_LIST_SIZE: 256 * 1024,
+            },
+        )
+        self.connection_window = connection_window
+        self.transport: asyncio.Transport | None = None
+        self.streams: dict[int, H2Stream] = {}
+        self.closed = False
+        self.goaway = False
+        self.served = 0
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.flush_pending = False
+        self.window_waiters: list[asyncio.Future[None]] = []
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_due = 0.0
+        self._capacity = 0
+        self.lost: asyncio.Future[None] = loop.create_future()  # done at connection_lost
+        # Set by the client: tell the pool about capacity changes and GOAWAY.
+        self.on_capacity: Callable[[HTTP2Connection], None] | None = None
+        self.on_retire: Callable[[HTTP2Connection], None] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("goaway" if self.goaway else "open")
+        return f"<HTTP2Connection {state} streams={len(self.streams)} served={self.served}>"
+
+    # ------------------------------------------------------------ PoolConnection
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def is_usable(self) -> bool:
+        if self.closed or self.goaway:
+            return False
+        transport = self.transport
+        return transport is not None and not transport.is_closing()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_timer()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            try:
+                self.h2.close_connection()
+                transport.write(self.h2.data_to_send())
+            except h2.exceptions.ProtocolError:
+                pass
+            transport.close()
+        self._fail_all(RemoteProtocolError("the connection was closed"))
+
+    def abort(self) -> None:
+        self.closed = True
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ------------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        h2conn = self.h2
+        h2conn.initiate_connection()
+        if self.connection_window > _DEFAULT_WINDOW:
+            h2conn.increment_flow_control_window(self.connection_window - _DEFAULT_WINDOW)
+        transport.write(h2conn.data_to_send())  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._protocol_error(exc)
+            return
+        streams = self.streams
+        for event in events:
+            kind = type(event)
+            if kind is _DataReceived:
+                stream = streams.get(event.stream_id)  # type: ignore[attr-defined]
+                if stream is not None:
+                    self._on_data(stream, event)  # type: ignore[arg-type]
+                elif event.flow_controlled_length:  # type: ignore[attr-defined]
+                    # A stream we reset: hand the connection window back.
+                    self.h2.acknowledge_received_data(
+                        event.flow_controlled_length,  # type: ignore[attr-defined]
+                        event.stream_id,  # type: ignore[attr-defined]
+                    )
+            elif kind is _ResponseReceived:
+                stream = streams.get(event.stream_id)  # type: ignore[attr-defined]
+                if stream is not None:
+                    self._on_head(stream, event.headers)  # type: ignore[attr-defined]
+            elif kind is _StreamEnded:
+                stream = streams.pop(event.stream_id, None)  # type: ignore[attr-defined]
+                if stream is not None:
+                    stream.done = True
+                    stream._wake()
+            elif kind is _WindowUpdated:
+                self._wake_uploads()
+            elif kind is _StreamReset:
+                self._on_reset(event)  # type: ignore[arg-type]
+            elif kind is _RemoteSettingsChanged:
+                self._on_settings(event)  # type: ignore[arg-type]
+            elif kind is _ConnectionTerminated:
+                self._on_goaway(event)  # type: ignore[arg-type]
+            elif kind is _TrailersReceived:
+                stream = streams.get(event.stream_id)  # type: ignore[attr-defined]
+                if stream is not None:
+                    stream.received_frames += 1
+            # Pings are answered by h2; settings ACKs and the rest need nothing.
+        self._write_now()
+        if self.goaway and not self.streams:
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._cancel_timer()
+        if not self.lost.done():
+            self.lost.set_result(None)
+        error: RemoteProtocolError = RemoteProtocolError("the server closed the connection")
+        if exc is not None:
+            error.__cause__ = exc
+        self._fail_all(error)
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ------------------------------------------------------------ events
+
+    def _on_head(self, stream: H2Stream, headers: list[tuple[bytes, bytes]]) -> None:
+        stream.received_frames += 1
+        status = 0
+        fields = []
+        for name, value in headers:
+            if name == b":status":
+                status = int(value)
+            elif name[:1] != b":":
+                fields.append((name, value))
+        stream.head = _Head(status, fields)
+        if stream.read_timeout is not None:
+            stream.last_data = self.loop.time()
+        stream._wake()
+
+    def _on_data(self, stream: H2Stream, event: h2.events.DataReceived) -> None:
+        data = event.data or b""
+        flow = event.flow_controlled_length or 0
+        stream.received_frames += 1
+        if stream.read_timeout is not None:
+            stream.last_data = self.loop.time()
+        if data:
+            stream.chunks.append(data)
+            stream.buffered += len(data)
+            stream.received += len(data)
+            if stream.limit is not None and stream.received > stream.limit:
+                stream.fail(ResponseTooLarge(f"response body over {stream.limit} bytes"))
+                self._reset(stream)
+                return
+        if flow:
+            if stream.whole:
+                self.h2.acknowledge_received_data(flow, stream.stream_id)
+            else:
+                stream.unacked += flow
+        if not stream.whole:
+            stream._wake()
+
+    def _on_reset(self, event: h2.events.StreamReset) -> None:
+        stream = self.streams.pop(event.stream_id or 0, None)
+        if stream is None:
+            return
+        code = event.error_code
+        if code == h2.errors.ErrorCodes.REFUSED_STREAM:
+            stream.fail(StreamRefused("the server refused the stream (REFUSED_STREAM)"))
+        else:
+            name = getattr(code, "name", code)
+            stream.fail(RemoteProtocolError(f"the server reset the stream ({name})"))
+
+    def _on_settings(self, event: h2.events.RemoteSettingsChanged) -> None:
+        if _SETTINGS.MAX_CONCURRENT_STREAMS in event.changed_settings or not self.ready.done():
+            self._set_capacity()
+        if _SETTINGS.INITIAL_WINDOW_SIZE in event.changed_settings:
+            self._wake_uploads()
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+    def _set_capacity(self) -> None:
+        capacity = 0
+        if not self.goaway and not self.closed:
+            capacity = min(self.h2.remote_settings.max_concurrent_streams, MAX_STREAMS)
+        if capacity != self._capacity:
+            self._capacity = capacity
+            if self.on_capacity is not None and self.ready.done():
+                self.on_capacity(self)
+
+    def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
+        self.goaway = True
+        last = event.last_stream_id if event.last_stream_id is not None else 0
+        code = getattr(event.error_code, "name", event.error_code)
+        for stream_id in [s for s in self.streams if s > last]:
+            stream = self.streams.pop(stream_id)
+            stream.fail(StreamRefused(f"the server sent GOAWAY ({code}) before this stream"))
+        # h2 stops accepting frames after a GOAWAY, yet RFC 9113 §6.8 lets the
+        # streams it covers finish: keep the state machine open for them.
+        if self.streams:
+            self.h2.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        if not self.ready.done():
+            self.ready.set_exception(RemoteProtocolError(f"the server sent GOAWAY ({code})"))
+        if self.on_retire is not None:
+            self.on_retire(self)
+
+    def _protocol_error(self, exc: Exception) -> None:
+        self._fail_all(RemoteProtocolError(f"HTTP/2 protocol error from the server: {exc}"))
+        transport = self.transport
+        if transport is not None:
+            try:
+                pending = self.h2.data_to_send()  # h2's GOAWAY, if it made one
+                if pending:
+                    transport.write(pending)
+            except h2.exceptions.ProtocolError:
+                pass
+        self.abort()
+
+    def _fail_all(self, error: RemoteProtocolError) -> None:
+        streams = list(self.streams.values())
+        self.streams.clear()
+        for stream in streams:
+            if stream.received_frames == 0 and self.served > len(streams) and not self.goaway:
+                stale = StaleConnection(str(error))
+                stale.__cause__ = error.__cause__
+                stream.fail(stale)
+            else:
+                stream.fail(error)
+        if not self.ready.done():
+            self.ready.set_exception(error)
+            self.ready.exception()  # retrieved: a failed connect reports it its own way
+        self._wake_uploads()
+
+    # ------------------------------------------------------------ writing
+
+    def _write_now(self) -> None:
+        data = self.h2.data_to_send()
+        if data and self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def _flush(self) -> None:
+        self.flush_pending = False
+        if not self.closed:
+            self._write_now()
+
+    def schedule_flush(self) -> None:
+        """Write what h2 has to send at the end of this loop iteration (once)."""
+        if not self.flush_pending:
+            self.flush_pending = True
+            self.loop.call_soon(self._flush)
+
+    def acknowledge(self, stream: H2Stream, size: int) -> None:
+        """Hand ``size`` consumed bytes of window back (h2 batches the updates)."""
+        stream.unacked -= size
+        if not self.closed:
+            self.h2.acknowledge_received_data(size, stream.stream_id)
+            self.schedule_flush()
+
+    def _wake_uploads(self) -> None:
+        waiters = self.window_waiters
+        if waiters:
+            self.window_waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    # ------------------------------------------------------------ the read timer
+
+    def arm_timer(self, due: float) -> None:
+        timer = self.timer
+        if timer is not None:
+            if self.timer_due <= due:
+                return
+            timer.cancel()
+        self.timer_due = due
+        self.timer = self.loop.call_at(due, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        next_due: float | None = None
+        for stream in list(self.streams.values()):
+            timeout = stream.read_timeout
+            if timeout is None or stream.done or stream.error is not None:
+                continue
+            if stream.streaming and stream.unacked and stream.buffered:
+                due = now + timeout  # the consumer holds the window, not the server
+            else:
+                due = stream.last_data + timeout
+            if due <= now:
+                self.streams.pop(stream.stream_id, None)
+                stream.fail(ReadTimeout(f"no data from the server for {timeout:g} s"))
+                self._reset(stream, remove=False)
+            elif next_due is None or due < next_due:
+                next_due = due
+        if next_due is not None:
+            self.arm_timer(next_due)
+        self.schedule_flush()
+
+    # ------------------------------------------------------------ requests
+
+    def start(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+        has_stream: bool,
+        read_timeout: float | None,
+        limit: int | None,
+    ) -> H2Stream:
+        """Open a stream: send the headers (and a body that fits the windows)."""
+        if self.closed or self.goaway:
+            stream = H2Stream(self, 0, read_timeout, limit)
+            stream.fail(StreamRefused("the connection is closing"))
+            return stream
+        h2conn = self.h2
+        try:
+            stream_id = h2conn.get_next_available_stream_id()
+            end = body is None and not has_stream
+            h2conn.send_headers(stream_id, headers, end_stream=end)
+        except h2.exceptions.TooManyStreamsError:
+            # The peer lowered its limit under the pool's feet: not sent, replay.
+            stream = H2Stream(self, 0, read_timeout, limit)
+            stream.fail(StreamRefused("the server allows no more concurrent streams"))
+            self._set_capacity()
+            return stream
+        except h2.exceptions.NoAvailableStreamIDError:
+            self.goaway = True  # 2^31 streams used: this connection is done
+            stream = H2Stream(self, 0, read_timeout, limit)
+            stream.fail(StreamRefused("the connection ran out of stream IDs"))
+            if self.on_retire is not None:
+                self.on_retire(self)
+            return stream
+        stream = H2Stream(self, stream_id, read_timeout, limit)
+        stream.sent_end = end
+        self.streams[stream_id] = stream
+        self.served += 1
+        if body is not None and len(body) <= h2conn.local_flow_control_window(stream_id):
+            self._send_data(stream_id, body, end=True)
+            stream.sent_end = True
+        if read_timeout is not None:
+            stream.last_data = now = self.loop.time()
+            self.arm_timer(now + read_timeout)
+        self.schedule_flush()
+        return stream
+
+    def _send_data(self, stream_id: int, data: bytes, *, end: bool) -> None:
+        h2conn = self.h2
+        size = h2conn.max_outbound_frame_size
+        if len(data) <= size:
+            h2conn.send_data(stream_id, data, end_stream=end)
+            return
+        view = memoryview(data)
+        for at in range(0, len(data), size):
+            piece = view[at : at + size]
+            h2conn.send_data(stream_id, piece.tobytes(), end_stream=end and at + size >= len(data))
+
+    async def send_body(
+        self,
+        stream: H2Stream,
+        body: bytes | AsyncIterable[bytes],
+        write_timeout: float | None,
+    ) -> None:
+        """Send a request body the peer's windows did not take at once."""
+        if isinstance(body, bytes):
+            await self._send_flow(stream, body, write_timeout)
+            if not self._stream_gone(stream):
+                self.h2.end_stream(stream.stream_id)
+                stream.sent_end = True
+                self.schedule_flush()
+            return
+        async for chunk in body:
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise TypeError(f"request body chunks must be bytes, not {type(chunk).__name__}")
+            if self._stream_gone(stream):
+                return  # the server answered (or failed) already: stop sending
+            if chunk:
+                await self._send_flow(stream, bytes(chunk), write_timeout)
+        if not self._stream_gone(stream):
+            self.h2.end_stream(stream.stream_id)
+            stream.sent_end = True
+            self.schedule_flush()
+
+    def _stream_gone(self, stream: H2Stream) -> bool:
+        return (
+            self.closed
+            or stream.error is not None
+            or stream.done
+            or stream.stream_id not in self.streams
+            or self.h2.state_machine.state is h2.connection.ConnectionState.CLOSED
+        )
+
+    async def _send_flow(self, stream: H2Stream, data: bytes, write_timeout: float | None) -> None:
+        view = memoryview(data)
+        at = 0
+        h2conn = self.h2
+        while at < len(data):
+            if self._stream_gone(stream):
+                return
+            window = min(
+                h2conn.local_flow_control_window(stream.stream_id), h2conn.max_outbound_frame_size
+            )
+            if window <= 0:
+                self._write_now()
+                await self._wait_for(self._window_future(), write_timeout)
+                continue
+            piece = view[at : at + window].tobytes()
+            h2conn.send_data(stream.stream_id, piece)
+            at += len(piece)
+            self._write_now()
+            if self.write_paused:
+                waiter = self.drain_waiter = self.loop.create_future()
+                try:
+                    await self._wait_for(waiter, write_timeout)
+                finally:
+                    self.drain_waiter = None
+
+    def _window_future(self) -> asyncio.Future[None]:
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self.window_waiters.append(waiter)
+        return waiter
+
+    async def _wait_for(self, waiter: asyncio.Future[None], timeout: float | None) -> None:
+        if timeout is None:
+            await waiter
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            raise WriteTimeout(f"could not send the request in {timeout:g} s") from None
+
+    def _reset(self, stream: H2Stream, *, remove: bool = True) -> None:
+        if remove:
+            self.streams.pop(stream.stream_id, None)
+        with contextlib.suppress(h2.exceptions.ProtocolError):  # closed on the wire already
+            self.h2.reset_stream(stream.stream_id, h2.errors.ErrorCodes.CANCEL)
+        if stream.unacked:  # the connection window must not shrink for good
+            unacked, stream.unacked = stream.unacked, 0
+            self.h2.acknowledge_received_data(unacked, stream.stream_id)
+        self.schedule_flush()
+
+    def finish(self, stream: Any = None) -> bool:
+        """End a stream (read, abandoned or failed); return whether the connection is reusable."""
+        if isinstance(stream, H2Stream) and stream.stream_id:
+            if not stream.done or not stream.sent_end:
+                # Abandoned, or answered before we finished sending: free the slot.
+                if not self.closed:
+                    self._reset(stream)
+            elif stream.unacked:
+                self.acknowledge(stream, stream.unacked)
+        if self.goaway and not self.streams and not self.closed:
+            self.close()
+        return not self.closed

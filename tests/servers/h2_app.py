@@ -1,0 +1,142 @@
+"""A hypercorn server for the HTTP/2 tests, in its own process.
+
+``python tests/servers/h2_app.py CERTFILE`` serves TLS (ALPN h2 and http/1.1)
+with the certificate and key in CERTFILE; ``python tests/servers/h2_app.py -``
+serves cleartext (HTTP/1.1, and HTTP/2 with prior knowledge). It prints its
+port on the first line of stdout and runs until its stdin closes.
+
+Endpoints: ``/size/N`` (N bytes), ``/echo`` (what came: method, length,
+sha256 of the body, headers, HTTP version), ``/big?bytes=N`` (streamed in
+64 KiB writes), ``/slow?chunks=N&delay=S``, ``/sleep/S``, and ``/seen/TAG``:
+the client ports of every request that carried ``x-tag: TAG`` (the
+connections a test used).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+import sys
+from collections import defaultdict
+from typing import Any
+from urllib.parse import parse_qs
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+Scope = dict[str, Any]
+Receive = Any
+Send = Any
+
+SEEN: defaultdict[str, set[int]] = defaultdict(set)
+
+
+async def _body(receive: Receive) -> bytes:
+    parts = []
+    while True:
+        message = await receive()
+        parts.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: list[Any] | None = None) -> None:
+    fields = [(b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": fields})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    path: str = scope["path"]
+    query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    for name, value in headers:
+        if name == "x-tag" and scope.get("client"):
+            SEEN[value].add(scope["client"][1])
+    if path.startswith("/size/"):
+        await _body(receive)
+        await _respond(send, 200, b"x" * int(path[6:]))
+    elif path == "/echo":
+        body = await _body(receive)
+        answer = {
+            "method": scope["method"],
+            "path": scope["raw_path"].decode(),
+            "length": len(body),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "headers": headers,
+            "http_version": scope["http_version"],
+        }
+        kind = [(b"content-type", b"application/json")]
+        await _respond(send, 200, json.dumps(answer).encode(), kind)
+    elif path == "/big":
+        await _body(receive)
+        total = int(query["bytes"])
+        start = {"type": "http.response.start", "status": 200, "headers": []}
+        await send(start | {"headers": [(b"content-length", str(total).encode())]})
+        block = b"b" * 65536
+        sent = 0
+        while sent < total:
+            piece = block[: min(len(block), total - sent)]
+            sent += len(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": sent < total})
+    elif path == "/slow":
+        await _body(receive)
+        chunks = int(query.get("chunks", "5"))
+        delay = float(query.get("delay", "0.01"))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(chunks):
+            await send({"type": "http.response.body", "body": b"chunk%d;" % i, "more_body": True})
+            await asyncio.sleep(delay)
+        await send({"type": "http.response.body", "body": b""})
+    elif path.startswith("/sleep/"):
+        await _body(receive)
+        await asyncio.sleep(float(path[7:]))
+        await _respond(send, 200, b"slept")
+    elif path.startswith("/seen/"):
+        await _respond(send, 200, json.dumps(sorted(SEEN[path[6:]])).encode())
+    else:
+        await _respond(send, 404, b"not found")
+
+
+async def main(certfile: str) -> None:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    sock.set_inheritable(True)
+    config = Config()
+    config.bind = [f"fd://{sock.fileno()}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.keep_alive_timeout = 60
+    config.h2_max_concurrent_streams = 100
+    if certfile != "-":
+        config.certfile = certfile
+        config.keyfile = certfile
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    async def watch_stdin() -> None:
+        await reader.read()  # EOF: the test process is done with us
+        stop.set()
+
+    watcher = asyncio.create_task(watch_stdin())
+    print(sock.getsockname()[1], flush=True)
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    watcher.cancel()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
