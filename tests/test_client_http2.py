@@ -73,10 +73,7 @@ async def test_100_concurrent_requests_share_one_connection(
         first = await client.get(f"{h2_server.url}/size/10", headers={"x-tag": tag})
         assert first.http_version == "HTTP/2"
         responses = await asyncio.gather(
-            *(
-                client.get(f"{h2_server.url}/size/{n}", headers={"x-tag": tag})
-                for n in range(100)
-            )
+            *(client.get(f"{h2_server.url}/size/{n}", headers={"x-tag": tag}) for n in range(100))
         )
         assert [len(r.content) for r in responses] == list(range(100))
         assert all(r.http_version == "HTTP/2" for r in responses)
