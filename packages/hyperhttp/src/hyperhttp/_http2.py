@@ -71,6 +71,24 @@ _ConnectionTerminated = h2.events.ConnectionTerminated
 _TrailersReceived = h2.events.TrailersReceived
 
 
+class _StateMachine(h2.connection.H2ConnectionStateMachine):
+    """h2's connection state machine, except that a received GOAWAY keeps it open.
+
+    h2 closes the whole connection on GOAWAY and then rejects every frame,
+    even those of the streams the GOAWAY lets finish (RFC 9113 §6.8), and
+    even frames that arrived in the same read. We stay open; the connection
+    itself refuses new streams once ``goaway`` is set.
+    """
+
+    _transitions = {  # noqa: RUF012 - h2 reads it as a class attribute
+        **h2.connection.H2ConnectionStateMachine._transitions,
+        (h2.connection.ConnectionState.CLIENT_OPEN, h2.connection.ConnectionInputs.RECV_GOAWAY): (
+            None,
+            h2.connection.ConnectionState.CLIENT_OPEN,
+        ),
+    }
+
+
 class StreamRefused(RemoteProtocolError):
     """The server did not process the stream (GOAWAY above it, REFUSED_STREAM): replayable."""
 
@@ -217,6 +235,7 @@ class HTTP2Connection(asyncio.Protocol):
             validate_inbound_headers=True,
         )
         self.h2 = h2.connection.H2Connection(config=config)
+        self.h2.state_machine = _StateMachine()
         self.h2.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
@@ -432,10 +451,6 @@ class HTTP2Connection(asyncio.Protocol):
         for stream_id in [s for s in self.streams if s > last]:
             stream = self.streams.pop(stream_id)
             stream.fail(StreamRefused(f"the server sent GOAWAY ({code}) before this stream"))
-        # h2 stops accepting frames after a GOAWAY, yet RFC 9113 §6.8 lets the
-        # streams it covers finish: keep the state machine open for them.
-        if self.streams:
-            self.h2.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
         if not self.ready.done():
             self.ready.set_exception(RemoteProtocolError(f"the server sent GOAWAY ({code})"))
         if self.on_retire is not None:

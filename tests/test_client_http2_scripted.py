@@ -1,0 +1,174 @@
+"""HTTP/2 edge cases against a scripted h2 server (issue 7): GOAWAY, refusals, windows."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import h2.settings
+import hyperhttp
+import pytest
+
+from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+pytestmark = pytest.mark.asyncio
+
+_MAX_STREAMS = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+_WINDOW = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
+
+
+async def _serve(server: ScriptedH2Server) -> AsyncIterator[ScriptedH2Server]:
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def _path(request: ScriptedRequest) -> str:
+    return request.headers[b":path"].decode()
+
+
+async def test_goaway_mid_flight_replays_the_unprocessed_streams() -> None:
+    """GOAWAY naming the second of four open streams: two complete, two are replayed.
+
+    The first two streams complete on the first connection; the other two (a
+    POST among them) were not processed and are replayed on a new connection.
+    """
+    held: list[ScriptedRequest] = []
+
+    def handler(request: ScriptedRequest) -> None:
+        if request.conn.index > 0 or _path(request) == "/warm":  # answered at once
+            request.conn.respond(request.stream_id, body=f"second {_path(request)}".encode())
+            return
+        held.append(request)
+        if len(held) == 4:
+            conn = request.conn
+            last = sorted(w.stream_id for w in held)[1]  # two processed, two not
+            conn.goaway(last_stream_id=last)
+            for waiting in held:
+                if waiting.stream_id <= last:
+                    conn.respond(waiting.stream_id, body=f"first {_path(waiting)}".encode())
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        limits = hyperhttp.Limits(max_connections_per_host=2)
+        async with hyperhttp.Client(http1=False, limits=limits) as client:
+            await client.get(f"{server.url}/warm")  # learn the capacity: one connection
+            calls = [
+                client.get(f"{server.url}/a"),
+                client.get(f"{server.url}/b"),
+                client.post(f"{server.url}/c", content=b"body"),
+                client.get(f"{server.url}/d"),
+            ]
+            responses = await asyncio.wait_for(asyncio.gather(*calls), 10)
+        bodies = sorted(r.text for r in responses)
+        firsts = [b for b in bodies if b.startswith("first")]
+        seconds = [b for b in bodies if b.startswith("second")]
+        assert len(firsts) == 2
+        assert len(seconds) == 2
+        assert len(server.connections) == 2
+
+
+async def test_refused_stream_is_replayed_for_any_method() -> None:
+    """RST_STREAM(REFUSED_STREAM): the server did not process it; a POST is replayed too."""
+    refused: list[int] = []
+
+    def handler(request: ScriptedRequest) -> None:
+        if not refused:
+            refused.append(request.stream_id)
+            request.conn.refuse(request.stream_id)
+            return
+        request.conn.respond(request.stream_id, body=request.body or b"empty")
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            r = await asyncio.wait_for(client.post(f"{server.url}/x", content=b"payload"), 10)
+        assert r.content == b"payload"
+        assert len(server.requests) == 2
+
+
+async def test_refusals_are_not_replayed_forever() -> None:
+    """A server that refuses every stream: RemoteProtocolError after a few replays."""
+
+    def handler(request: ScriptedRequest) -> None:
+        request.conn.refuse(request.stream_id)
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            with pytest.raises(hyperhttp.RemoteProtocolError, match="REFUSED_STREAM"):
+                await asyncio.wait_for(client.get(f"{server.url}/x"), 10)
+        assert 2 <= len(server.requests) <= 5
+
+
+async def test_max_concurrent_streams_1_opens_more_connections() -> None:
+    """A peer allowing one stream at a time: concurrent requests use several connections."""
+
+    async def handler(request: ScriptedRequest) -> None:
+        await asyncio.sleep(0.05)
+        request.conn.respond(request.stream_id, body=b"done")
+
+    async for server in _serve(ScriptedH2Server(handler, settings={_MAX_STREAMS: 1})):
+        limits = hyperhttp.Limits(max_connections_per_host=3)
+        async with hyperhttp.Client(http1=False, limits=limits) as client:
+            await client.get(f"{server.url}/warm")
+            responses = await asyncio.wait_for(
+                asyncio.gather(*(client.get(f"{server.url}/{i}") for i in range(6))), 10
+            )
+        assert all(r.content == b"done" for r in responses)
+        assert all(conn.peak_streams <= 1 for conn in server.connections)
+        assert 2 <= len(server.connections) <= 3
+
+
+async def test_tiny_windows_upload_waits_for_window_updates() -> None:
+    """A 1 KiB stream window on the server: a 200 KiB upload goes through in window steps."""
+
+    def handler(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id, body=b"%d" % len(request.body))
+
+    async for server in _serve(ScriptedH2Server(handler, settings={_WINDOW: 1024})):
+        payload = bytes(range(256)) * 800
+        async with hyperhttp.Client(http1=False) as client:
+            r = await asyncio.wait_for(client.post(f"{server.url}/up", content=payload), 10)
+        assert r.content == b"%d" % len(payload)
+        assert server.requests[0].body == payload
+
+
+async def test_malformed_response_headers_are_remote_protocol_errors() -> None:
+    """An uppercase field name (forbidden in HTTP/2) is a RemoteProtocolError, not a hang."""
+
+    def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        conn.h2.send_headers(
+            request.stream_id, [(b":status", b"200"), (b"Bad-Name", b"x")], end_stream=True
+        )
+        conn.flush()
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            with pytest.raises(hyperhttp.RemoteProtocolError):
+                await asyncio.wait_for(client.get(f"{server.url}/x"), 10)
+
+
+async def test_abrupt_close_fails_in_flight_streams() -> None:
+    """The server drops the connection with streams open: RemoteProtocolError for each."""
+
+    def handler(request: ScriptedRequest) -> None:
+        if _path(request) == "/warm":
+            request.conn.respond(request.stream_id)
+        elif len(request.conn.server.requests) == 4:  # /warm and three POSTs
+            request.conn.abort()
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            await client.get(f"{server.url}/warm")  # one connection, its capacity known
+            results = await asyncio.wait_for(
+                asyncio.gather(
+                    *(client.post(f"{server.url}/{i}", content=b"x") for i in range(3)),
+                    return_exceptions=True,
+                ),
+                10,
+            )
+        assert all(isinstance(r, hyperhttp.RemoteProtocolError) for r in results)
