@@ -172,3 +172,134 @@ async def test_abrupt_close_fails_in_flight_streams() -> None:
                 10,
             )
         assert all(isinstance(r, hyperhttp.RemoteProtocolError) for r in results)
+
+
+async def test_lowered_max_concurrent_streams_reaches_the_pool() -> None:
+    """SETTINGS lowering MAX_CONCURRENT_STREAMS to 1 mid-connection reaches the pool.
+
+    The pool stops putting more than one stream on that connection and opens
+    other connections instead.
+    """
+    changed = asyncio.Event()
+
+    async def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        if _path(request) == "/lower":
+            conn.h2.update_settings({_MAX_STREAMS: 1})
+            conn.respond(request.stream_id)
+            conn.peak_streams = conn.open_streams
+            changed.set()
+            return
+        await asyncio.sleep(0.05)
+        conn.respond(request.stream_id, body=b"done")
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        limits = hyperhttp.Limits(max_connections_per_host=3)
+        async with hyperhttp.Client(http1=False, limits=limits) as client:
+            await client.get(f"{server.url}/lower")
+            await asyncio.wait_for(changed.wait(), 5)
+            await client.get(f"{server.url}/settle")  # the SETTINGS frame has been read
+            first = server.connections[0]
+            first.peak_streams = 0
+            responses = await asyncio.wait_for(
+                asyncio.gather(*(client.get(f"{server.url}/{i}") for i in range(6))), 10
+            )
+        assert all(r.content == b"done" for r in responses)
+        assert first.peak_streams <= 1
+        assert len(server.connections) >= 2
+
+
+async def test_pings_are_answered() -> None:
+    """A PING from the server gets its ACK with the same payload."""
+
+    async def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        conn.h2.ping(b"12345678")
+        conn.flush()
+        for _ in range(100):
+            if conn.ping_acks:
+                break
+            await asyncio.sleep(0.01)
+        conn.respond(request.stream_id, body=b"%d" % len(conn.ping_acks))
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            r = await asyncio.wait_for(client.get(f"{server.url}/ping"), 10)
+        assert r.content == b"1"
+        assert server.connections[0].ping_acks == [b"12345678"]
+
+
+async def test_cancelling_a_request_sends_rst_stream_cancel() -> None:
+    """A cancelled request resets its stream with CANCEL; the connection serves on."""
+
+    async def handler(request: ScriptedRequest) -> None:
+        if _path(request) == "/hang":
+            return  # never answered
+        request.conn.respond(request.stream_id, body=b"fine")
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            await client.get(f"{server.url}/warm")
+            hang = asyncio.ensure_future(client.get(f"{server.url}/hang"))
+            for _ in range(100):
+                if len(server.requests) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            hang.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await hang
+            r = await asyncio.wait_for(client.get(f"{server.url}/after"), 10)
+            assert r.content == b"fine"
+        conn = server.connections[0]
+        assert len(server.connections) == 1
+        assert conn.resets == [(server.requests[1].stream_id, 8)]  # 8: CANCEL
+
+
+async def test_a_lost_connection_is_replaced() -> None:
+    """After the server drops a connection, the next request opens a new one."""
+
+    def handler(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id, body=b"ok")
+        if request.conn.index == 0:
+            request.conn.abort()
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            first = await asyncio.wait_for(client.get(f"{server.url}/1"), 10)
+            await asyncio.sleep(0.05)
+            second = await asyncio.wait_for(client.get(f"{server.url}/2"), 10)
+        assert first.content == second.content == b"ok"
+        assert len(server.connections) == 2
+
+
+async def test_content_length_mismatch_is_a_remote_protocol_error() -> None:
+    """DATA longer than the announced content-length: RemoteProtocolError."""
+
+    def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        conn.h2.send_headers(request.stream_id, [(b":status", b"200"), (b"content-length", b"2")])
+        conn.h2.send_data(request.stream_id, b"too long", end_stream=True)
+        conn.flush()
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            with pytest.raises(hyperhttp.RemoteProtocolError):
+                await asyncio.wait_for(client.get(f"{server.url}/x"), 10)
+
+
+async def test_hpack_garbage_is_a_remote_protocol_error() -> None:
+    """A HEADERS frame whose block is not valid HPACK: RemoteProtocolError, no hang."""
+
+    def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        conn.flush()
+        block = b"\xff\xff\xff\xff\xff"  # an index far past any table
+        frame = len(block).to_bytes(3, "big") + b"\x01\x05"  # HEADERS, END_STREAM|END_HEADERS
+        frame += request.stream_id.to_bytes(4, "big") + block
+        assert conn.transport is not None
+        conn.transport.write(frame)
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            with pytest.raises(hyperhttp.RemoteProtocolError):
+                await asyncio.wait_for(client.get(f"{server.url}/x"), 10)

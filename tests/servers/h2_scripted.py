@@ -51,6 +51,8 @@ class ServerConnection(asyncio.Protocol):
         self.index = len(server.connections)
         self.open_streams = 0
         self.peak_streams = 0
+        self.resets: list[tuple[int, int]] = []  # (stream, error code) the client sent
+        self.ping_acks: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -77,6 +79,9 @@ class ServerConnection(asyncio.Protocol):
                     )
             elif isinstance(event, h2.events.StreamReset):
                 self.open_streams -= 1
+                self.resets.append((event.stream_id or 0, int(event.error_code or 0)))
+            elif isinstance(event, h2.events.PingAckReceived):
+                self.ping_acks.append(event.ping_data or b"")
             if isinstance(event, h2.events.StreamEnded):  # the request is complete
                 stream_id = event.stream_id or 0
                 request = ScriptedRequest(
