@@ -18,7 +18,7 @@ import pytest_asyncio
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.servers.fixtures", "tests.servers.nginx"]
 
 
 def pytest_asyncio_loop_factories(

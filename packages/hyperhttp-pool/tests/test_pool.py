@@ -534,6 +534,28 @@ async def test_retire_finishes_leases_then_closes() -> None:
         other.release()
 
 
+async def test_unusable_multiplexed_connection_keeps_its_other_leases() -> None:
+    """A lease released while its connection takes no new stream (GOAWAY seen, not yet
+    retired) leaves the other leases running: retired, closed after the last one.
+    """
+    connector = Connector()
+    connector.capacity = 5
+    async with make_pool(connector) as pool:
+        leases = [await pool.acquire("a") for _ in range(3)]
+        connection = leases[0].connection
+        assert all(lease.connection is connection for lease in leases)
+        connection.usable = False
+        leases[0].release()
+        assert not is_closed(connection)
+        other = await pool.acquire("a")
+        assert other.connection is not connection
+        leases[1].release()
+        assert not is_closed(connection)
+        leases[2].release()
+        assert is_closed(connection)
+        other.release()
+
+
 async def test_discard_closes_now_and_frees_the_slot() -> None:
     """discard() closes a broken connection under its leases; their release is a no-op."""
     connector = Connector()

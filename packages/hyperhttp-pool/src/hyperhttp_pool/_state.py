@@ -29,7 +29,8 @@ Rules
    own key is closed to make room for it: no key starves behind a busy one.
 4. Connections are reused most-recently-used first. A connection past its
    lifetime or request count takes no new lease and closes when its last
-   lease ends; an idle one past ``keepalive_expiry`` is closed.
+   lease ends, and so does one found unusable while it still has leases out
+   (an HTTP/2 GOAWAY); an idle one past ``keepalive_expiry`` is closed.
 5. Nothing is scanned per operation: every structure is a dict, an
    OrderedDict or a deque touched at its ends (waiters are deleted lazily),
    so each operation costs O(1) amortised whatever the number of
@@ -354,10 +355,16 @@ class PoolState(Generic[K, C]):
             self._forget_if_unused(keyed)
             return
         connection = record.connection
+        usable = connection is not None and connection.is_usable()
+        if not usable and record.active and reusable and record.state == _READY:
+            # A multiplexed connection that takes no new stream (GOAWAY) while
+            # other leases are still out: retire it, do not cut them off.
+            record.state = _RETIRING
+            keyed.spare.pop(record, None)
         if (
             not reusable
             or connection is None
-            or not connection.is_usable()
+            or (not usable and not record.active)
             or (not record.active and record.state == _RETIRING)
             or (self._blocked and not record.active and self._owed_elsewhere(keyed))
         ):
