@@ -535,8 +535,10 @@ async def test_retire_finishes_leases_then_closes() -> None:
 
 
 async def test_unusable_multiplexed_connection_keeps_its_other_leases() -> None:
-    """A lease released while its connection takes no new stream (GOAWAY seen, not yet
-    retired) leaves the other leases running: retired, closed after the last one.
+    """A lease released on a connection that takes no new stream spares the others.
+
+    (GOAWAY seen, not yet retired.) The connection is retired and closes after
+    its last lease.
     """
     connector = Connector()
     connector.capacity = 5
