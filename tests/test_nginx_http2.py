@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.asyncio
 
 
-async def test_1000_requests_at_concurrency_50_through_goaways(
-    tls: TLSSetup, nginx: Nginx
-) -> None:
+async def test_1000_requests_at_concurrency_50_through_goaways(tls: TLSSetup, nginx: Nginx) -> None:
     """Nginx ends each connection with GOAWAY after 100 requests: all 1 000 succeed."""
     total, concurrency = 1000, 50
     opened = 0
