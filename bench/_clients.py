@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
@@ -111,7 +112,83 @@ async def _httpx(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaita
     return fetch, client.aclose
 
 
-CLIENTS = {"hyperhttp": _hyperhttp, "aiohttp": _aiohttp, "httpx": _httpx, "floor": _floor}
+def _ca() -> str:
+    """Return the CA file of the TLS server under test (``BENCH_CA``)."""
+    return os.environ["BENCH_CA"]
+
+
+async def _hyperhttp_h2(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaitable[None]]]:
+    import hyperhttp
+
+    # HTTP/2: every request a stream of one connection.
+    limits = hyperhttp.Limits(max_connections=1, max_connections_per_host=1)
+    client = hyperhttp.Client(limits=limits, verify=_ca())
+
+    async def fetch() -> int:
+        response = await client.get(url)
+        if response.http_version != "HTTP/2":
+            raise SystemExit(f"hyperhttp-h2 spoke {response.http_version}")
+        return response.status_code
+
+    return fetch, client.aclose
+
+
+async def _hyperhttp_tls(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaitable[None]]]:
+    import hyperhttp
+
+    limits = hyperhttp.Limits(max_connections=concurrency, max_connections_per_host=concurrency)
+    client = hyperhttp.Client(limits=limits, verify=_ca(), http2=False)
+
+    async def fetch() -> int:
+        response = await client.get(url)
+        return response.status_code
+
+    return fetch, client.aclose
+
+
+async def _aiohttp_tls(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaitable[None]]]:
+    import ssl
+
+    import aiohttp
+
+    context = ssl.create_default_context(cafile=_ca())
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ssl=context)
+    session = aiohttp.ClientSession(connector=connector)
+
+    async def fetch() -> int:
+        async with session.get(url) as response:
+            await response.read()
+            return response.status
+
+    return fetch, session.close
+
+
+async def _httpx_h2(url: str, concurrency: int) -> tuple[Fetch, Callable[[], Awaitable[None]]]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    client = httpx.AsyncClient(limits=limits, http2=True, verify=_ca())
+
+    async def fetch() -> int:
+        response = await client.get(url)
+        if response.http_version != "HTTP/2":
+            raise SystemExit(f"httpx-h2 spoke {response.http_version}")
+        status: int = response.status_code
+        return status
+
+    return fetch, client.aclose
+
+
+CLIENTS = {
+    "hyperhttp": _hyperhttp,
+    "aiohttp": _aiohttp,
+    "httpx": _httpx,
+    "floor": _floor,
+    "hyperhttp-h2": _hyperhttp_h2,
+    "hyperhttp-tls": _hyperhttp_tls,
+    "aiohttp-tls": _aiohttp_tls,
+    "httpx-h2": _httpx_h2,
+}
 
 
 async def _run(client: str, url: str, total: int, concurrency: int) -> dict[str, float]:

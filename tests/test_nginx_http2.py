@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import hyperhttp
 import pytest
 
-from tests.servers.nginx import KEEPALIVE_REQUESTS
+from tests.servers.nginx_proc import KEEPALIVE_REQUESTS
 
 if TYPE_CHECKING:
     from tests.servers.fixtures import TLSSetup
-    from tests.servers.nginx import Nginx
+    from tests.servers.nginx_proc import Nginx
 
 pytestmark = pytest.mark.asyncio
 
@@ -34,7 +34,7 @@ async def test_1000_requests_at_concurrency_50_through_goaways(tls: TLSSetup, ng
         async def worker() -> None:
             nonlocal done
             for _ in range(total // concurrency):
-                r = await client.get(f"{nginx.url}/size200")
+                r = await client.get(f"{nginx.url}/size/200")
                 assert r.status_code == 200
                 assert len(r.content) == 200
                 versions.add(r.http_version)
@@ -51,7 +51,7 @@ async def test_bodies_of_each_size(tls: TLSSetup, nginx: Nginx) -> None:
     """200 B, 10 KiB and 1 MiB over one HTTP/2 connection, and over HTTP/1.1 with TLS."""
     for http2 in (True, False):
         async with hyperhttp.Client(verify=tls.ca_path, http2=http2) as client:
-            for name, size in (("200", 200), ("10k", 10240), ("1m", 1024 * 1024)):
-                r = await client.get(f"{nginx.url}/size{name}")
+            for size in (200, 10240, 1024 * 1024):
+                r = await client.get(f"{nginx.url}/size/{size}")
                 assert r.content == b"x" * size
                 assert r.http_version == ("HTTP/2" if http2 else "HTTP/1.1")

@@ -1,0 +1,251 @@
+"""HPACK (RFC 7541) for the HTTP/2 client: a stateless encoder and a caching decoder.
+
+h2 keeps the HTTP/2 state machine; these replace its HPACK codec objects
+(``H2Connection.encoder`` / ``.decoder``, same interface) because header
+coding was most of an HTTP/2 request's cost in pure Python:
+
+- :class:`Encoder` never touches the dynamic table. Each field becomes an
+  indexed field (exact static-table match) or a literal *without indexing*
+  (name from the static table when it is there), so a field's encoding does
+  not depend on what came before and is memoised per (name, value): a
+  request costs a few dict look-ups. Values are sent as plain octets (no
+  Huffman: the CPU matters more than the bytes on loopback-scale links).
+  Authorization and cookies are sent *never indexed* (RFC 7541 §7.1.3).
+  It announces a dynamic table size of 0 at the start and after every
+  SETTINGS_HEADER_TABLE_SIZE change.
+- :class:`Decoder` is a complete HPACK decoder (all representations, the
+  dynamic table with eviction, size updates bounded by our SETTINGS, a
+  bounded header list). Huffman strings are decoded by ``hpack``'s decoder
+  and memoised: servers send the same ``server``, ``content-type`` and
+  ``date`` strings over and over.
+
+Errors are ``hpack``'s exception types, which h2 turns into protocol errors.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from hpack.exceptions import (
+    HPACKDecodingError,
+    InvalidTableIndexError,
+    InvalidTableSizeError,
+    OversizedHeaderListError,
+)
+from hpack.huffman_table import decode_huffman
+from hpack.table import HeaderTable
+
+__all__ = ["Decoder", "Encoder"]
+
+_STATIC: tuple[tuple[bytes, bytes], ...] = HeaderTable.STATIC_TABLE
+_STATIC_LENGTH = len(_STATIC)
+_STATIC_FIELD: dict[tuple[bytes, bytes], int] = {}
+_STATIC_NAME: dict[bytes, int] = {}
+for _index, (_name, _value) in enumerate(_STATIC, 1):
+    _STATIC_FIELD.setdefault((_name, _value), _index)
+    _STATIC_NAME.setdefault(_name, _index)
+del _index, _name, _value
+
+_NEVER_INDEXED = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"})
+_MEMO_LIMIT = 4096
+_MAX_INTEGER_OCTETS = 8  # 2^56: far beyond any size we accept
+
+
+def encode_integer(value: int, prefix_bits: int) -> bytearray:
+    """Encode ``value`` with an N-bit prefix (RFC 7541 §5.1); flags are OR-ed in later."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytearray((value,))
+    out = bytearray((limit,))
+    value -= limit
+    while value >= 128:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return out
+
+
+def decode_integer(data: bytes, at: int, prefix_bits: int) -> tuple[int, int]:
+    """Decode an integer with an N-bit prefix at ``at``; return it and the next position."""
+    limit = (1 << prefix_bits) - 1
+    value = data[at] & limit
+    at += 1
+    if value < limit:
+        return value, at
+    shift = 0
+    end = len(data)
+    for _ in range(_MAX_INTEGER_OCTETS):
+        if at >= end:
+            raise HPACKDecodingError("integer runs past the end of the header block")
+        octet = data[at]
+        at += 1
+        value += (octet & 0x7F) << shift
+        if not octet & 0x80:
+            return value, at
+        shift += 7
+    raise HPACKDecodingError("integer too large")
+
+
+def _string(raw: bytes) -> bytes:
+    length = encode_integer(len(raw), 7)  # H bit 0: plain octets
+    return bytes(length) + raw
+
+
+class Encoder:
+    """Stateless HPACK encoder with a per-field memo (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[bytes, bytes], bytes] = {}
+        self._table_size = 4096
+        self._announce = True  # a size update of 0 opens the next block
+
+    @property
+    def header_table_size(self) -> int:
+        return self._table_size
+
+    @header_table_size.setter
+    def header_table_size(self, value: int) -> None:
+        self._table_size = value
+        self._announce = True
+
+    def encode(self, headers: object, huffman: bool = True) -> bytes:
+        """Encode a header list (pairs of bytes, as h2 hands them over)."""
+        memo = self._memo
+        parts: list[bytes] = []
+        if self._announce:
+            parts.append(b"\x20")  # dynamic table size update: 0
+            self._announce = False
+        for field in headers:  # type: ignore[attr-defined]
+            key = (field[0], field[1])
+            encoded = memo.get(key)
+            if encoded is None:
+                encoded = self._encode_field(*key)
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = encoded
+            parts.append(encoded)
+        return b"".join(parts)
+
+    @staticmethod
+    def _encode_field(name: bytes, value: bytes) -> bytes:
+        index = _STATIC_FIELD.get((name, value))
+        if index is not None and name not in _NEVER_INDEXED:
+            out = encode_integer(index, 7)
+            out[0] |= 0x80
+            return bytes(out)
+        flag = 0x10 if name in _NEVER_INDEXED else 0x00
+        name_index = _STATIC_NAME.get(name)
+        if name_index is not None:
+            out = encode_integer(name_index, 4)
+            out[0] |= flag
+            return bytes(out) + _string(value)
+        return bytes((flag,)) + _string(name) + _string(value)
+
+
+class Decoder:
+    """HPACK decoder with a bounded Huffman memo (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.max_header_list_size = 65536
+        self.max_allowed_table_size = 4096
+        self.header_table_size = 4096
+        self._dynamic: deque[tuple[bytes, bytes]] = deque()
+        self._dynamic_size = 0
+        self._huffman: dict[bytes, bytes] = {}
+
+    # ------------------------------------------------------------ the dynamic table
+
+    def _field(self, index: int) -> tuple[bytes, bytes]:
+        if 0 < index <= _STATIC_LENGTH:
+            return _STATIC[index - 1]
+        position = index - _STATIC_LENGTH - 1
+        if index <= 0 or position >= len(self._dynamic):
+            raise InvalidTableIndexError(f"no header table entry {index}")
+        return self._dynamic[position]
+
+    def _add(self, name: bytes, value: bytes) -> None:
+        size = 32 + len(name) + len(value)
+        if size > self.header_table_size:  # larger than the table: it just empties it
+            self._dynamic.clear()
+            self._dynamic_size = 0
+            return
+        self._dynamic.appendleft((name, value))
+        self._dynamic_size += size
+        self._shrink()
+
+    def _shrink(self) -> None:
+        dynamic = self._dynamic
+        while self._dynamic_size > self.header_table_size and dynamic:
+            name, value = dynamic.pop()
+            self._dynamic_size -= 32 + len(name) + len(value)
+
+    # ------------------------------------------------------------ decoding
+
+    def _read_string(self, data: bytes, at: int) -> tuple[bytes, int]:
+        if at >= len(data):
+            raise HPACKDecodingError("string runs past the end of the header block")
+        huffman = data[at] & 0x80
+        length, at = decode_integer(data, at, 7)
+        end = at + length
+        if end > len(data):
+            raise HPACKDecodingError("string runs past the end of the header block")
+        raw = data[at:end]
+        if not huffman:
+            return raw, end
+        memo = self._huffman
+        decoded = memo.get(raw)
+        if decoded is None:
+            decoded = decode_huffman(raw)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[raw] = decoded
+        return decoded, end
+
+    def decode(self, data: bytes, raw: bool = True) -> list[tuple[bytes, bytes]]:
+        """Decode one complete header block into (name, value) pairs of bytes."""
+        data = bytes(data)
+        headers: list[tuple[bytes, bytes]] = []
+        size = 0
+        at = 0
+        end = len(data)
+        limit = self.max_header_list_size
+        while at < end:
+            octet = data[at]
+            if octet & 0x80:  # indexed field
+                index, at = decode_integer(data, at, 7)
+                if index == 0:
+                    raise HPACKDecodingError("indexed field with index 0")
+                field = self._field(index)
+            elif octet & 0x40:  # literal with incremental indexing
+                index, at = decode_integer(data, at, 6)
+                if index:
+                    name = self._field(index)[0]
+                else:
+                    name, at = self._read_string(data, at)
+                value, at = self._read_string(data, at)
+                field = (name, value)
+                self._add(name, value)
+            elif octet & 0x20:  # dynamic table size update
+                if headers:
+                    raise HPACKDecodingError("table size update after a header field")
+                new_size, at = decode_integer(data, at, 5)
+                if new_size > self.max_allowed_table_size:
+                    raise InvalidTableSizeError("table size update above our limit")
+                self.header_table_size = new_size
+                self._shrink()
+                continue
+            else:  # literal without indexing (0000) or never indexed (0001)
+                index, at = decode_integer(data, at, 4)
+                if index:
+                    name = self._field(index)[0]
+                else:
+                    name, at = self._read_string(data, at)
+                value, at = self._read_string(data, at)
+                field = (name, value)
+            headers.append(field)
+            size += 32 + len(field[0]) + len(field[1])
+            if size > limit:
+                raise OversizedHeaderListError(f"header list larger than {limit} bytes")
+        if self.header_table_size > self.max_allowed_table_size:
+            raise InvalidTableSizeError("the peer did not shrink its table to our limit")
+        return headers

@@ -1,0 +1,106 @@
+"""Our HPACK codec against the hpack library (RFC 7541), both directions."""
+
+from __future__ import annotations
+
+import hpack
+import pytest
+from hpack.exceptions import HPACKDecodingError, HPACKError, OversizedHeaderListError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperhttp._hpack import Decoder, Encoder, decode_integer, encode_integer
+
+_TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-0123456789", min_size=1, max_size=20)
+_VALUE = st.binary(max_size=60).filter(lambda v: b"\r" not in v and b"\n" not in v)
+_STATIC_NAMES = st.sampled_from(
+    [b":path", b":authority", b"user-agent", b"accept", b"content-type", b"cookie", b"date"]
+)
+_NAME = st.one_of(_TOKEN.map(str.encode), _STATIC_NAMES)
+_FIELDS = st.lists(st.tuples(_NAME, _VALUE), max_size=12)
+
+
+@given(st.integers(min_value=0, max_value=2**40), st.integers(min_value=1, max_value=8))
+def test_integers_round_trip(value: int, prefix: int) -> None:
+    encoded = bytes(encode_integer(value, prefix))
+    assert decode_integer(encoded, 0, prefix) == (value, len(encoded))
+
+
+@settings(max_examples=200)
+@given(st.lists(_FIELDS, min_size=1, max_size=5), st.booleans())
+def test_decoder_reads_what_hpack_writes(
+    blocks: list[list[tuple[bytes, bytes]]], huff: bool
+) -> None:
+    """Hpack's encoder (dynamic table, Huffman or not) -> our decoder, block after block."""
+    theirs = hpack.Encoder()
+    ours = Decoder()
+    for block in blocks:
+        data = theirs.encode(block, huffman=huff)
+        assert ours.decode(data) == block
+
+
+@settings(max_examples=200)
+@given(st.lists(_FIELDS, min_size=1, max_size=5))
+def test_hpack_reads_what_our_encoder_writes(blocks: list[list[tuple[bytes, bytes]]]) -> None:
+    """Our encoder -> hpack's decoder (and ours), block after block."""
+    ours = Encoder()
+    theirs = hpack.Decoder()
+    mine = Decoder()
+    for block in blocks:
+        data = ours.encode(block)
+        assert [tuple(h) for h in theirs.decode(data, raw=True)] == block
+        assert mine.decode(data) == block
+
+
+def test_encoder_announces_table_size_zero_and_never_indexes_secrets() -> None:
+    encoder = Encoder()
+    first = encoder.encode([(b":method", b"GET")])
+    assert first == b"\x20\x82"  # size update 0, then static index 2
+    assert encoder.encode([(b":method", b"GET")]) == b"\x82"
+    encoder.header_table_size = 1024  # the peer changed SETTINGS_HEADER_TABLE_SIZE
+    assert encoder.encode([(b":method", b"GET")]) == b"\x20\x82"
+    secret = encoder.encode([(b"authorization", b"Bearer x")])
+    assert secret[0] & 0xF0 == 0x10  # never indexed
+    decoded = hpack.Decoder().decode(secret, raw=True)
+    assert isinstance(decoded[0], hpack.NeverIndexedHeaderTuple)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x80",  # index 0
+        b"\xff\x80",  # index past every table
+        b"\x00\x05ab",  # name string runs past the end
+        b"\x40\x01a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f",  # integer too large
+        b"\x82\x20",  # size update after a field
+        b"\x3f\xe2\x1f",  # size update to 4097, above the limit (4096)
+        b"\x00\x81\xff",  # Huffman string with an invalid code (EOS)
+    ],
+)
+def test_malformed_blocks_raise_hpack_errors(data: bytes) -> None:
+    with pytest.raises(HPACKError):
+        Decoder().decode(data)
+
+
+def test_header_list_size_is_bounded() -> None:
+    decoder = Decoder()
+    decoder.max_header_list_size = 100
+    data = hpack.Encoder().encode([(b"x-a", b"a" * 50), (b"x-b", b"b" * 50)])
+    with pytest.raises(OversizedHeaderListError):
+        decoder.decode(data)
+
+
+def test_dynamic_table_eviction_matches_hpack() -> None:
+    """A small table: entries evicted oldest first, indices shift as hpack's do."""
+    theirs = hpack.Encoder()
+    theirs.header_table_size = 100
+    ours = Decoder()
+    ours.max_allowed_table_size = 4096
+    for i in range(30):
+        block = [(b"x-field-%d" % (i % 7), b"v" * (i % 11)), (b"x-fixed", b"same")]
+        assert ours.decode(theirs.encode(block)) == block
+    assert ours._dynamic_size <= 100
+
+
+def test_invalid_huffman_is_a_decoding_error() -> None:
+    with pytest.raises(HPACKDecodingError):
+        Decoder().decode(b"\x00\x81\xff\x00")
