@@ -47,7 +47,8 @@ def _meaning(data: bytes) -> list[tuple[object, ...]]:
             last = meaning[-1] if meaning else None
             if last is not None and last[0] == "data" and last[1] == stream and not last[3]:
                 meaning.pop()  # the run goes on (a frame after END_STREAM starts anew)
-                meaning.append(("data", stream, last[2] + payload, bool(flags & 1)))
+                joined = bytes(last[2]) + payload  # type: ignore[call-overload]
+                meaning.append(("data", stream, joined, bool(flags & 1)))
             else:
                 meaning.append(("data", stream, payload, bool(flags & 1)))
         else:
@@ -115,6 +116,6 @@ def test_cheap_frame_repr_says_what_hyperframe_said(payload: bytes) -> None:
     shown = full[:20] + "..." if len(full) > 20 else full
     expected = f"<hex:{shown}>" if payload else "None"
     assert hyperframe.frame._raw_data_repr(payload) == expected
-    assert hyperframe.frame._raw_data_repr(memoryview(payload)) == expected
+    assert hyperframe.frame._raw_data_repr(memoryview(payload)) == expected  # type: ignore[arg-type]
     frame = DataFrame(1, payload)
     assert repr(frame).endswith(expected if payload else "None")

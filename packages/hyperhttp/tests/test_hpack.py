@@ -60,7 +60,7 @@ def test_encoder_announces_table_size_zero_and_never_indexes_secrets() -> None:
     assert encoder.encode([(b":method", b"GET")]) == b"\x20\x82"
     secret = encoder.encode([(b"authorization", b"Bearer x")])
     assert secret[0] & 0xF0 == 0x10  # never indexed
-    decoded = hpack.Decoder().decode(secret, raw=True)
+    decoded = list(hpack.Decoder().decode(secret, raw=True))
     assert isinstance(decoded[0], hpack.NeverIndexedHeaderTuple)
 
 
