@@ -303,3 +303,30 @@ async def test_hpack_garbage_is_a_remote_protocol_error() -> None:
         async with hyperhttp.Client(http1=False) as client:
             with pytest.raises(hyperhttp.RemoteProtocolError):
                 await asyncio.wait_for(client.get(f"{server.url}/x"), 10)
+
+
+async def test_a_malformed_response_resets_only_its_stream() -> None:
+    """A response with a connection-specific field fails alone (PROTOCOL_ERROR reset)."""
+
+    def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        if _path(request) == "/bad":
+            conn.h2.send_headers(
+                request.stream_id,
+                [(b":status", b"200"), (b"connection", b"close")],
+                end_stream=False,  # the client must reset the stream itself
+            )
+            conn.flush()
+            return
+        conn.respond(request.stream_id, body=b"good")
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            await client.get(f"{server.url}/warm")
+            with pytest.raises(hyperhttp.RemoteProtocolError, match="connection-specific"):
+                await asyncio.wait_for(client.get(f"{server.url}/bad"), 10)
+            r = await asyncio.wait_for(client.get(f"{server.url}/after"), 10)
+        assert r.content == b"good"
+        assert len(server.connections) == 1
+        bad = server.requests[1].stream_id
+        assert (bad, 1) in server.connections[0].resets  # 1: PROTOCOL_ERROR

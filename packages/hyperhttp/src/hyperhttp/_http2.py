@@ -39,6 +39,7 @@ import asyncio
 import binascii
 import collections
 import contextlib
+import re
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,14 @@ _StreamReset = h2.events.StreamReset
 _RemoteSettingsChanged = h2.events.RemoteSettingsChanged
 _ConnectionTerminated = h2.events.ConnectionTerminated
 _TrailersReceived = h2.events.TrailersReceived
+_InformationalResponseReceived = h2.events.InformationalResponseReceived
+# RFC 9113 §8.2: field names are lowercase tokens; values hold no NUL, CR or LF
+# and do not start or end with whitespace.
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
+_BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
+_CONNECTION_FIELDS = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
+)
 
 
 class _StateMachine(h2.connection.H2ConnectionStateMachine):
@@ -193,6 +202,44 @@ def coalesce_data_frames(data: bytes) -> tuple[bytes, bytes]:
 
 def _data_header(stream: int, size: int, flags: int) -> bytes:
     return _pack(">IBI", (size << 8) | _DATA, flags, stream)
+
+
+def check_fields(
+    headers: list[tuple[bytes, bytes]], *, head: bool
+) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """Validate a received field block (RFC 9113 §8.1.1, §8.2, §8.3.2); split off ``:status``.
+
+    ``head``: a response head (exactly one ``:status``, first, three digits);
+    otherwise trailers (no pseudo-header at all). One pass, a regex per name
+    and value: h2's own inbound validation is off because this costs a
+    fraction of it.
+
+    Raises:
+        RemoteProtocolError: the block is malformed.
+
+    """
+    status = -1
+    fields: list[tuple[bytes, bytes]] = []
+    name_ok = _FIELD_NAME.fullmatch
+    value_bad = _BAD_VALUE.search
+    for name, value in headers:
+        if name[:1] == b":":
+            if not head or name != b":status" or status >= 0 or fields:
+                raise RemoteProtocolError(f"misplaced or unknown pseudo-header {name!r}")
+            if len(value) != 3 or not value.isdigit():
+                raise RemoteProtocolError(f"invalid :status {value!r}")
+            status = int(value)
+            continue
+        if name_ok(name) is None:
+            raise RemoteProtocolError(f"invalid field name {name!r}")
+        if value and value_bad(value) is not None:
+            raise RemoteProtocolError(f"invalid value for field {name.decode('latin-1')}")
+        if name in _CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
+            raise RemoteProtocolError(f"connection-specific field {name!r} in HTTP/2")
+        fields.append((name, value))
+    if head and status < 0:
+        raise RemoteProtocolError("response without :status")
+    return status, fields
 
 
 class _Head:
@@ -335,7 +382,8 @@ class HTTP2Connection(asyncio.Protocol):
             header_encoding=None,
             validate_outbound_headers=False,  # the client validated them already
             normalize_outbound_headers=False,
-            validate_inbound_headers=True,
+            validate_inbound_headers=False,  # check_fields() does it, faster
+            normalize_inbound_headers=False,
         )
         self.h2 = h2.connection.H2Connection(config=config)
         self.h2.state_machine = _StateMachine()
@@ -468,10 +516,14 @@ class HTTP2Connection(asyncio.Protocol):
                 self._on_settings(event)  # type: ignore[arg-type]
             elif kind is _ConnectionTerminated:
                 self._on_goaway(event)  # type: ignore[arg-type]
-            elif kind is _TrailersReceived:
+            elif kind is _TrailersReceived or kind is _InformationalResponseReceived:
                 stream = streams.get(event.stream_id)  # type: ignore[attr-defined]
                 if stream is not None:
                     stream.received_frames += 1
+                    try:
+                        check_fields(event.headers, head=kind is not _TrailersReceived)  # type: ignore[attr-defined]
+                    except RemoteProtocolError as exc:
+                        self._malformed(stream, exc)
             # Pings are answered by h2; settings ACKs and the rest need nothing.
         self._write_now()
         if self.goaway and not self.streams:
@@ -503,13 +555,11 @@ class HTTP2Connection(asyncio.Protocol):
 
     def _on_head(self, stream: H2Stream, headers: list[tuple[bytes, bytes]]) -> None:
         stream.received_frames += 1
-        status = 0
-        fields = []
-        for name, value in headers:
-            if name == b":status":
-                status = int(value)
-            elif name[:1] != b":":
-                fields.append((name, value))
+        try:
+            status, fields = check_fields(headers, head=True)
+        except RemoteProtocolError as exc:
+            self._malformed(stream, exc)
+            return
         stream.head = _Head(status, fields)
         if stream.read_timeout is not None:
             stream.last_data = self.loop.time()
@@ -536,6 +586,16 @@ class HTTP2Connection(asyncio.Protocol):
                 stream.unacked += flow
         if not stream.whole:
             stream._wake()
+
+    def _malformed(self, stream: H2Stream, error: RemoteProtocolError) -> None:
+        """Reset and fail a malformed response: a stream error (RFC 9113 §8.1.1)."""
+        self.streams.pop(stream.stream_id, None)
+        stream.fail(error)
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self.h2.reset_stream(stream.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+        if stream.unacked:
+            unacked, stream.unacked = stream.unacked, 0
+            self.h2.acknowledge_received_data(unacked, stream.stream_id)
 
     def _on_reset(self, event: h2.events.StreamReset) -> None:
         stream = self.streams.pop(event.stream_id or 0, None)

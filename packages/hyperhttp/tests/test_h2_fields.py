@@ -1,0 +1,47 @@
+"""check_fields: what an HTTP/2 response head or trailer section may hold (RFC 9113 §8)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperhttp._exceptions import RemoteProtocolError
+from hyperhttp._http2 import check_fields
+
+OK = [(b":status", b"200"), (b"content-type", b"text/plain"), (b"te", b"trailers")]
+
+
+def test_a_good_head_splits_off_its_status() -> None:
+    assert check_fields(OK, head=True) == (200, OK[1:])
+
+
+def test_good_trailers() -> None:
+    assert check_fields([(b"x-checksum", b"abc")], head=False) == (-1, [(b"x-checksum", b"abc")])
+
+
+@pytest.mark.parametrize(
+    ("headers", "head"),
+    [
+        ([(b"content-type", b"x")], True),  # no :status
+        ([(b":status", b"200"), (b":status", b"200")], True),  # twice
+        ([(b"server", b"x"), (b":status", b"200")], True),  # pseudo after a field
+        ([(b":status", b"200"), (b":path", b"/")], True),  # a request pseudo-header
+        ([(b":status", b"20")], True),  # not three digits
+        ([(b":status", b"2x0")], True),
+        ([(b":status", b"200")], False),  # pseudo-header in trailers
+        ([(b":status", b"200"), (b"Content-Type", b"x")], True),  # uppercase
+        ([(b":status", b"200"), (b"bad name", b"x")], True),
+        ([(b":status", b"200"), (b"", b"x")], True),  # empty name
+        ([(b":status", b"200"), (b"x", b"a\r\nb: c")], True),  # CR LF
+        ([(b":status", b"200"), (b"x", b"a\x00b")], True),  # NUL
+        ([(b":status", b"200"), (b"x", b" padded")], True),
+        ([(b":status", b"200"), (b"x", b"padded\t")], True),
+        ([(b":status", b"200"), (b"connection", b"close")], True),
+        ([(b":status", b"200"), (b"transfer-encoding", b"chunked")], True),
+        ([(b":status", b"200"), (b"keep-alive", b"timeout=5")], True),
+        ([(b":status", b"200"), (b"upgrade", b"h2c")], True),
+        ([(b":status", b"200"), (b"te", b"gzip")], True),
+    ],
+)
+def test_malformed_blocks_are_rejected(headers: list[tuple[bytes, bytes]], head: bool) -> None:
+    with pytest.raises(RemoteProtocolError):
+        check_fields(headers, head=head)
