@@ -104,3 +104,24 @@ def test_dynamic_table_eviction_matches_hpack() -> None:
 def test_invalid_huffman_is_a_decoding_error() -> None:
     with pytest.raises(HPACKDecodingError):
         Decoder().decode(b"\x00\x81\xff\x00")
+
+
+@settings(max_examples=200)
+@given(st.lists(st.sampled_from(range(4)), min_size=1, max_size=30), st.integers(60, 400))
+def test_block_cache_keeps_the_table_in_step(picks: list[int], table: int) -> None:
+    """Blocks seen before (served from the cache) leave the table as decoding them would."""
+    shapes = [
+        [(b"server", b"nginx"), (b"date", b"Mon, 23 Nov 2026 10:00:00 GMT")],
+        [(b"content-type", b"text/plain"), (b"x-long", b"v" * 40)],
+        [(b"x-other", b"1"), (b"server", b"nginx")],
+        [(b":status", b"200")],
+    ]
+    theirs = hpack.Encoder()
+    theirs.header_table_size = table
+    reference = hpack.Decoder()
+    reference.max_allowed_table_size = 4096
+    ours = Decoder()
+    for pick in picks:
+        block = theirs.encode(shapes[pick])
+        assert ours.decode(block) == [tuple(h) for h in reference.decode(block, raw=True)]
+        assert list(ours._dynamic) == list(reference.header_table.dynamic_entries)

@@ -48,6 +48,7 @@ del _index, _name, _value
 
 _NEVER_INDEXED = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"})
 _MEMO_LIMIT = 4096
+_BLOCK_LIMIT = 256
 _MAX_INTEGER_OCTETS = 8  # 2^56: far beyond any size we accept
 
 
@@ -152,6 +153,9 @@ class Decoder:
         self._dynamic: deque[tuple[bytes, bytes]] = deque()
         self._dynamic_size = 0
         self._huffman: dict[bytes, bytes] = {}
+        # Whole blocks that reference no dynamic entry and update no size
+        # decode the same whatever the table holds: block -> (fields, added).
+        self._blocks: dict[bytes, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = {}
 
     # ------------------------------------------------------------ the dynamic table
 
@@ -204,6 +208,19 @@ class Decoder:
     def decode(self, data: bytes, raw: bool = True) -> list[tuple[bytes, bytes]]:
         """Decode one complete header block into (name, value) pairs of bytes."""
         data = bytes(data)
+        cached = self._blocks.get(data)
+        if cached is not None:
+            fields, added = cached
+            for name, value in added:
+                self._add(name, value)
+            size = sum(32 + len(n) + len(v) for n, v in fields)
+            if size > self.max_header_list_size:
+                raise OversizedHeaderListError(
+                    f"header list larger than {self.max_header_list_size} bytes"
+                )
+            return list(fields)
+        added: list[tuple[bytes, bytes]] = []
+        cacheable = True
         headers: list[tuple[bytes, bytes]] = []
         size = 0
         at = 0
@@ -215,19 +232,25 @@ class Decoder:
                 index, at = decode_integer(data, at, 7)
                 if index == 0:
                     raise HPACKDecodingError("indexed field with index 0")
+                if index > _STATIC_LENGTH:
+                    cacheable = False
                 field = self._field(index)
             elif octet & 0x40:  # literal with incremental indexing
                 index, at = decode_integer(data, at, 6)
                 if index:
+                    if index > _STATIC_LENGTH:
+                        cacheable = False
                     name = self._field(index)[0]
                 else:
                     name, at = self._read_string(data, at)
                 value, at = self._read_string(data, at)
                 field = (name, value)
                 self._add(name, value)
+                added.append(field)
             elif octet & 0x20:  # dynamic table size update
                 if headers:
                     raise HPACKDecodingError("table size update after a header field")
+                cacheable = False
                 new_size, at = decode_integer(data, at, 5)
                 if new_size > self.max_allowed_table_size:
                     raise InvalidTableSizeError("table size update above our limit")
@@ -237,6 +260,8 @@ class Decoder:
             else:  # literal without indexing (0000) or never indexed (0001)
                 index, at = decode_integer(data, at, 4)
                 if index:
+                    if index > _STATIC_LENGTH:
+                        cacheable = False
                     name = self._field(index)[0]
                 else:
                     name, at = self._read_string(data, at)
@@ -248,4 +273,10 @@ class Decoder:
                 raise OversizedHeaderListError(f"header list larger than {limit} bytes")
         if self.header_table_size > self.max_allowed_table_size:
             raise InvalidTableSizeError("the peer did not shrink its table to our limit")
+        if cacheable:
+            blocks = self._blocks
+            if len(blocks) >= _BLOCK_LIMIT:
+                blocks.clear()
+            blocks[data] = (headers, added)
+            return list(headers)
         return headers
