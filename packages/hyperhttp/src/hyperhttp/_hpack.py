@@ -210,8 +210,8 @@ class Decoder:
         data = bytes(data)
         cached = self._blocks.get(data)
         if cached is not None:
-            fields, added = cached
-            for name, value in added:
+            fields, inserted = cached
+            for name, value in inserted:
                 self._add(name, value)
             size = sum(32 + len(n) + len(v) for n, v in fields)
             if size > self.max_header_list_size:
