@@ -186,3 +186,13 @@ async def test_read_timeout_on_one_stream(tls: TLSSetup, h2_server: H2Server) ->
         assert isinstance(results[0], hyperhttp.Response)
         assert isinstance(results[1], hyperhttp.ReadTimeout)
         assert (await client.get(f"{h2_server.url}/size/2")).content == b"xx"
+
+
+async def test_head_and_no_content_over_http2(tls: TLSSetup, h2_server: H2Server) -> None:
+    """HEAD gets a Content-Length and no body: no length error; the connection goes on."""
+    async with _client(tls) as client:
+        r = await client.head(f"{h2_server.url}/size/100")
+        assert r.http_version == "HTTP/2"
+        assert r.headers["content-length"] == "100"
+        assert r.content == b""
+        assert (await client.get(f"{h2_server.url}/size/7")).content == b"x" * 7

@@ -330,3 +330,48 @@ async def test_a_malformed_response_resets_only_its_stream() -> None:
         assert len(server.connections) == 1
         bad = server.requests[1].stream_id
         assert (bad, 1) in server.connections[0].resets  # 1: PROTOCOL_ERROR
+
+
+async def test_body_shorter_than_its_content_length() -> None:
+    """END_STREAM before Content-Length bytes came: RemoteProtocolError."""
+
+    def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        conn.h2.send_headers(request.stream_id, [(b":status", b"200"), (b"content-length", b"10")])
+        conn.h2.send_data(request.stream_id, b"short", end_stream=True)
+        conn.flush()
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            with pytest.raises(hyperhttp.RemoteProtocolError, match="shorter"):
+                await asyncio.wait_for(client.get(f"{server.url}/x"), 10)
+
+
+async def test_a_server_overrunning_the_stream_window_is_reset() -> None:
+    """DATA beyond the window we granted: the stream fails and is reset with FLOW_CONTROL_ERROR."""
+    from hyperhttp._http2 import STREAM_WINDOW
+
+    def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        if _path(request) != "/flood":
+            conn.respond(request.stream_id, body=b"fine")
+            return
+        conn.h2.send_headers(request.stream_id, [(b":status", b"200")])
+        conn.flush()
+        assert conn.transport is not None
+        chunk = 16384
+        frame = chunk.to_bytes(3, "big") + b"\x00\x00" + request.stream_id.to_bytes(4, "big")
+        for _ in range(STREAM_WINDOW // chunk + 1):  # written raw: h2 would stop at the window
+            conn.transport.write(frame + b"f" * chunk)
+
+    async def read_slowly(client: hyperhttp.Client, url: str) -> None:
+        async with client.stream("GET", url) as r:
+            await asyncio.sleep(0.5)  # read nothing: the window fills
+            async for _ in r.aiter_raw():
+                pass
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            with pytest.raises(hyperhttp.RemoteProtocolError, match="window"):
+                await read_slowly(client, f"{server.url}/flood")
+        assert any(code == 3 for _, code in server.connections[0].resets)  # FLOW_CONTROL_ERROR

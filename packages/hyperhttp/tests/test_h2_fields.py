@@ -5,17 +5,30 @@ from __future__ import annotations
 import pytest
 
 from hyperhttp._exceptions import RemoteProtocolError
-from hyperhttp._http2 import check_fields
+from hyperhttp._http2 import CONTENT_LENGTH, check_fields
 
 OK = [(b":status", b"200"), (b"content-type", b"text/plain"), (b"te", b"trailers")]
 
 
 def test_a_good_head_splits_off_its_status() -> None:
-    assert check_fields(OK, head=True) == (200, OK[1:])
+    assert check_fields(OK, head=True) == (200, OK[1:], None)
 
 
 def test_good_trailers() -> None:
-    assert check_fields([(b"x-checksum", b"abc")], head=False) == (-1, [(b"x-checksum", b"abc")])
+    assert check_fields([(b"x-checksum", b"abc")], head=False) == (
+        -1,
+        [(b"x-checksum", b"abc")],
+        None,
+    )
+
+
+def test_content_length_comes_back_under_its_name() -> None:
+    """Our decoder hands content-length over as CONTENT_LENGTH; it returns as a field."""
+    status, fields, length = check_fields(
+        [(b":status", b"200"), (CONTENT_LENGTH, b"12"), (CONTENT_LENGTH, b"12")], head=True
+    )
+    assert (status, length) == (200, 12)
+    assert fields == [(b"content-length", b"12"), (b"content-length", b"12")]
 
 
 @pytest.mark.parametrize(
@@ -40,6 +53,10 @@ def test_good_trailers() -> None:
         ([(b":status", b"200"), (b"keep-alive", b"timeout=5")], True),
         ([(b":status", b"200"), (b"upgrade", b"h2c")], True),
         ([(b":status", b"200"), (b"te", b"gzip")], True),
+        ([(b":status", b"200"), (CONTENT_LENGTH, b"1"), (CONTENT_LENGTH, b"2")], True),
+        ([(b":status", b"200"), (CONTENT_LENGTH, b"-1")], True),
+        ([(b":status", b"200"), (CONTENT_LENGTH, b"1, 1")], True),
+        ([(b":status", b"200"), (b"\x00", b"x")], True),  # a wire field named CONTENT_LENGTH
     ],
 )
 def test_malformed_blocks_are_rejected(headers: list[tuple[bytes, bytes]], head: bool) -> None:

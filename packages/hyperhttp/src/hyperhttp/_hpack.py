@@ -146,7 +146,10 @@ class Encoder:
 class Decoder:
     """HPACK decoder with a bounded Huffman memo (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, rename: dict[bytes, bytes] | None = None) -> None:
+        #: Field names to hand over under another name (the HTTP/2 client uses
+        #: it to keep content-length away from h2's own body accounting).
+        self.rename = rename
         self.max_header_list_size = 65536
         self.max_allowed_table_size = 4096
         self.header_table_size = 4096
@@ -273,6 +276,9 @@ class Decoder:
                 raise OversizedHeaderListError(f"header list larger than {limit} bytes")
         if self.header_table_size > self.max_allowed_table_size:
             raise InvalidTableSizeError("the peer did not shrink its table to our limit")
+        rename = self.rename
+        if rename:
+            headers = [(rename.get(n, n), v) for n, v in headers]
         if cacheable:
             blocks = self._blocks
             if len(blocks) >= _BLOCK_LIMIT:
