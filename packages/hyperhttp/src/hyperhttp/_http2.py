@@ -464,6 +464,10 @@ class HTTP2Connection(asyncio.Protocol):
         pos = 0
         if self.partial is not None:
             pos = self._continue_partial(view, end)
+        # Frames for h2 are batched (in order, our END markers among them) and
+        # handed over when a DATA frame needs its stream's HEADERS first, and
+        # at the end: one h2 call per read, not per frame.
+        batch: list[bytes] = []
         h2_from = pos  # bytes from here on are h2's, up to the next DATA we take
         streams = self.streams
         unpack = _unpack_from
@@ -476,21 +480,28 @@ class HTTP2Connection(asyncio.Protocol):
                     break
                 pos = frame_end
                 continue
-            if h2_from < pos:  # the stream's HEADERS may be in there: h2 first
-                if not self._feed_h2(data[h2_from:pos]):
-                    return
+            stream_id &= 0x7FFFFFFF
+            stream = streams.get(stream_id)
+            if stream is not None and stream.head is None and (batch or h2_from < pos):
+                batch.append(data[h2_from:pos])  # its HEADERS may be in there: h2 first
                 h2_from = pos
-            stream = streams.get(stream_id & 0x7FFFFFFF)
+                if not self._feed_h2(b"".join(batch)):
+                    return
+                batch.clear()
+                stream = streams.get(stream_id)
             if stream is None or stream.head is None:
                 if frame_end > end:
                     break
                 pos = frame_end  # h2's to judge (a stream we reset, or a bad peer)
                 continue
+            if h2_from < pos:
+                batch.append(data[h2_from:pos])
             if frame_end > end:  # cut by the end of the read
                 if flags & _PADDED:
+                    h2_from = pos
                     break
                 taken = end - pos - 9
-                self.partial = (stream.stream_id, length - taken, flags)
+                self.partial = (stream_id, length - taken, flags)
                 if taken:
                     self._take(stream, view[pos + 9 : end], taken)
                 pos = h2_from = end
@@ -500,16 +511,36 @@ class HTTP2Connection(asyncio.Protocol):
                 if pad >= length:
                     self._protocol_error(ValueError("DATA padding longer than the frame"))
                     return
-                payload = view[pos + 10 : frame_end - pad]
+                self._take(stream, view[pos + 10 : frame_end - pad], length)
+                pos = h2_from = frame_end
             else:
-                payload = view[pos + 9 : frame_end]
-            self._take(stream, payload, length)
-            pos = h2_from = frame_end
-            if flags & _END_STREAM and not self._end_stream(stream.stream_id):
-                return
+                # A run of this stream's frames: one delivery, one copy.
+                pieces = [view[pos + 9 : frame_end]]
+                flow = length
+                pos = frame_end
+                while not flags & _END_STREAM and pos + 9 <= end:
+                    head, next_flags, next_id = unpack(">IBI", data, pos)
+                    length = head >> 8
+                    if (
+                        head & 0xFF != _DATA
+                        or next_id & 0x7FFFFFFF != stream_id
+                        or next_flags & _PADDED
+                        or pos + 9 + length > end
+                    ):
+                        break
+                    pieces.append(view[pos + 9 : pos + 9 + length])
+                    flow += length
+                    flags = next_flags
+                    pos += 9 + length
+                self._take(stream, pieces[0] if len(pieces) == 1 else b"".join(pieces), flow)
+                h2_from = pos
+            if flags & _END_STREAM and stream_id in streams:
+                batch.append(_EMPTY_END % stream_id.to_bytes(4, "big"))
         if pos < end:
             self.pending = data[pos:]
-        if h2_from < pos and not self._feed_h2(data[h2_from:pos]):
+        if h2_from < pos:
+            batch.append(data[h2_from:pos])
+        if batch and not self._feed_h2(b"".join(batch)):
             return
         self._write_now()
         if self.goaway and not self.streams:
@@ -534,7 +565,7 @@ class HTTP2Connection(asyncio.Protocol):
             self._end_stream(stream_id)
         return taken
 
-    def _take(self, stream: H2Stream, payload: memoryview, flow: int) -> None:
+    def _take(self, stream: H2Stream, payload: memoryview | bytes, flow: int) -> None:
         """Account ``flow`` bytes of window and give ``payload`` to ``stream``."""
         if not self._take_window(flow):
             return
@@ -550,7 +581,7 @@ class HTTP2Connection(asyncio.Protocol):
             stream.last_data = self.loop.time()
         size = len(payload)
         if size:
-            stream.chunks.append(payload.tobytes())
+            stream.chunks.append(payload if type(payload) is bytes else bytes(payload))
             stream.buffered += size
             stream.received += size
             if stream.limit is not None and stream.received > stream.limit:
