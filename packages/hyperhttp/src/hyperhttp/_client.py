@@ -198,6 +198,8 @@ class Client:
         self._default_fields = defaults + self.headers.raw
         self._blocks: dict[tuple[str, str, int], bytes] = {}
         self._h2_blocks: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
+        # Whole header lists of requests with no headers or body of their own.
+        self._h2_lists: dict[tuple[Any, str, bytes], list[tuple[bytes, bytes]]] = {}
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
 
     # ------------------------------------------------------------ lifecycle
@@ -617,6 +619,12 @@ class Client:
     def _h2_headers(self, request: Request) -> list[tuple[bytes, bytes]]:
         """Return the HTTP/2 header list of a request (validated already by ``_head``)."""
         url = request.url
+        plain = request.headers is _EMPTY and request.content is None and request.stream is None
+        if plain:
+            key = (url.origin, request.method, url.target)
+            cached = self._h2_lists.get(key)
+            if cached is not None:
+                return cached
         fields = [
             (b":method", request.method.encode("ascii")),
             (b":scheme", b"https" if url.scheme == "https" else b"http"),
@@ -651,6 +659,10 @@ class Client:
             fields.append((b"content-length", b"%d" % len(body)))
         elif request.stream is None and request.method not in _BODYLESS:
             fields.append((b"content-length", b"0"))
+        if plain:
+            if len(self._h2_lists) >= 1024:
+                self._h2_lists.clear()
+            self._h2_lists[key] = fields
         return fields
 
 

@@ -88,6 +88,7 @@ _InformationalResponseReceived = h2.events.InformationalResponseReceived
 # and do not start or end with whitespace.
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
+_GOOD_FIELDS: set[tuple[bytes, bytes]] = set()  # fields that passed check_fields (bounded)
 _CONNECTION_FIELDS = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
@@ -169,6 +170,7 @@ def check_fields(
     fields: list[tuple[bytes, bytes]] = []
     name_ok = _FIELD_NAME.fullmatch
     value_bad = _BAD_VALUE.search
+    good = _GOOD_FIELDS
     for name, value in headers:
         if name is CONTENT_LENGTH or name == CONTENT_LENGTH:
             if not value.isdigit() or (length is not None and int(value) != length):
@@ -183,13 +185,18 @@ def check_fields(
                 raise RemoteProtocolError(f"invalid :status {value!r}")
             status = int(value)
             continue
-        if name_ok(name) is None:
-            raise RemoteProtocolError(f"invalid field name {name!r}")
-        if value and value_bad(value) is not None:
-            raise RemoteProtocolError(f"invalid value for field {name.decode('latin-1')}")
-        if name in _CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
-            raise RemoteProtocolError(f"connection-specific field {name!r} in HTTP/2")
-        fields.append((name, value))
+        field = (name, value)
+        if field not in good:
+            if name_ok(name) is None:
+                raise RemoteProtocolError(f"invalid field name {name!r}")
+            if value and value_bad(value) is not None:
+                raise RemoteProtocolError(f"invalid value for field {name.decode('latin-1')}")
+            if name in _CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
+                raise RemoteProtocolError(f"connection-specific field {name!r} in HTTP/2")
+            if len(good) >= 4096:
+                good.clear()
+            good.add(field)
+        fields.append(field)
     if head and status < 0:
         raise RemoteProtocolError("response without :status")
     return status, fields, length
