@@ -246,7 +246,7 @@ class H2Stream:
         self.conn = conn
         self.stream_id = stream_id
         self.head: _Head | None = None
-        self.chunks: collections.deque[bytes] = collections.deque()
+        self.chunks: collections.deque[bytes | memoryview] = collections.deque()
         self.buffered = 0
         self.received = 0
         self.received_frames = 0
@@ -307,7 +307,7 @@ class H2Stream:
         chunks = self.chunks
         if not chunks:
             return b""
-        body = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        body = b"".join(chunks)  # bytes, or views of reads: one copy either way
         chunks.clear()
         self.buffered = 0
         return body
@@ -323,7 +323,7 @@ class H2Stream:
                 self.buffered -= len(data)
                 if self.unacked:
                     conn.acknowledge(self, min(self.unacked, len(data)) if chunks else self.unacked)
-                yield data
+                yield data if type(data) is bytes else bytes(data)
             if self.done:
                 return
             if self.error is not None:
@@ -539,7 +539,7 @@ class HTTP2Connection(asyncio.Protocol):
                     flow += length
                     flags = next_flags
                     pos += 9 + length
-                self._take(stream, pieces[0] if len(pieces) == 1 else b"".join(pieces), flow)
+                self._take(stream, pieces, flow)
                 h2_from = pos
             if flags & _END_STREAM and stream_id in streams:
                 batch.append(_EMPTY_END % stream_id.to_bytes(4, "big"))
@@ -572,8 +572,12 @@ class HTTP2Connection(asyncio.Protocol):
             self._end_stream(stream_id)
         return taken
 
-    def _take(self, stream: H2Stream, payload: memoryview | bytes, flow: int) -> None:
-        """Account ``flow`` bytes of window and give ``payload`` to ``stream``."""
+    def _take(self, stream: H2Stream, payload: memoryview | list[memoryview], flow: int) -> None:
+        """Account ``flow`` bytes of window and give ``payload`` to ``stream``.
+
+        A stream read whole keeps the pieces as views of the read (joined once,
+        by ``read_all``); a streamed one gets bytes of its own.
+        """
         if not self._take_window(flow):
             return
         stream.recv_window -= flow
@@ -586,9 +590,17 @@ class HTTP2Connection(asyncio.Protocol):
         stream.received_frames += 1
         if stream.read_timeout is not None:
             stream.last_data = self.loop.time()
-        size = len(payload)
+        if isinstance(payload, list):
+            size = sum(len(piece) for piece in payload)
+            if stream.whole:
+                stream.chunks.extend(payload)
+            elif size:
+                stream.chunks.append(b"".join(payload))
+        else:
+            size = len(payload)
+            if size:
+                stream.chunks.append(payload if stream.whole else payload.tobytes())
         if size:
-            stream.chunks.append(payload if type(payload) is bytes else bytes(payload))
             stream.buffered += size
             stream.received += size
             if stream.limit is not None and stream.received > stream.limit:
