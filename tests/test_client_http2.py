@@ -13,7 +13,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from tests.servers.fixtures import H2Server, TLSSetup
+    from tests.servers.fixtures import H2Server, TLSSetup, WebServer
 
 pytestmark = pytest.mark.asyncio
 
@@ -196,3 +196,27 @@ async def test_head_and_no_content_over_http2(tls: TLSSetup, h2_server: H2Server
         assert r.headers["content-length"] == "100"
         assert r.content == b""
         assert (await client.get(f"{h2_server.url}/size/7")).content == b"x" * 7
+
+
+async def test_a_cold_burst_shares_one_connection(tls: TLSSetup, h2_server: H2Server) -> None:
+    """50 concurrent first requests to a new origin: one connection, not one each."""
+    async with _client(tls) as client:
+        tag = f"cold-burst-{id(client)}"
+        responses = await asyncio.gather(
+            *(client.get(f"{h2_server.url}/size/3", headers={"x-tag": tag}) for _ in range(50))
+        )
+        assert all(r.http_version == "HTTP/2" for r in responses)
+        assert len(await _seen(client, h2_server, tag)) == 1
+
+
+async def test_a_cold_burst_to_an_http11_only_origin_still_spreads(
+    tls: TLSSetup, tls_server: WebServer
+) -> None:
+    """The HTTP/2 guess was wrong (ALPN: http/1.1): the burst opens connections as usual."""
+    limits = hyperhttp.Limits(max_connections_per_host=5)
+    async with _client(tls, limits=limits) as client:
+        responses = await asyncio.wait_for(
+            asyncio.gather(*(client.get(f"{tls_server.url}/sleep/0.1") for _ in range(10))), 20
+        )
+        assert all(r.http_version == "HTTP/1.1" for r in responses)
+        assert len(tls_server.connections) == 5

@@ -519,6 +519,57 @@ async def test_capacity_decrease_stops_new_leases() -> None:
         (await waiter).release()
 
 
+async def test_expected_capacity_makes_a_cold_burst_wait_for_one_connection() -> None:
+    """A key expected to multiplex: a burst waits for its first connection, not 10 opens."""
+    connector = Connector()
+    connector.capacity = 100
+    connector.gate = asyncio.Event()
+    pool = Pool(connector, expected_capacity=lambda key: 100)
+    async with pool:
+        burst = [asyncio.ensure_future(pool.acquire("a")) for _ in range(20)]
+        await settle()
+        assert connector.started == 1
+        connector.gate.set()
+        leases = await asyncio.gather(*burst)
+        assert {lease.connection.number for lease in leases} == {0}
+        for lease in leases:
+            lease.release()
+
+
+async def test_expected_capacity_wrong_guess_opens_the_rest() -> None:
+    """Expected to multiplex, the first connection carries one: the others open then."""
+    connector = Connector()
+    connector.capacity = 1
+    connector.gate = asyncio.Event()
+    pool = Pool(connector, expected_capacity=lambda key: 100, max_connections_per_key=5)
+    async with pool:
+        burst = [asyncio.ensure_future(pool.acquire("a")) for _ in range(5)]
+        await settle()
+        assert connector.started == 1
+        connector.gate.set()
+        leases = await asyncio.wait_for(asyncio.gather(*burst), 5)
+        assert len({lease.connection.number for lease in leases}) == 5
+        for lease in leases:
+            lease.release()
+
+
+async def test_expected_capacity_first_connect_failing_lets_the_others_open() -> None:
+    """The awaited first connection fails: its waiter gets the error, the rest go on."""
+    connector = Connector()
+    connector.capacity = 100
+    connector.failures = [OSError("refused")]
+    pool = Pool(connector, expected_capacity=lambda key: 100)
+    async with pool:
+        burst = [asyncio.ensure_future(pool.acquire("a")) for _ in range(3)]
+        results = await asyncio.wait_for(asyncio.gather(*burst, return_exceptions=True), 5)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        leases = [r for r in results if not isinstance(r, BaseException)]
+        assert len(errors) == 1
+        assert len(leases) == 2
+        for lease in leases:
+            lease.release()
+
+
 async def test_retire_finishes_leases_then_closes() -> None:
     """retire() (GOAWAY): no new leases on the connection, closed when its last ends."""
     connector = Connector()

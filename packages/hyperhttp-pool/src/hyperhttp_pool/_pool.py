@@ -102,6 +102,8 @@ class Pool(Generic[K, C]):
         keepalive_expiry: seconds an idle connection is kept (None: forever).
         max_lifetime: seconds after which a connection takes no new lease.
         max_requests: leases after which a connection takes no new lease.
+        expected_capacity: leases a key's first connection is expected to
+            carry (see :class:`PoolState`); None: 1.
         clock: monotonic seconds; the event loop's clock by default.
 
     """
@@ -115,6 +117,7 @@ class Pool(Generic[K, C]):
         keepalive_expiry: float | None = 60.0,
         max_lifetime: float | None = None,
         max_requests: int | None = None,
+        expected_capacity: Callable[[K], int] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._connect = connect
@@ -124,6 +127,7 @@ class Pool(Generic[K, C]):
             keepalive_expiry=keepalive_expiry,
             max_lifetime=max_lifetime,
             max_requests=max_requests,
+            expected_capacity=expected_capacity,
         )
         self._clock = clock
         self._by_connection: dict[C, ConnectionRecord[K, C]] = {}

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict, deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._errors import PoolStats
@@ -204,6 +204,11 @@ class PoolState(Generic[K, C]):
         keepalive_expiry: seconds an idle connection is kept (None: forever).
         max_lifetime: seconds after which a connection takes no new lease.
         max_requests: leases after which a connection takes no new lease.
+        expected_capacity: how many leases a key's *first* connection is
+            expected to carry (e.g. 100 where HTTP/2 is likely): while it is
+            being opened, that many waiters wait for it instead of each
+            opening its own. Once a connection of the key is open, its real
+            capacity is what counts. None: 1 for every key.
 
     """
 
@@ -215,6 +220,7 @@ class PoolState(Generic[K, C]):
         keepalive_expiry: float | None = 60.0,
         max_lifetime: float | None = None,
         max_requests: int | None = None,
+        expected_capacity: Callable[[K], int] | None = None,
     ) -> None:
         _check_limit("max_connections", max_connections, integer=True, allow_none=False)
         _check_limit(
@@ -228,6 +234,7 @@ class PoolState(Generic[K, C]):
         self.keepalive_expiry = keepalive_expiry
         self.max_lifetime = max_lifetime
         self.max_requests = max_requests
+        self.expected_capacity = expected_capacity
 
         self.to_wake: list[Waiter[K, C]] = []
         self.to_close: list[C] = []
@@ -262,6 +269,8 @@ class PoolState(Generic[K, C]):
         keyed = self._keys.get(key)
         if keyed is None:
             keyed = self._keys[key] = _Keyed(key)
+            if self.expected_capacity is not None:
+                keyed.last_capacity = max(1, self.expected_capacity(key))
         waiter: Waiter[K, C] = Waiter(keyed)
         if not keyed.live:  # nobody of this key waits: free capacity is ours
             record = self._take_spare(keyed, now)

@@ -184,6 +184,7 @@ class Client:
             keepalive_expiry=limits.keepalive_expiry,
             max_lifetime=limits.max_connection_lifetime,
             max_requests=limits.max_requests_per_connection,
+            expected_capacity=self._expected_capacity,
         )
         self._closed = False
         # Default fields in send order; the per-origin header block is built once.
@@ -589,6 +590,17 @@ class Client:
         if not stream:
             await response.aread()
         return response
+
+    def _expected_capacity(self, origin: tuple[str, str, int]) -> int:
+        """Streams a first connection to ``origin`` will likely carry (the pool's hint).
+
+        Where HTTP/2 is likely, a cold burst of requests waits for one
+        connection instead of opening one each; if ALPN says http/1.1, the
+        pool opens the others as soon as that is known.
+        """
+        if (origin[0] == "https" and self.http2) or not self.http1:
+            return 100
+        return 1
 
     async def _open(self, origin: tuple[str, str, int]) -> Connection:
         """Open a connection to ``origin`` (the pool's connect function)."""
