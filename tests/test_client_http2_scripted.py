@@ -375,3 +375,51 @@ async def test_a_server_overrunning_the_stream_window_is_reset() -> None:
             with pytest.raises(hyperhttp.RemoteProtocolError, match="window"):
                 await read_slowly(client, f"{server.url}/flood")
         assert any(code == 3 for _, code in server.connections[0].resets)  # FLOW_CONTROL_ERROR
+
+
+async def test_many_responses_in_one_read() -> None:
+    """Responses of every shape for four streams arrive in one write; each is right.
+
+    Plain body, body with trailers, 103 before the final head, and no body at all:
+    the client takes DATA before h2 has read the HEADERS of the same read.
+    """
+    held: list[ScriptedRequest] = []
+
+    def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        if _path(request) == "/warm":
+            conn.respond(request.stream_id)
+            return
+        held.append(request)
+        if len(held) < 4:
+            return
+        h = conn.h2
+        by_path = {_path(r): r.stream_id for r in held}
+        s = by_path["/plain"]
+        h.send_headers(s, [(b":status", b"200"), (b"content-length", b"5")])
+        h.send_data(s, b"plain", end_stream=True)
+        s = by_path["/trailers"]
+        h.send_headers(s, [(b":status", b"200")])
+        h.send_data(s, b"with trailers")
+        h.send_headers(s, [(b"x-checksum", b"abc")], end_stream=True)
+        s = by_path["/early"]
+        h.send_headers(s, [(b":status", b"103"), (b"link", b"</a>; rel=preload")])
+        h.send_headers(s, [(b":status", b"200")])
+        h.send_data(s, b"after 103", end_stream=True)
+        s = by_path["/empty"]
+        h.send_headers(s, [(b":status", b"204")], end_stream=True)
+        conn.open_streams -= len(held)
+        conn.flush()  # all of it in one write
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            await client.get(f"{server.url}/warm")
+            paths = ["/plain", "/trailers", "/early", "/empty"]
+            responses = await asyncio.wait_for(
+                asyncio.gather(*(client.get(f"{server.url}{p}") for p in paths)), 10
+            )
+            after = await asyncio.wait_for(client.get(f"{server.url}/warm"), 10)
+        assert [r.status_code for r in responses] == [200, 200, 200, 204]
+        assert [r.content for r in responses] == [b"plain", b"with trailers", b"after 103", b""]
+        assert after.content == b"ok"
+        assert len(server.connections) == 1

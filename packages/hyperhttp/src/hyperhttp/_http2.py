@@ -68,6 +68,7 @@ MAX_FRAME_SIZE = (1 << 24) - 1  # the largest RFC 9113 allows
 # field of this name on the wire is renamed to an invalid one, and rejected.
 CONTENT_LENGTH = b":content-length"
 _DATA = 0x0
+_HEADERS = 0x1
 _END_STREAM = 0x1
 _PADDED = 0x8
 _unpack_from = struct.unpack_from
@@ -140,6 +141,31 @@ def _cheap_frame_repr() -> None:
 
     _raw_data_repr._hyperhttp = True  # type: ignore[attr-defined]
     hyperframe.frame._raw_data_repr = _raw_data_repr
+
+
+def _assemble(
+    data: bytes, parts: list[tuple[int, int] | bytes], moved: list[int]
+) -> bytes | bytearray:
+    """Join the frames for h2 (ranges of ``data``, markers); set END_STREAM on ``moved``."""
+    if moved:
+        return _patch_all(data, parts, moved)
+    pieces = [data[p[0] : p[1]] if isinstance(p, tuple) else p for p in parts]
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _patch_all(data: bytes, parts: list[tuple[int, int] | bytes], moved: list[int]) -> bytearray:
+    out = bytearray()
+    targets = moved
+    for part in parts:
+        if isinstance(part, tuple):
+            start = len(out)
+            out += data[part[0] : part[1]]
+            for at in targets:
+                if part[0] <= at < part[1]:
+                    out[start + at - part[0] + 4] |= _END_STREAM
+        else:
+            out += part
+    return out
 
 
 def _window_update(stream: int, increment: int) -> bytes:
@@ -471,10 +497,15 @@ class HTTP2Connection(asyncio.Protocol):
         pos = 0
         if self.partial is not None:
             pos = self._continue_partial(view, end)
-        # Frames for h2 are batched (in order, our END markers among them) and
-        # handed over when a DATA frame needs its stream's HEADERS first, and
-        # at the end: one h2 call per read, not per frame.
-        batch: list[bytes] = []
+        # Frames for h2 go to it in one call at the end of the read, in wire
+        # order, with what we took cut out. A DATA frame may be taken before
+        # h2 has read its stream's HEADERS if those are in this read; when the
+        # body ends in this read too, END_STREAM moves onto that HEADERS frame
+        # (h2 then sees HEADERS+END: one frame for the whole response), else
+        # an empty DATA frame with END_STREAM tells h2 of the end.
+        parts: list[tuple[int, int] | bytes] = []  # ranges of data, or END markers
+        opened: dict[int, int] = {}  # stream -> where its HEADERS frame is (not fed yet)
+        moved: list[int] = []  # HEADERS frames that get END_STREAM
         h2_from = pos  # bytes from here on are h2's, up to the next DATA we take
         streams = self.streams
         unpack = _unpack_from
@@ -482,27 +513,23 @@ class HTTP2Connection(asyncio.Protocol):
             head, flags, stream_id = unpack(">IBI", data, pos)
             length = head >> 8
             frame_end = pos + 9 + length
-            if head & 0xFF != _DATA:
+            kind = head & 0xFF
+            if kind != _DATA:
                 if frame_end > end:
                     break
+                if kind == _HEADERS and not flags & _END_STREAM:
+                    opened[stream_id & 0x7FFFFFFF] = pos
                 pos = frame_end
                 continue
             stream_id &= 0x7FFFFFFF
             stream = streams.get(stream_id)
-            if stream is not None and stream.head is None and (batch or h2_from < pos):
-                batch.append(data[h2_from:pos])  # its HEADERS may be in there: h2 first
-                h2_from = pos
-                if not self._feed_h2(b"".join(batch)):
-                    return
-                batch.clear()
-                stream = streams.get(stream_id)
-            if stream is None or stream.head is None:
+            if stream is None or (stream.head is None and stream_id not in opened):
                 if frame_end > end:
                     break
                 pos = frame_end  # h2's to judge (a stream we reset, or a bad peer)
                 continue
             if h2_from < pos:
-                batch.append(data[h2_from:pos])
+                parts.append((h2_from, pos))
             if frame_end > end:  # cut by the end of the read
                 if flags & _PADDED:
                     h2_from = pos
@@ -542,12 +569,16 @@ class HTTP2Connection(asyncio.Protocol):
                 self._take(stream, pieces, flow)
                 h2_from = pos
             if flags & _END_STREAM and stream_id in streams:
-                batch.append(_EMPTY_END % stream_id.to_bytes(4, "big"))
+                at = opened.pop(stream_id, -1)
+                if at >= 0:
+                    moved.append(at)
+                else:
+                    parts.append(_EMPTY_END % stream_id.to_bytes(4, "big"))
         if pos < end:
             self.pending = data[pos:]
         if h2_from < pos:
-            batch.append(data[h2_from:pos])
-        if batch and not self._feed_h2(b"".join(batch)):
+            parts.append((h2_from, pos))
+        if parts and not self._feed_h2(_assemble(data, parts, moved)):
             return
         self._write_now()
         if self.goaway and not self.streams:
@@ -630,7 +661,7 @@ class HTTP2Connection(asyncio.Protocol):
         """Tell h2 the stream ended (an empty DATA frame with END_STREAM)."""
         return self._feed_h2(_EMPTY_END % stream_id.to_bytes(4, "big"))
 
-    def _feed_h2(self, data: bytes) -> bool:
+    def _feed_h2(self, data: bytes | bytearray) -> bool:
         """Hand frames to h2 and act on its events; False once the connection failed."""
         try:
             events = self.h2.receive_data(data)
