@@ -423,3 +423,22 @@ async def test_many_responses_in_one_read() -> None:
         assert [r.content for r in responses] == [b"plain", b"with trailers", b"after 103", b""]
         assert after.content == b"ok"
         assert len(server.connections) == 1
+
+
+async def test_keepalive_expiry_and_request_recycling_apply_to_http2() -> None:
+    """An idle HTTP/2 connection past keepalive_expiry is closed; so is one past its requests."""
+
+    def handler(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id, body=b"%d" % request.conn.index)
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        limits = hyperhttp.Limits(keepalive_expiry=0.2)
+        async with hyperhttp.Client(http1=False, limits=limits) as client:
+            assert (await client.get(f"{server.url}/1")).content == b"0"
+            await asyncio.sleep(0.6)
+            assert (await client.get(f"{server.url}/2")).content == b"1"
+        assert server.connections[0].transport is None  # the expired one was closed
+        limits = hyperhttp.Limits(max_requests_per_connection=2)
+        async with hyperhttp.Client(http1=False, limits=limits) as client:
+            bodies = [(await client.get(f"{server.url}/{i}")).content for i in range(4)]
+        assert bodies == [b"2", b"2", b"3", b"3"]
