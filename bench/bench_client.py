@@ -64,23 +64,19 @@ def _run_one(
 Results = dict[str, dict[str, dict[str, float]]]  # size -> client -> metric -> median
 
 
-def measure(server: str, args: argparse.Namespace, clients: tuple[str, ...]) -> Results:
-    process, port = _start_server(server)
-    try:
-        samples: dict[str, dict[str, list[dict[str, float]]]] = {
-            size: {client: [] for client in clients} for size in SIZES
-        }
-        for _ in range(args.rounds):
-            for size, length in SIZES.items():
-                url = f"http://127.0.0.1:{port}/size/{length}"
-                requests = args.requests if length < 1024 * 1024 else max(200, args.requests // 4)
-                for client in clients:
-                    samples[size][client].append(
-                        _run_one(client, url, requests, args.concurrency, args.uvloop)
-                    )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def collect(base_url: str, args: argparse.Namespace, clients: tuple[str, ...]) -> Results:
+    """Run every (client, size) ``args.rounds`` times, interleaved; return the medians."""
+    samples: dict[str, dict[str, list[dict[str, float]]]] = {
+        size: {client: [] for client in clients} for size in SIZES
+    }
+    for _ in range(args.rounds):
+        for size, length in SIZES.items():
+            url = f"{base_url}/size/{length}"
+            requests = args.requests if length < 1024 * 1024 else max(200, args.requests // 4)
+            for client in clients:
+                samples[size][client].append(
+                    _run_one(client, url, requests, args.concurrency, args.uvloop)
+                )
     return {
         size: {
             client: {m: statistics.median(s[m] for s in runs) for m in METRICS}
@@ -90,27 +86,43 @@ def measure(server: str, args: argparse.Namespace, clients: tuple[str, ...]) -> 
     }
 
 
-def render(title: str, results: Results) -> str:
+def measure(server: str, args: argparse.Namespace, clients: tuple[str, ...]) -> Results:
+    process, port = _start_server(server)
+    try:
+        return collect(f"http://127.0.0.1:{port}", args, clients)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# (column title, client the ratio is to, metric)
+Ratio = tuple[str, str, str]
+RATIOS: tuple[Ratio, ...] = (
+    ("RPS vs aiohttp", "aiohttp", "rps"),
+    ("CPU vs aiohttp", "aiohttp", "cpu_us"),
+    ("CPU vs floor", "floor", "cpu_us"),
+)
+
+
+def render(title: str, results: Results, ratios: tuple[Ratio, ...] = RATIOS) -> str:
+    """Return ``results`` as a markdown table, with ratios measured in the same run."""
     lines = [
         f"### {title}",
         "",
-        (
-            "| body | client | RPS | P50 ms | P95 ms | P99 ms | CPU µs/req "
-            "| RPS vs aiohttp | CPU vs aiohttp | CPU vs floor |"
-        ),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| body | client | RPS | P50 ms | P95 ms | P99 ms | CPU µs/req | "
+        + " | ".join(label for label, _, _ in ratios)
+        + " |",
+        "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(ratios),
     ]
     for size, by_client in results.items():
-        base = by_client.get("aiohttp")
-        floor = by_client.get("floor")
         for client, m in by_client.items():
-            rps_ratio = f"{m['rps'] / base['rps']:.2f}×" if base else "-"
-            cpu_ratio = f"{m['cpu_us'] / base['cpu_us']:.2f}×" if base else "-"
-            floor_ratio = f"{m['cpu_us'] / floor['cpu_us']:.2f}×" if floor else "-"
+            cells = []
+            for _, base_client, metric in ratios:
+                base = by_client.get(base_client)
+                cells.append(f"{m[metric] / base[metric]:.2f}×" if base else "-")
             lines.append(
                 f"| {size} | {client} | {m['rps']:,.0f} | {m['p50']:.2f} | {m['p95']:.2f} "
-                f"| {m['p99']:.2f} | {m['cpu_us']:.1f} "
-                f"| {rps_ratio} | {cpu_ratio} | {floor_ratio} |"
+                f"| {m['p99']:.2f} | {m['cpu_us']:.1f} | " + " | ".join(cells) + " |"
             )
     return "\n".join(lines)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,14 +29,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests.servers.* (the nginx launcher)
 sys.path.insert(0, str(HERE))
 
-from bench_client import METRICS, _run_one  # noqa: E402
+from bench_client import Ratio, collect, render  # noqa: E402
 
 from tests.servers.nginx_proc import nginx_binary, start_nginx, stop_nginx  # noqa: E402
 
 CLIENTS = ("hyperhttp-h2", "httpx-h2", "hyperhttp-tls", "aiohttp-tls")
-SIZES = {"200 B": 200, "10 KiB": 10 * 1024, "1 MiB": 1024 * 1024}
-
-Results = dict[str, dict[str, dict[str, float]]]
 
 
 def _certificates(folder: Path) -> tuple[Path, Path, Path]:
@@ -87,49 +83,10 @@ class _Server:
             self.hypercorn.wait(10)
 
 
-def measure(server: _Server, args: argparse.Namespace, clients: tuple[str, ...]) -> Results:
-    os.environ["BENCH_CA"] = str(server.ca)
-    samples: dict[str, dict[str, list[dict[str, float]]]] = {
-        size: {client: [] for client in clients} for size in SIZES
-    }
-    for _ in range(args.rounds):
-        for size, length in SIZES.items():
-            url = f"{server.url}/size/{length}"
-            requests = args.requests if length < 1024 * 1024 else max(200, args.requests // 4)
-            for client in clients:
-                samples[size][client].append(
-                    _run_one(client, url, requests, args.concurrency, args.uvloop)
-                )
-    return {
-        size: {
-            client: {m: statistics.median(s[m] for s in runs) for m in METRICS}
-            for client, runs in by_client.items()
-        }
-        for size, by_client in samples.items()
-    }
-
-
-def render(title: str, results: Results) -> str:
-    lines = [
-        f"### {title}",
-        "",
-        (
-            "| body | client | RPS | P50 ms | P95 ms | P99 ms | CPU µs/req "
-            "| RPS vs aiohttp-tls | RPS vs httpx-h2 |"
-        ),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for size, by_client in results.items():
-        aiohttp = by_client.get("aiohttp-tls")
-        httpx = by_client.get("httpx-h2")
-        for client, m in by_client.items():
-            vs_aiohttp = f"{m['rps'] / aiohttp['rps']:.2f}×" if aiohttp else "-"
-            vs_httpx = f"{m['rps'] / httpx['rps']:.2f}×" if httpx else "-"
-            lines.append(
-                f"| {size} | {client} | {m['rps']:,.0f} | {m['p50']:.2f} | {m['p95']:.2f} "
-                f"| {m['p99']:.2f} | {m['cpu_us']:.1f} | {vs_aiohttp} | {vs_httpx} |"
-            )
-    return "\n".join(lines)
+RATIOS: tuple[Ratio, ...] = (
+    ("RPS vs aiohttp-tls", "aiohttp-tls", "rps"),
+    ("RPS vs httpx-h2", "httpx-h2", "rps"),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.requests} requests at concurrency {args.concurrency} "
                 f"(1 MiB: a quarter), {args.rounds} rounds, medians\n"
             )
-            print(render("HTTP/2 and HTTP/1.1 over TLS", measure(server, args, clients)))
+            os.environ["BENCH_CA"] = str(server.ca)  # read by the client processes
+            results = collect(server.url, args, clients)
+            print(render("HTTP/2 and HTTP/1.1 over TLS", results, RATIOS))
         finally:
             server.stop()
     return 0

@@ -339,6 +339,8 @@ async def test_bad_bodies_and_headers_fail_before_sending(raw_server: StartRaw) 
             await client.post(server.url, content=12)
         with pytest.raises(TypeError):
             await client.post(server.url, content=b"a", json={})
+    with pytest.raises(hyperhttp.LocalProtocolError):  # the client's own fields, at once
+        hyperhttp.Client(headers={"X-Bad": "a\r\nInjected: 1"})
     assert server.received == []
 
 

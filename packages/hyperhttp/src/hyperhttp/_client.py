@@ -197,6 +197,10 @@ class Client:
             lower = field.lower()
             defaults = [(n, v) for n, v in defaults if n.lower() != lower]
         self._default_fields = defaults + self.headers.raw
+        try:  # the client's own fields are validated once, here
+            hp.serialize_request_head(b"GET", b"/", [(b"Host", b"h"), *self._default_fields])
+        except hp.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None
         self._blocks: dict[tuple[str, str, int], bytes] = {}
         self._h2_blocks: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
         # Whole header lists of requests with no headers or body of their own.
@@ -376,7 +380,11 @@ class Client:
             if "content-type" not in request_headers:
                 request_headers["Content-Type"] = content_type.decode()
         request = Request(method, target, request_headers or _EMPTY, body, stream)
-        request.extensions["head"] = self._head(request)
+        if request_headers is None:
+            if method.encode("ascii", "replace").translate(None, _TOKEN):
+                raise LocalProtocolError(f"method {method!r} is not a token")
+        else:  # the caller's fields: validated (and the HTTP/1.1 head kept) before any I/O
+            request.extensions["head"] = self._head(request)
         return request
 
     def _block(self, url: URL) -> bytes:
@@ -384,7 +392,7 @@ class Client:
         block = self._blocks.get(origin)
         if block is None:
             fields = [(b"Host", url.host_header), *self._default_fields]
-            head = hp.serialize_request_head(b"GET", b"/", fields)  # validates them, once
+            head = hp.serialize_request_head(b"GET", b"/", fields)
             block = head[head.index(b"\r\n") + 2 : -2]
             if len(self._blocks) > 1024:
                 self._blocks.clear()
@@ -392,6 +400,7 @@ class Client:
         return block
 
     def _head(self, request: Request) -> bytes:
+        """Return the HTTP/1.1 request head (the body is not part of it)."""
         method = request.method.encode("ascii", "replace")
         url = request.url
         body = request.content
@@ -420,7 +429,7 @@ class Client:
             except hp.LocalProtocolError as exc:
                 raise LocalProtocolError(str(exc)) from None
             head = head[:-2] + framing + b"\r\n"
-        return head + body if body else head
+        return head
 
     # ------------------------------------------------------------ sending
 
@@ -543,9 +552,11 @@ class Client:
         connection = lease.connection
         exchange: Exchange | H2Stream
         if type(connection) is HTTP11Connection:
+            head = request.extensions.get("head") or self._head(request)
+            body = request.content
             exchange = connection.start(
                 request.method.encode("ascii"),
-                request.extensions["head"],
+                head + body if body else head,
                 timeouts.read,
                 self.max_response_size,
             )

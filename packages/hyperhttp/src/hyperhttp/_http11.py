@@ -30,15 +30,15 @@ Rules
 
 from __future__ import annotations
 
-import asyncio
-import collections
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import hyperhttp_parser as hp
 
+from ._conn import BodyBuffer, ConnectionBase
 from ._exceptions import ReadTimeout, RemoteProtocolError, ResponseTooLarge, WriteTimeout
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import AsyncIterable, AsyncIterator
 
 __all__ = ["Exchange", "HTTP11Connection", "StaleConnection"]
@@ -55,47 +55,19 @@ class StaleConnection(RemoteProtocolError):
     """A reused connection closed before any byte of the response (rule 3)."""
 
 
-class Exchange:
+class Exchange(BodyBuffer):
     """One request/response on a connection: the response head, then its body."""
 
-    __slots__ = (
-        "buffered",
-        "chunks",
-        "conn",
-        "done",
-        "error",
-        "head",
-        "keep_alive",
-        "last_data",
-        "limit",
-        "paused",
-        "read_timeout",
-        "received",
-        "received_bytes",
-        "streaming",
-        "waiter",
-        "whole",
-    )
+    __slots__ = ("conn", "keep_alive", "paused", "received_bytes")
 
     def __init__(
         self, conn: HTTP11Connection, read_timeout: float | None, limit: int | None
     ) -> None:
+        super().__init__(conn.loop, read_timeout, limit)
         self.conn = conn
-        self.head: hp.ResponseHead | None = None
-        self.chunks: collections.deque[bytes] = collections.deque()
-        self.buffered = 0
-        self.received = 0  # body bytes
         self.received_bytes = 0  # bytes of any kind (head included)
-        self.limit = limit
-        self.done = False
         self.keep_alive = False
-        self.error: BaseException | None = None
-        self.waiter: asyncio.Future[None] | None = None
-        self.streaming = False
-        self.whole = False  # read_all waits for the end only
         self.paused = False
-        self.read_timeout = read_timeout
-        self.last_data = 0.0
 
     # ------------------------------------------------------------ fed by the protocol
 
@@ -115,7 +87,7 @@ class Exchange:
                     self.paused = True
                     self.conn.pause_reading()
             elif kind is _ResponseHead:
-                self.head = event  # type: ignore[assignment]
+                self.head = event
             elif kind is _EndOfMessage:
                 self.done = True
                 self.keep_alive = event.keep_alive  # type: ignore[union-attr]
@@ -129,13 +101,6 @@ class Exchange:
         ):
             waiter.set_result(None)
 
-    def fail(self, error: BaseException) -> None:
-        if self.error is None and not self.done:
-            self.error = error
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
     # ------------------------------------------------------------ the read timeout
 
     def start_timer(self) -> None:
@@ -147,34 +112,10 @@ class Exchange:
 
     # ------------------------------------------------------------ read by the response
 
-    async def _wait(self) -> None:
-        waiter = self.waiter = self.conn.loop.create_future()
-        try:
-            await waiter
-        finally:
-            self.waiter = None
-
-    async def wait_head(self) -> hp.ResponseHead:
-        while self.head is None:
-            if self.error is not None:
-                raise self.error
-            await self._wait()
-        return self.head
-
     async def read_all(self) -> bytes:
         """Return the rest of the body (no backpressure: the caller wants it all)."""
         self.whole = True  # wake at the end, not for every piece
-        while not self.done:
-            if self.error is not None:
-                raise self.error
-            await self._wait()
-        chunks = self.chunks
-        if not chunks:
-            return b""
-        body = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()
-        self.buffered = 0
-        return body
+        return await self._wait_done()
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, with backpressure (rule 1)."""
@@ -186,9 +127,9 @@ class Exchange:
                 self.buffered -= len(data)
                 if self.paused and self.buffered < LOW_WATER:
                     self.paused = False
-                    self.last_data = self.conn.loop.time()
+                    self.last_data = self.loop.time()
                     self.conn.resume_reading()
-                yield data
+                yield data  # type: ignore[misc]  # HTTP/1.1 pieces are bytes
             if self.done:
                 return
             if self.error is not None:
@@ -196,26 +137,18 @@ class Exchange:
             await self._wait()
 
 
-class HTTP11Connection(asyncio.Protocol):
+class HTTP11Connection(ConnectionBase):
     """An HTTP/1.1 client connection (see the module docstring)."""
 
     capacity = 1
+    http_version = "HTTP/1.1"
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.transport: asyncio.Transport | None = None
+        super().__init__(loop)
         self.parser = hp.ResponseParser()
         self.exchange: Exchange | None = None
-        self.closed = False
         self.reusable = True
-        self.served = 0
         self.idle_until: float | None = None  # the server's Keep-Alive timeout
-        self.write_paused = False
-        self.drain_waiter: asyncio.Future[None] | None = None
-        self.http_version = "HTTP/1.1"
-        self.timer: asyncio.TimerHandle | None = None
-        self.timer_due = 0.0
-        self.lost: asyncio.Future[None] = loop.create_future()  # done at connection_lost
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("busy" if self.exchange else "idle")
@@ -290,16 +223,10 @@ class HTTP11Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._cancel_timer()
-        if not self.lost.done():
-            self.lost.set_result(None)
+        self._closed_down()
         exchange = self.exchange
         if exchange is not None and not exchange.done:
             self._lost(exchange, exc)
-        waiter = self.drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     def _lost(self, exchange: Exchange, exc: Exception | None = None) -> None:
         error: RemoteProtocolError
@@ -313,31 +240,7 @@ class HTTP11Connection(asyncio.Protocol):
             error.__cause__ = exc
         exchange.fail(error)
 
-    def pause_writing(self) -> None:
-        self.write_paused = True
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        waiter = self.drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
     # ------------------------------------------------------------ the read timer
-
-    def arm_timer(self, due: float) -> None:
-        """Make sure the timer fires no later than ``due`` (it may fire earlier)."""
-        timer = self.timer
-        if timer is not None:
-            if self.timer_due <= due:
-                return  # it fires first, finds the deadline later, and re-arms
-            timer.cancel()
-        self.timer_due = due
-        self.timer = self.loop.call_at(due, self._on_timer)
-
-    def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
 
     def _on_timer(self) -> None:
         self.timer = None
@@ -417,21 +320,11 @@ class HTTP11Connection(asyncio.Protocol):
             await self._drain(write_timeout)
 
     async def _drain(self, timeout: float | None) -> None:
-        if not self.write_paused or self.closed:
-            return
-        waiter = self.drain_waiter = self.loop.create_future()
         try:
-            if timeout is None:
-                await waiter
-            else:
-                try:
-                    async with asyncio.timeout(timeout):
-                        await waiter
-                except TimeoutError:
-                    self.abort()
-                    raise WriteTimeout(f"could not send the request in {timeout:g} s") from None
-        finally:
-            self.drain_waiter = None
+            await self.drain(timeout)
+        except WriteTimeout:
+            self.abort()  # half a request on the wire: the connection is done for
+            raise
 
     def finish(self, exchange: object = None) -> bool:
         """End the exchange (body read or abandoned); return whether to pool the connection."""
@@ -450,8 +343,3 @@ class HTTP11Connection(asyncio.Protocol):
             self.reusable = False
             self.abort()  # unread or broken: nothing of it may reach the next request
         return reusable
-
-
-def any_timeout(value: Any) -> float | None:
-    """Tolerate ``None`` or a number (the client passes validated values)."""
-    return None if value is None else float(value)

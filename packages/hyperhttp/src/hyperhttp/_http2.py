@@ -35,9 +35,7 @@ Rules
 
 from __future__ import annotations
 
-import asyncio
 import binascii
-import collections
 import contextlib
 import re
 import struct
@@ -50,11 +48,13 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from ._exceptions import ReadTimeout, RemoteProtocolError, ResponseTooLarge, WriteTimeout
+from ._conn import BodyBuffer, ConnectionBase, wait_write
+from ._exceptions import ReadTimeout, RemoteProtocolError, ResponseTooLarge
 from ._hpack import Decoder, Encoder
 from ._http11 import StaleConnection
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 __all__ = ["H2Stream", "HTTP2Connection", "StreamRefused"]
@@ -147,24 +147,20 @@ def _assemble(
     data: bytes, parts: list[tuple[int, int] | bytes], moved: list[int]
 ) -> bytes | bytearray:
     """Join the frames for h2 (ranges of ``data``, markers); set END_STREAM on ``moved``."""
-    if moved:
-        return _patch_all(data, parts, moved)
-    pieces = [data[p[0] : p[1]] if isinstance(p, tuple) else p for p in parts]
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-
-def _patch_all(data: bytes, parts: list[tuple[int, int] | bytes], moved: list[int]) -> bytearray:
+    if not moved:
+        pieces = [data[p[0] : p[1]] if isinstance(p, tuple) else p for p in parts]
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
     out = bytearray()
-    targets = moved
     for part in parts:
-        if isinstance(part, tuple):
-            start = len(out)
-            out += data[part[0] : part[1]]
-            for at in targets:
-                if part[0] <= at < part[1]:
-                    out[start + at - part[0] + 4] |= _END_STREAM
-        else:
+        if isinstance(part, bytes):
             out += part
+            continue
+        start, stop = part
+        base = len(out) - start
+        out += data[start:stop]
+        for at in moved:  # HEADERS frames in this range: their flags octet
+            if start <= at < stop:
+                out[base + at + 4] |= _END_STREAM
     return out
 
 
@@ -239,42 +235,27 @@ class _Head:
         self.reason = b""
 
 
-class H2Stream:
+class H2Stream(BodyBuffer):
     """One request/response on an HTTP/2 connection."""
 
     __slots__ = (
-        "buffered",
-        "chunks",
         "conn",
         "consumed",
-        "done",
-        "error",
         "expected",
-        "head",
         "head_only",
-        "last_data",
-        "limit",
-        "read_timeout",
-        "received",
         "received_frames",
         "recv_window",
         "sent_end",
         "stream_id",
-        "streaming",
         "unacked",
-        "waiter",
-        "whole",
     )
 
     def __init__(
         self, conn: HTTP2Connection, stream_id: int, read_timeout: float | None, limit: int | None
     ) -> None:
+        super().__init__(conn.loop, read_timeout, limit)
         self.conn = conn
         self.stream_id = stream_id
-        self.head: _Head | None = None
-        self.chunks: collections.deque[bytes | memoryview] = collections.deque()
-        self.buffered = 0
-        self.received = 0
         self.received_frames = 0
         self.unacked = 0  # flow-controlled bytes received and not yet handed back
         self.sent_end = False  # our side of the stream is closed (request fully sent)
@@ -282,61 +263,13 @@ class H2Stream:
         self.consumed = 0  # taken by the reader, not yet handed back as window
         self.expected: int | None = None  # the declared Content-Length
         self.head_only = False  # a HEAD request: no body whatever the length says
-        self.limit = limit
-        self.done = False
-        self.error: BaseException | None = None
-        self.waiter: asyncio.Future[None] | None = None
-        self.streaming = False
-        self.whole = False
-        self.read_timeout = read_timeout
-        self.last_data = 0.0
-
-    # ------------------------------------------------------------ fed by the connection
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def fail(self, error: BaseException) -> None:
-        if self.error is None and not self.done:
-            self.error = error
-        self._wake()
-
-    # ------------------------------------------------------------ read by the response
-
-    async def _wait(self) -> None:
-        waiter = self.waiter = self.conn.loop.create_future()
-        try:
-            await waiter
-        finally:
-            self.waiter = None
-
-    async def wait_head(self) -> _Head:
-        while self.head is None:
-            if self.error is not None:
-                raise self.error
-            await self._wait()
-        return self.head
 
     async def read_all(self) -> bytes:
         """Return the rest of the body; data is acknowledged as it arrives."""
         self.whole = True
         if self.unacked:
             self.conn.acknowledge(self, self.unacked)
-        while not self.done:
-            if self.error is not None:
-                raise self.error
-            await self._wait()
-        if self.error is not None:
-            raise self.error
-        chunks = self.chunks
-        if not chunks:
-            return b""
-        body = b"".join(chunks)  # bytes, or views of reads: one copy either way
-        chunks.clear()
-        self.buffered = 0
-        return body
+        return await self._wait_done()
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, handing window back as it is taken."""
@@ -357,7 +290,7 @@ class H2Stream:
             await self._wait()
 
 
-class HTTP2Connection(asyncio.Protocol):
+class HTTP2Connection(ConnectionBase):
     """An HTTP/2 client connection (see the module docstring)."""
 
     http_version = "HTTP/2"
@@ -369,7 +302,7 @@ class HTTP2Connection(asyncio.Protocol):
         stream_window: int = STREAM_WINDOW,
         connection_window: int = CONNECTION_WINDOW,
     ) -> None:
-        self.loop = loop
+        super().__init__(loop)
         _cheap_frame_repr()
         config = h2.config.H2Configuration(
             client_side=True,
@@ -411,21 +344,13 @@ class HTTP2Connection(asyncio.Protocol):
         self.raw_out: list[bytes] = []  # our own frames (WINDOW_UPDATE) to send
         # A DATA frame cut by the end of a read: (stream id, bytes left, flags).
         self.partial: tuple[int, int, int] | None = None
-        self.transport: asyncio.Transport | None = None
         self.streams: dict[int, H2Stream] = {}
-        self.closed = False
         self.goaway = False
-        self.served = 0
         self.ready: asyncio.Future[None] = loop.create_future()
         self.pending = b""  # the start of a frame not complete yet
         self.flush_pending = False
         self.window_waiters: list[asyncio.Future[None]] = []
-        self.write_paused = False
-        self.drain_waiter: asyncio.Future[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.timer_due = 0.0
         self._capacity = 0
-        self.lost: asyncio.Future[None] = loop.create_future()  # done at connection_lost
         # Set by the client: tell the pool about capacity changes and GOAWAY.
         self.on_capacity: Callable[[HTTP2Connection], None] | None = None
         self.on_retire: Callable[[HTTP2Connection], None] | None = None
@@ -726,26 +651,11 @@ class HTTP2Connection(asyncio.Protocol):
         stream._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._cancel_timer()
-        if not self.lost.done():
-            self.lost.set_result(None)
+        self._closed_down()
         error: RemoteProtocolError = RemoteProtocolError("the server closed the connection")
         if exc is not None:
             error.__cause__ = exc
         self._fail_all(error)
-        waiter = self.drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def pause_writing(self) -> None:
-        self.write_paused = True
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        waiter = self.drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # ------------------------------------------------------------ events
 
@@ -914,20 +824,6 @@ class HTTP2Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------ the read timer
 
-    def arm_timer(self, due: float) -> None:
-        timer = self.timer
-        if timer is not None:
-            if self.timer_due <= due:
-                return
-            timer.cancel()
-        self.timer_due = due
-        self.timer = self.loop.call_at(due, self._on_timer)
-
-    def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
     def _on_timer(self) -> None:
         self.timer = None
         now = self.loop.time()
@@ -1055,33 +951,18 @@ class HTTP2Connection(asyncio.Protocol):
             )
             if window <= 0:
                 self._write_now()
-                await self._wait_for(self._window_future(), write_timeout)
+                await wait_write(self._window_future(), write_timeout)
                 continue
             piece = view[at : at + window].tobytes()
             h2conn.send_data(stream.stream_id, piece)
             at += len(piece)
             self._write_now()
-            if self.write_paused:
-                waiter = self.drain_waiter = self.loop.create_future()
-                try:
-                    await self._wait_for(waiter, write_timeout)
-                finally:
-                    self.drain_waiter = None
+            await self.drain(write_timeout)
 
     def _window_future(self) -> asyncio.Future[None]:
         waiter: asyncio.Future[None] = self.loop.create_future()
         self.window_waiters.append(waiter)
         return waiter
-
-    async def _wait_for(self, waiter: asyncio.Future[None], timeout: float | None) -> None:
-        if timeout is None:
-            await waiter
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                await waiter
-        except TimeoutError:
-            raise WriteTimeout(f"could not send the request in {timeout:g} s") from None
 
     def _reset(self, stream: H2Stream, *, remove: bool = True) -> None:
         if remove:

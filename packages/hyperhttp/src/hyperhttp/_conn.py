@@ -1,0 +1,185 @@
+"""What HTTP/1.1 and HTTP/2 connections share: the body buffer and the protocol plumbing.
+
+:class:`BodyBuffer` is one response being received (an HTTP/1.1 exchange or
+an HTTP/2 stream): its head, the body pieces not read yet, and the one task
+waiting on them. :class:`ConnectionBase` is the asyncio side of a connection:
+the lazily re-armed read timer (one per connection, see ``arm_timer``),
+write-side flow control (``drain``), and the future ``Client.aclose`` waits
+on for a clean close. Subclasses define ``_on_timer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+from ._exceptions import WriteTimeout
+
+__all__ = ["BodyBuffer", "ConnectionBase"]
+
+
+class BodyBuffer:
+    """A response being received: head, buffered body, and the task waiting for them."""
+
+    __slots__ = (
+        "buffered",
+        "chunks",
+        "done",
+        "error",
+        "head",
+        "last_data",
+        "limit",
+        "loop",
+        "read_timeout",
+        "received",
+        "streaming",
+        "waiter",
+        "whole",
+    )
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, read_timeout: float | None, limit: int | None
+    ) -> None:
+        self.loop = loop
+        self.head: Any = None
+        self.chunks: collections.deque[bytes | memoryview] = collections.deque()
+        self.buffered = 0  # body bytes held, not read yet
+        self.received = 0  # body bytes received in all
+        self.limit = limit
+        self.done = False
+        self.error: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.streaming = False  # iter_raw reads it: backpressure applies
+        self.whole = False  # read_all reads it: wake at the end only
+        self.read_timeout = read_timeout
+        self.last_data = 0.0
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None and not self.done:
+            self.error = error
+        self._wake()
+
+    async def _wait(self) -> None:
+        waiter = self.waiter = self.loop.create_future()
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+
+    async def wait_head(self) -> Any:
+        while self.head is None:
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+        return self.head
+
+    async def _wait_done(self) -> bytes:
+        """Wait for the end of the body and return all of it (one join, or none)."""
+        while not self.done:
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+        chunks = self.chunks
+        if not chunks:
+            return b""
+        body = b"".join(chunks)  # a single bytes piece comes back as is
+        chunks.clear()
+        self.buffered = 0
+        return body
+
+
+class ConnectionBase(asyncio.Protocol):
+    """The asyncio plumbing of a client connection (see the module docstring)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.served = 0
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_due = 0.0
+        self.lost: asyncio.Future[None] = loop.create_future()  # done at connection_lost
+
+    # ------------------------------------------------------------ the read timer
+
+    def arm_timer(self, due: float) -> None:
+        """Make sure the timer fires no later than ``due`` (it may fire earlier)."""
+        timer = self.timer
+        if timer is not None:
+            if self.timer_due <= due:
+                return  # it fires first, finds the deadline later, and re-arms
+            timer.cancel()
+        self.timer_due = due
+        self.timer = self.loop.call_at(due, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _on_timer(self) -> None:  # pragma: no cover - every connection defines it
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ closing
+
+    def _closed_down(self) -> None:
+        """Record the end of the connection (from ``connection_lost``)."""
+        self.closed = True
+        self._cancel_timer()
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self._release_drain()
+
+    # ------------------------------------------------------------ writing
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._release_drain()
+
+    def _release_drain(self) -> None:
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def drain(self, timeout: float | None) -> None:
+        """Wait until the transport takes writes again.
+
+        Raises:
+            WriteTimeout: not within ``timeout``.
+
+        """
+        if not self.write_paused or self.closed:
+            return
+        waiter = self.drain_waiter = self.loop.create_future()
+        try:
+            await wait_write(waiter, timeout)
+        finally:
+            self.drain_waiter = None
+
+
+async def wait_write(waiter: asyncio.Future[None], timeout: float | None) -> None:
+    """Await ``waiter``, a step of sending a request.
+
+    Raises:
+        WriteTimeout: not within ``timeout``.
+
+    """
+    if timeout is None:
+        await waiter
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            await waiter
+    except TimeoutError:
+        raise WriteTimeout(f"could not send the request in {timeout:g} s") from None
