@@ -442,3 +442,44 @@ async def test_keepalive_expiry_and_request_recycling_apply_to_http2() -> None:
         async with hyperhttp.Client(http1=False, limits=limits) as client:
             bodies = [(await client.get(f"{server.url}/{i}")).content for i in range(4)]
         assert bodies == [b"2", b"2", b"3", b"3"]
+
+
+async def test_frames_cut_at_every_byte_and_a_frame_larger_than_a_read() -> None:
+    """Responses arriving a few bytes per read, and a frame of 300 KiB, read right.
+
+    The connection reads into its own buffer; frames cut anywhere (in the
+    9-byte header, in a DATA payload, in a HEADERS block) are completed by
+    the next reads, and a frame larger than the buffer (here an extension
+    frame, which must be ignored) grows it.
+    """
+    body = bytes(range(256)) * 40  # 10 KiB in two DATA frames, cut many times
+    big = b"x" * (300 * 1024)
+
+    async def handler(request: ScriptedRequest) -> None:
+        conn = request.conn
+        h = conn.h2
+        head = [(b":status", b"200"), (b"x-path", _path(request).encode())]
+        h.send_headers(request.stream_id, head)
+        h.send_data(request.stream_id, body[:6000])
+        h.send_data(request.stream_id, body[6000:], end_stream=True)
+        conn.open_streams -= 1
+        wire = h.data_to_send()
+        piece = 7
+        if _path(request) == "/big-frame":
+            # An unknown frame type (0xF0) on the connection, before the response.
+            wire = len(big).to_bytes(3, "big") + b"\xf0\x00\x00\x00\x00\x00" + big + wire
+            piece = 65_000
+        assert conn.transport is not None
+        for at in range(0, len(wire), piece):
+            conn.transport.write(wire[at : at + piece])
+            await asyncio.sleep(0)  # a piece per read, most of the time
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            small = await asyncio.wait_for(client.get(f"{server.url}/small"), 10)
+            framed = await asyncio.wait_for(client.get(f"{server.url}/big-frame"), 10)
+            again = await asyncio.wait_for(client.get(f"{server.url}/again"), 10)
+        for response, path in ((small, "/small"), (framed, "/big-frame"), (again, "/again")):
+            assert response.headers["x-path"] == path
+            assert response.content == body
+        assert len(server.connections) == 1

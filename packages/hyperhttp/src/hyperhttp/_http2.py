@@ -35,6 +35,7 @@ Rules
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import contextlib
 import re
@@ -54,7 +55,6 @@ from ._hpack import Decoder, Encoder
 from ._http11 import StaleConnection
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 __all__ = ["H2Stream", "HTTP2Connection", "StreamRefused"]
@@ -64,6 +64,7 @@ CONNECTION_WINDOW = 16 * 1024 * 1024
 MAX_STREAMS = 1000  # what we carry on one connection, whatever the peer allows
 MAX_HEADER_LIST_SIZE = 256 * 1024
 MAX_FRAME_SIZE = (1 << 24) - 1  # the largest RFC 9113 allows
+READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as much)
 # How our HPACK decoder names content-length for h2 (see check_fields); a
 # field of this name on the wire is renamed to an invalid one, and rejected.
 CONTENT_LENGTH = b":content-length"
@@ -111,6 +112,27 @@ class _StateMachine(h2.connection.H2ConnectionStateMachine):
             h2.connection.ConnectionState.CLIENT_OPEN,
         ),
     }
+
+
+class _H2(h2.connection.H2Connection):
+    """h2's connection with a cheap count of open streams when one is opened.
+
+    h2 counts them by walking every stream it holds (and forgetting the closed
+    ones) for each new stream: O(streams) per request. The pool already keeps
+    new streams within the peer's limit, so the count comes from our own
+    bookkeeping (``active``); h2's exact walk still runs near the limit, where
+    it matters, and every 64th stream, so closed streams are forgotten.
+    """
+
+    active = 0  # streams open on our side, set before each send_headers
+    _opened = 0
+
+    @property
+    def open_outbound_streams(self) -> int:
+        self._opened += 1
+        if self._opened & 63 and self.active + 1 < self.remote_settings.max_concurrent_streams:
+            return self.active
+        return super().open_outbound_streams
 
 
 class StreamRefused(RemoteProtocolError):
@@ -290,8 +312,14 @@ class H2Stream(BodyBuffer):
             await self._wait()
 
 
-class HTTP2Connection(ConnectionBase):
-    """An HTTP/2 client connection (see the module docstring)."""
+class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
+    """An HTTP/2 client connection (see the module docstring).
+
+    A buffered protocol: the transport (TLS included) decrypts or receives
+    straight into the connection's own read buffer, which is reused, instead
+    of making a new bytes object per TLS record and joining them per read.
+    Payloads are copied out of it once, a run of frames at a time.
+    """
 
     http_version = "HTTP/2"
 
@@ -312,7 +340,7 @@ class HTTP2Connection(ConnectionBase):
             validate_inbound_headers=False,  # check_fields() does it, faster
             normalize_inbound_headers=False,
         )
-        self.h2 = h2.connection.H2Connection(config=config)
+        self.h2 = _H2(config=config)
         self.h2.state_machine = _StateMachine()
         # Our HPACK codec (see _hpack): same interface, a fraction of the cost.
         self.h2.encoder = Encoder()  # type: ignore[assignment]
@@ -347,7 +375,10 @@ class HTTP2Connection(ConnectionBase):
         self.streams: dict[int, H2Stream] = {}
         self.goaway = False
         self.ready: asyncio.Future[None] = loop.create_future()
-        self.pending = b""  # the start of a frame not complete yet
+        self.rbuf = bytearray(READ_BUFFER)
+        self.rview = memoryview(self.rbuf)
+        self.rfill = 0  # bytes at the start of rbuf: a frame not complete yet
+        self.read_at = 0.0  # loop time of the latest read
         self.flush_pending = False
         self.window_waiters: list[asyncio.Future[None]] = []
         self._capacity = 0
@@ -402,7 +433,23 @@ class HTTP2Connection(ConnectionBase):
             h2conn.increment_flow_control_window(self.connection_window - _DEFAULT_WINDOW)
         transport.write(h2conn.data_to_send())  # type: ignore[attr-defined]
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.rview[self.rfill :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._receive(self.rfill + nbytes)
+
     def data_received(self, data: bytes) -> None:
+        """For a transport that does not fill our buffer itself."""
+        view = memoryview(data)
+        while view and not self.closed:
+            room = self.get_buffer(len(view))
+            size = min(len(room), len(view))
+            room[:size] = view[:size]
+            view = view[size:]
+            self.buffer_updated(size)
+
+    def _receive(self, end: int) -> None:
         """Take DATA frames of known streams ourselves; hand every other frame to h2.
 
         h2 costs tens of microseconds per frame and copies each payload four
@@ -412,13 +459,12 @@ class HTTP2Connection(ConnectionBase):
         the reader consumes), and h2 is only told of the stream's end (an
         empty DATA frame with END_STREAM). Frames are handled in wire order.
         """
+        self.rfill = 0
         if self.closed:
             return
-        if self.pending:
-            data = self.pending + data
-            self.pending = b""
-        view = memoryview(data)
-        end = len(data)
+        self.read_at = self.loop.time()
+        data = self.rbuf
+        view = self.rview
         pos = 0
         if self.partial is not None:
             pos = self._continue_partial(view, end)
@@ -499,15 +545,42 @@ class HTTP2Connection(ConnectionBase):
                     moved.append(at)
                 else:
                     parts.append(_EMPTY_END % stream_id.to_bytes(4, "big"))
-        if pos < end:
-            self.pending = data[pos:]
         if h2_from < pos:
             parts.append((h2_from, pos))
-        if parts and not self._feed_h2(_assemble(data, parts, moved)):
-            return
-        self._write_now()
+        feed = _assemble(data, parts, moved) if parts else None
+        if pos < end:
+            self._keep(pos, end)
+        elif len(data) > READ_BUFFER:  # grown for one large frame: back to the usual size
+            self.rbuf = bytearray(READ_BUFFER)
+            self.rview = memoryview(self.rbuf)
+        if feed is not None:
+            if not self._feed_h2(feed):
+                return
+            self._write_now()  # h2's answers (PING, SETTINGS ACK) and our window updates
+        elif self.raw_out:
+            self._write_now()
         if self.goaway and not self.streams:
             self.close()
+
+    def _keep(self, pos: int, end: int) -> None:
+        """Move the start of an incomplete frame to the front of the buffer.
+
+        The buffer grows when the frame is larger than it (up to the largest
+        frame our SETTINGS allow); a DATA frame never needs this, its payload
+        is taken as it comes.
+        """
+        size = end - pos
+        data = self.rbuf
+        if pos:
+            data[:size] = data[pos:end]
+        self.rfill = size
+        if size >= 3:
+            need = 9 + int.from_bytes(data[:3], "big")
+            if need > len(data):
+                grown = bytearray(need)
+                grown[:size] = data[:size]
+                self.rbuf = grown
+                self.rview = memoryview(grown)
 
     def _continue_partial(self, view: memoryview, end: int) -> int:
         """Take the rest of a DATA frame cut by the previous read; return where it ends."""
@@ -531,8 +604,8 @@ class HTTP2Connection(ConnectionBase):
     def _take(self, stream: H2Stream, payload: memoryview | list[memoryview], flow: int) -> None:
         """Account ``flow`` bytes of window and give ``payload`` to ``stream``.
 
-        A stream read whole keeps the pieces as views of the read (joined once,
-        by ``read_all``); a streamed one gets bytes of its own.
+        ``payload`` is a view of the read buffer (or, for a run of unpadded
+        frames, a list of views adding up to ``flow``); it is copied out once.
         """
         if not self._take_window(flow):
             return
@@ -545,17 +618,15 @@ class HTTP2Connection(ConnectionBase):
             return
         stream.received_frames += 1
         if stream.read_timeout is not None:
-            stream.last_data = self.loop.time()
+            stream.last_data = self.read_at
         if isinstance(payload, list):
-            size = sum(len(piece) for piece in payload)
-            if stream.whole:
-                stream.chunks.extend(payload)
-            elif size:
+            size = flow
+            if size:
                 stream.chunks.append(b"".join(payload))
         else:
             size = len(payload)
             if size:
-                stream.chunks.append(payload if stream.whole else payload.tobytes())
+                stream.chunks.append(payload.tobytes())
         if size:
             stream.buffered += size
             stream.received += size
@@ -865,6 +936,7 @@ class HTTP2Connection(ConnectionBase):
         try:
             stream_id = h2conn.get_next_available_stream_id()
             end = body is None and not has_stream
+            h2conn.active = len(self.streams)
             h2conn.send_headers(stream_id, headers, end_stream=end)
         except h2.exceptions.TooManyStreamsError:
             # The peer lowered its limit under the pool's feet: not sent, replay.
