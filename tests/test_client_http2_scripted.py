@@ -483,3 +483,45 @@ async def test_frames_cut_at_every_byte_and_a_frame_larger_than_a_read() -> None
             assert response.headers["x-path"] == path
             assert response.content == body
         assert len(server.connections) == 1
+
+
+@pytest.mark.parametrize("fast", [True, False])
+async def test_h2_bookkeeping_paths(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams opened and ended by our fast bookkeeping or by h2's public API alike.
+
+    With ``fast`` the HEADERS frames are written by us and DATA's END_STREAM
+    moves h2's state directly; without it (an h2 lacking the internals used)
+    every path is h2's own. A request head larger than one frame always takes
+    h2's path (HEADERS + CONTINUATION), in order with the others.
+    """
+    from hyperhttp import _http2
+
+    assert _http2._H2.fast  # the installed h2 has what the fast paths use
+    monkeypatch.setattr(_http2._H2, "fast", fast)
+
+    def handler(request: ScriptedRequest) -> None:
+        size = int(_path(request).rsplit("/", 1)[1])
+        body = b"%d;" % request.stream_id + b"b" * size
+        request.conn.respond(request.stream_id, body=body)
+
+    async for server in _serve(ScriptedH2Server(handler)):
+        async with hyperhttp.Client(http1=False) as client:
+            sizes = [0, 10, 70_000, 5, 200_000, 1]
+            big = {"x-big": "h" * 40_000}  # larger than the server's 16 KiB frames
+            responses = await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        client.get(f"{server.url}/size/{size}", headers=big if i == 2 else None)
+                        for i, size in enumerate(sizes)
+                    )
+                ),
+                10,
+            )
+            again = await asyncio.wait_for(client.get(f"{server.url}/size/3"), 10)
+        for response, size in zip(responses, sizes, strict=True):
+            assert response.status_code == 200
+            assert response.content.partition(b";")[2] == b"b" * size
+        assert again.content.endswith(b";bbb")
+        assert len(server.requests) == len(sizes) + 1
+        assert [len(r.headers.get(b"x-big", b"")) for r in server.requests].count(40_000) == 1
+        assert len(server.connections) == 1

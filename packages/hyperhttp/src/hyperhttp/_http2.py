@@ -48,6 +48,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
 
 from ._conn import BodyBuffer, ConnectionBase, wait_write
 from ._exceptions import ReadTimeout, RemoteProtocolError, ResponseTooLarge
@@ -114,18 +115,39 @@ class _StateMachine(h2.connection.H2ConnectionStateMachine):
     }
 
 
-class _H2(h2.connection.H2Connection):
-    """h2's connection with a cheap count of open streams when one is opened.
+_SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
+_RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
+_STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
+_STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
+_CLIENT_STREAM = h2.connection.AllowedStreamIDs.ODD
 
-    h2 counts them by walking every stream it holds (and forgetting the closed
-    ones) for each new stream: O(streams) per request. The pool already keeps
-    new streams within the peer's limit, so the count comes from our own
-    bookkeeping (``active``); h2's exact walk still runs near the limit, where
-    it matters, and every 64th stream, so closed streams are forgotten.
+
+class _H2(h2.connection.H2Connection):
+    """h2's connection, with its per-request bookkeeping made cheap.
+
+    h2 builds frame objects, validates and logs for every HEADERS it sends
+    and every frame it reads; at tens of thousands of requests a second that
+    is most of a request's cost. The client's common paths therefore move
+    h2's state machines directly, as h2 itself would, and write the frame
+    bytes themselves (:meth:`open_stream`, :meth:`end_received`); anything
+    unusual (a header block larger than one frame, frames h2 must judge)
+    still goes through h2's public API. ``fast`` is False if this h2 version
+    lacks the pieces used (then every path is h2's public one).
+
+    h2 also counts open streams by walking every stream it holds (and
+    forgetting the closed ones) for each new stream: O(streams) per request.
+    The pool already keeps new streams within the peer's limit, so the count
+    comes from our bookkeeping (``active``); h2's exact walk still runs near
+    the limit, where it matters, and every 64th stream, so closed streams
+    are forgotten.
     """
 
-    active = 0  # streams open on our side, set before each send_headers
+    active = 0  # streams open on our side, set before each new stream
     _opened = 0
+    fast = all(
+        hasattr(h2.connection.H2Connection, name)
+        for name in ("_begin_new_stream", "_open_streams", "_get_stream_by_id")
+    ) and hasattr(h2.stream.H2Stream, "receive_data")
 
     @property
     def open_outbound_streams(self) -> int:
@@ -133,6 +155,34 @@ class _H2(h2.connection.H2Connection):
         if self._opened & 63 and self.active + 1 < self.remote_settings.max_concurrent_streams:
             return self.active
         return super().open_outbound_streams
+
+    def open_stream(self, stream_id: int, method: bytes, block: bytes, end: bool) -> None:
+        """Send HEADERS (one frame: ``block`` fits) opening ``stream_id``, as send_headers would."""
+        self._opened += 1
+        if not self._opened & 63:
+            self._open_streams(1)  # forget closed streams
+        self.state_machine.process_input(_SEND_HEADERS)
+        stream = self._begin_new_stream(stream_id, _CLIENT_STREAM)
+        machine = stream.state_machine
+        machine.process_input(_STREAM_SEND_HEADERS)
+        if end:
+            machine.process_input(_STREAM_SEND_END)
+        stream.request_method = method
+        self._data_to_send += _pack(">IBI", (len(block) << 8) | _HEADERS, 0x4 | end, stream_id)
+        self._data_to_send += block
+
+    def end_received(self, stream_id: int) -> bool:
+        """END_STREAM came on DATA we took: move h2's state as an empty DATA frame would.
+
+        Returns False when h2 has no such open stream; the caller then
+        hands h2 the frame itself, for its verdict.
+        """
+        stream = self.streams.get(stream_id)
+        if stream is None or not stream.open:
+            return False
+        self.state_machine.process_input(_RECV_DATA)
+        stream.receive_data(b"", True, 0)
+        return True
 
 
 class StreamRefused(RemoteProtocolError):
@@ -166,7 +216,7 @@ def _cheap_frame_repr() -> None:
 
 
 def _assemble(
-    data: bytes, parts: list[tuple[int, int] | bytes], moved: list[int]
+    data: bytes | bytearray, parts: list[tuple[int, int] | bytes], moved: list[int]
 ) -> bytes | bytearray:
     """Join the frames for h2 (ranges of ``data``, markers); set END_STREAM on ``moved``."""
     if not moved:
@@ -343,7 +393,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.h2 = _H2(config=config)
         self.h2.state_machine = _StateMachine()
         # Our HPACK codec (see _hpack): same interface, a fraction of the cost.
-        self.h2.encoder = Encoder()  # type: ignore[assignment]
+        self.encoder = Encoder()
+        self.h2.encoder = self.encoder  # type: ignore[assignment]
         decoder = Decoder(rename={b"content-length": CONTENT_LENGTH, CONTENT_LENGTH: b"\x00"})
         decoder.max_header_list_size = MAX_HEADER_LIST_SIZE
         self.h2.decoder = decoder  # type: ignore[assignment]
@@ -543,8 +594,10 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 at = opened.pop(stream_id, -1)
                 if at >= 0:
                     moved.append(at)
-                else:
+                elif parts:  # frames for h2 before it in this read: h2 sees them in order
                     parts.append(_EMPTY_END % stream_id.to_bytes(4, "big"))
+                elif not self._end_stream(stream_id):
+                    return
         if h2_from < pos:
             parts.append((h2_from, pos))
         feed = _assemble(data, parts, moved) if parts else None
@@ -654,7 +707,19 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         return True
 
     def _end_stream(self, stream_id: int) -> bool:
-        """Tell h2 the stream ended (an empty DATA frame with END_STREAM)."""
+        """Move h2's state for an END_STREAM on DATA we took; False once the connection failed."""
+        h2conn = self.h2
+        if h2conn.fast:
+            try:
+                ended = h2conn.end_received(stream_id)
+            except h2.exceptions.ProtocolError as exc:
+                self._protocol_error(exc)
+                return False
+            if ended:
+                stream = self.streams.pop(stream_id, None)
+                if stream is not None:
+                    self._on_end(stream)
+                return not self.closed
         return self._feed_h2(_EMPTY_END % stream_id.to_bytes(4, "big"))
 
     def _feed_h2(self, data: bytes | bytearray) -> bool:
@@ -936,8 +1001,14 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         try:
             stream_id = h2conn.get_next_available_stream_id()
             end = body is None and not has_stream
-            h2conn.active = len(self.streams)
-            h2conn.send_headers(stream_id, headers, end_stream=end)
+            active = h2conn.active = len(self.streams)
+            block = self.encoder.encode(headers) if h2conn.fast else b""
+            if block and len(block) <= h2conn.max_outbound_frame_size:
+                if active >= h2conn.remote_settings.max_concurrent_streams:
+                    raise h2.exceptions.TooManyStreamsError
+                h2conn.open_stream(stream_id, headers[0][1], block, end)
+            else:
+                h2conn.send_headers(stream_id, headers, end_stream=end)
         except h2.exceptions.TooManyStreamsError:
             # The peer lowered its limit under the pool's feet: not sent, replay.
             stream = H2Stream(self, 0, read_timeout, limit)
