@@ -525,3 +525,36 @@ async def test_h2_bookkeeping_paths(fast: bool, monkeypatch: pytest.MonkeyPatch)
         assert len(server.requests) == len(sizes) + 1
         assert [len(r.headers.get(b"x-big", b"")) for r in server.requests].count(40_000) == 1
         assert len(server.connections) == 1
+
+
+async def test_receive_windows_are_configurable() -> None:
+    """The client's SETTINGS and connection WINDOW_UPDATE carry the windows asked for."""
+    from hyperhttp._http2 import CONNECTION_WINDOW, STREAM_WINDOW
+
+    def handler(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id)
+
+    for windows in ({}, {"http2_stream_window": 1 << 20, "http2_connection_window": 3 << 20}):
+        async for server in _serve(ScriptedH2Server(handler)):
+            async with hyperhttp.Client(http1=False, **windows) as client:
+                await client.get(f"{server.url}/")
+            peer = server.connections[0].h2
+            stream = windows.get("http2_stream_window", STREAM_WINDOW)
+            connection = windows.get("http2_connection_window", CONNECTION_WINDOW)
+            assert peer.remote_settings.initial_window_size == stream
+            # The server's view of what it may send on the connection.
+            assert peer.outbound_flow_control_window == connection - len(b"ok")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"http2_stream_window": 1000},
+        {"http2_connection_window": 2**31},
+        {"http2_stream_window": True},
+        {"http2_connection_window": 1.5e6},
+    ],
+)
+async def test_receive_windows_are_validated(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="65535 to 2\\*\\*31-1"):
+        hyperhttp.Client(**bad)  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ from ._exceptions import (
     WriteTimeout,
 )
 from ._headers import Headers
-from ._http2 import H2Stream, HTTP2Connection, StreamRefused
+from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection, StreamRefused
 from ._http11 import Exchange, HTTP11Connection, StaleConnection
 from ._models import BodySource, Request, Response
 from ._tls import VerifyTypes, ssl_context
@@ -134,6 +134,8 @@ class Client:
         trace: Tracer | None = None,
         max_response_size: int | None = None,
         max_decompressed_size: int | None = None,
+        http2_stream_window: int = STREAM_WINDOW,
+        http2_connection_window: int = CONNECTION_WINDOW,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
@@ -155,8 +157,15 @@ class Client:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int or None, not {value!r}")
+        for name, value in (
+            ("http2_stream_window", http2_stream_window),
+            ("http2_connection_window", http2_connection_window),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 65535 <= value < 2**31:
+                raise ValueError(f"{name} must be an int from 65535 to 2**31-1, not {value!r}")
         self.timeout = Timeout.coerce(timeout)
         self.limits = limits
+        self._h2_windows = (http2_stream_window, http2_connection_window)
         self.base_url: URL | None = parse_url(base_url) if base_url else None
         self.headers = Headers(headers)
         self.follow_redirects = follow_redirects
@@ -632,6 +641,7 @@ class Client:
             timeout,
             self._trace,
             prior_knowledge=not self.http1,
+            h2_windows=self._h2_windows,
         )
         self._connections.add(connection)
         if isinstance(connection, HTTP2Connection):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import ssl
 from typing import TYPE_CHECKING
@@ -10,10 +11,12 @@ from typing import TYPE_CHECKING
 import hyperhttp_dns
 
 from ._exceptions import ConnectError, ConnectTimeout, RemoteProtocolError
-from ._http2 import HTTP2Connection
+from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, HTTP2Connection
 from ._http11 import HTTP11Connection
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._tracing import Tracer
 
 __all__ = ["Connection", "connect_origin"]
@@ -29,15 +32,22 @@ class _Negotiator(asyncio.Protocol):
     byte of the server's is delivered.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, h2_windows: tuple[int, int]) -> None:
         self.loop = loop
+        self.h2_windows = h2_windows
         self.protocol: Connection | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         ssl_object = transport.get_extra_info("ssl_object")
         alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         protocol: Connection
-        protocol = HTTP2Connection(self.loop) if alpn == "h2" else HTTP11Connection(self.loop)
+        if alpn == "h2":
+            stream_window, connection_window = self.h2_windows
+            protocol = HTTP2Connection(
+                self.loop, stream_window=stream_window, connection_window=connection_window
+            )
+        else:
+            protocol = HTTP11Connection(self.loop)
         self.protocol = protocol
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
@@ -62,10 +72,12 @@ async def connect_origin(
     tracer: Tracer | None,
     *,
     prior_knowledge: bool = False,
+    h2_windows: tuple[int, int] = (STREAM_WINDOW, CONNECTION_WINDOW),
 ) -> Connection:
     """Open a connection to ``origin``: TLS for https, HTTP/2 when ALPN picks h2.
 
     ``prior_knowledge``: speak HTTP/2 over plain TCP (h2c) without asking.
+    ``h2_windows``: the HTTP/2 receive windows (per stream, per connection).
 
     Raises:
         ConnectTimeout: not within ``timeout`` (resolution, connect and TLS together).
@@ -84,20 +96,29 @@ async def connect_origin(
             if tracer is not None:
                 tracer("dns.end", {"host": host, "addresses": [str(a) for a in addresses]})
                 tracer("connect.start", {"origin": origin})
-            factory: type[asyncio.Protocol]
+            factory: Callable[[], _Negotiator | Connection]
             if tls is not None:
-                factory = _Negotiator
+                factory = functools.partial(_Negotiator, loop, h2_windows)
             elif prior_knowledge:
-                factory = HTTP2Connection
+                factory = functools.partial(
+                    HTTP2Connection,
+                    loop,
+                    stream_window=h2_windows[0],
+                    connection_window=h2_windows[1],
+                )
             else:
-                factory = HTTP11Connection
+                factory = functools.partial(HTTP11Connection, loop)
             _, made = await hyperhttp_dns.connect(
                 addresses,
-                lambda: factory(loop),
+                factory,
                 ssl=tls,
                 server_hostname=host if tls is not None else None,
             )
-            connection = made.protocol if isinstance(made, _Negotiator) else made
+            if isinstance(made, _Negotiator):
+                connection = made.protocol
+            else:
+                assert isinstance(made, HTTP11Connection | HTTP2Connection)
+                connection = made
             if connection is None:  # pragma: no cover - connection_made always ran
                 raise ConnectError(f"cannot connect to {host}:{port}: no protocol")
             if isinstance(connection, HTTP2Connection):
