@@ -80,7 +80,7 @@ _DATA = 0x0
 _HEADERS = 0x1
 _END_STREAM = 0x1
 _PADDED = 0x8
-_unpack_from = struct.unpack_from
+_frame_head = struct.Struct(">IBI").unpack_from  # length << 8 | type, flags, stream id
 _pack = struct.pack
 _DEFAULT_WINDOW = 65535
 _SETTINGS = h2.settings.SettingCodes
@@ -537,9 +537,9 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         moved: list[int] = []  # HEADERS frames that get END_STREAM
         h2_from = pos  # bytes from here on are h2's, up to the next DATA we take
         streams = self.streams
-        unpack = _unpack_from
+        unpack = _frame_head
         while pos + 9 <= end:
-            head, flags, stream_id = unpack(">IBI", data, pos)
+            head, flags, stream_id = unpack(data, pos)
             length = head >> 8
             frame_end = pos + 9 + length
             kind = head & 0xFF
@@ -582,7 +582,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 flow = length
                 pos = frame_end
                 while not flags & _END_STREAM and pos + 9 <= end:
-                    head, next_flags, next_id = unpack(">IBI", data, pos)
+                    head, next_flags, next_id = unpack(data, pos)
                     length = head >> 8
                     if (
                         head & 0xFF != _DATA
