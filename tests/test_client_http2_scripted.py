@@ -534,16 +534,22 @@ async def test_receive_windows_are_configurable() -> None:
     def handler(request: ScriptedRequest) -> None:
         request.conn.respond(request.stream_id)
 
-    for windows in ({}, {"http2_stream_window": 1 << 20, "http2_connection_window": 3 << 20}):
+    for stream, connection in ((STREAM_WINDOW, CONNECTION_WINDOW), (1 << 20, 3 << 20)):
         async for server in _serve(ScriptedH2Server(handler)):
-            async with hyperhttp.Client(http1=False, **windows) as client:
+            async with hyperhttp.Client(
+                http1=False, http2_stream_window=stream, http2_connection_window=connection
+            ) as client:
                 await client.get(f"{server.url}/")
             peer = server.connections[0].h2
-            stream = windows.get("http2_stream_window", STREAM_WINDOW)
-            connection = windows.get("http2_connection_window", CONNECTION_WINDOW)
             assert peer.remote_settings.initial_window_size == stream
             # The server's view of what it may send on the connection.
             assert peer.outbound_flow_control_window == connection - len(b"ok")
+    async for server in _serve(ScriptedH2Server(handler)):  # the defaults
+        async with hyperhttp.Client(http1=False) as client:
+            await client.get(f"{server.url}/")
+        peer = server.connections[0].h2
+        assert peer.remote_settings.initial_window_size == STREAM_WINDOW
+        assert peer.outbound_flow_control_window == CONNECTION_WINDOW - len(b"ok")
 
 
 @pytest.mark.parametrize(
