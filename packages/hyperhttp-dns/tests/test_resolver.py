@@ -382,3 +382,29 @@ async def test_getaddrinfo_failure_is_a_resolve_error() -> None:
     async with Resolver() as resolver:
         with pytest.raises(ResolveError, match=r"'bad\.\.name'"):
             await resolver.resolve("bad..name", 80)
+
+
+async def test_cached_tells_hits_from_misses(backend: ScriptedBackend) -> None:
+    """cached(): literals always; names while fresh (or servable stale); never failures."""
+    clock = Clock()
+    backend.answers["bad.test"] = ResolveError("bad.test", "Name or service not known")
+    async with Resolver(backend, default_ttl=30.0, negative_ttl=5.0, clock=clock) as resolver:
+        assert resolver.cached("127.0.0.1")
+        assert resolver.cached("::1")
+        assert resolver.cached("localhost")
+        assert not resolver.cached("api.test")
+        await resolver.resolve("api.test", 443)
+        assert resolver.cached("api.test")
+        assert resolver.cached("API.test")
+        assert not resolver.cached("api.test", socket.AF_INET)  # the family is part of the key
+        with pytest.raises(ResolveError):
+            await resolver.resolve("bad.test")
+        assert not resolver.cached("bad.test")  # a cached failure is not an answer
+        calls = len(backend.calls)
+        assert resolver.cached("api.test")
+        assert len(backend.calls) == calls  # asking made no lookup
+        clock.now += 30.0
+        assert not resolver.cached("api.test")
+        await resolver.resolve("api.test")
+        resolver.invalidate("api.test")
+        assert not resolver.cached("api.test")

@@ -229,6 +229,11 @@ def test_what_counts_as_failure() -> None:
     custom = breaker(Clock(), is_failure=lambda error, status: status == 429)
     assert custom.is_failure(None, 429)
     assert not custom.is_failure(ConnectionResetError(), None)
+    # default_failures: whether a caller may add its own errors to the default rule.
+    assert b.default_failures
+    assert not custom.default_failures
+    assert not breaker(Clock(), failure_exceptions=(ConnectionError,)).default_failures
+    assert breaker(Clock(), failure_exceptions=(OSError, TimeoutError)).default_failures
 
 
 class Result:

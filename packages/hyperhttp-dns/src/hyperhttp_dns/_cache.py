@@ -178,6 +178,13 @@ class DNSCache:
         ttl = self.default_ttl if answer.ttl is None else answer.ttl
         return min(max(ttl, self.min_ttl), self.max_ttl)
 
+    def peek(self, key: tuple[str, int], now: float) -> CacheEntry | None:
+        """Return ``key``'s usable positive entry (fresh or stale); the LRU order is untouched."""
+        entry = self._entries.get(key)
+        if entry is None or entry.error is not None:
+            return None
+        return entry if now < entry.stale_until or now < entry.expires else None
+
     def get(self, key: tuple[str, int], now: float) -> tuple[CacheStatus, CacheEntry | None]:
         """Look ``key`` up; an entry past every use is dropped."""
         entry = self._entries.get(key)

@@ -219,6 +219,17 @@ class Resolver:
         entry = await asyncio.shield(task)
         return list(entry.for_port(port))
 
+    def cached(self, host: str, family: int = _AF_UNSPEC) -> bool:
+        """Whether resolving ``host`` now would be answered without a lookup.
+
+        True for IP literals and for fresh or stale (served while refreshed)
+        cache entries; tracing uses it to tell cache hits from misses.
+        """
+        if _maybe_literal(host, 0, family) is not None:
+            return True
+        entry = self.cache.peek((host.lower(), family), self._clock())
+        return entry is not None
+
     def invalidate(self, host: str) -> None:
         """Forget ``host``'s cached answers: the next resolve looks it up again."""
         self.cache.invalidate(host)

@@ -56,6 +56,7 @@ logger = logging.getLogger("hyperhttp_resilience")
 
 #: Server errors that say the origin is unwell (429 is throttling, not ill health).
 DEFAULT_FAILURE_STATUSES = frozenset({500, 502, 503, 504})
+_DEFAULT_EXCEPTIONS: tuple[type[BaseException], ...] = (OSError, TimeoutError)
 
 
 class CircuitState(enum.Enum):
@@ -202,6 +203,16 @@ class CircuitBreaker:
         if circuit.state is _OPEN and (self.clock() if now is None else now) >= circuit.retry_at:
             return _HALF_OPEN
         return circuit.state
+
+    @property
+    def default_failures(self) -> bool:
+        """True when neither ``is_failure`` nor ``failure_exceptions`` was chosen.
+
+        A caller that knows its own errors (an HTTP client's connect errors,
+        say) may then count those too; with either set, :meth:`is_failure`
+        is the whole rule.
+        """
+        return self._is_failure is None and self.failure_exceptions == _DEFAULT_EXCEPTIONS
 
     def is_failure(self, error: BaseException | None, status: int | None) -> bool:
         """Tell whether an outcome counts against the circuit."""

@@ -7,6 +7,7 @@ from hyperhttp_resilience import CircuitBreaker, RetryBudget, RetryPolicy
 from .__about__ import __version__
 from ._client import Client
 from ._config import Limits, Timeout
+from ._cookies import CookieConflict, Cookies
 from ._exceptions import (
     CircuitOpenError,
     ConnectError,
@@ -21,6 +22,7 @@ from ._exceptions import (
     ReadTimeout,
     RemoteProtocolError,
     ResponseTooLarge,
+    StreamConsumed,
     TimeoutException,
     TooManyRedirects,
     TransportError,
@@ -37,6 +39,8 @@ __all__ = [
     "Client",
     "ConnectError",
     "ConnectTimeout",
+    "CookieConflict",
+    "Cookies",
     "DecodingError",
     "HTTPError",
     "HTTPStatusError",
@@ -54,6 +58,7 @@ __all__ = [
     "ResponseTooLarge",
     "RetryBudget",
     "RetryPolicy",
+    "StreamConsumed",
     "Timeout",
     "TimeoutException",
     "TooManyRedirects",

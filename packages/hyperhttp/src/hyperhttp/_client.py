@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import importlib
 import json as _json
 import time
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -28,6 +29,7 @@ import hyperhttp_resilience
 
 from .__about__ import __version__
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
+from ._cookies import Cookies
 from ._decoders import accept_encoding
 from ._exceptions import (
     CircuitOpenError,
@@ -40,14 +42,17 @@ from ._exceptions import (
     ReadTimeout,
     RemoteProtocolError,
     TimeoutException,
+    TooManyRedirects,
     WriteTimeout,
 )
 from ._headers import Headers
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection, StreamRefused
 from ._http11 import Exchange, HTTP11Connection, StaleConnection
 from ._models import BodySource, Request, Response
+from ._proxy import Proxy, ProxySelector
+from ._redirects import REDIRECT_STATUSES, redirect_request
 from ._tls import VerifyTypes, ssl_context
-from ._transport import Connection, connect_origin
+from ._transport import Connection, connect_origin, connect_via_proxy
 from ._urls import URL, QueryParams, join_base, merge_params, parse_url
 
 if TYPE_CHECKING:
@@ -76,10 +81,10 @@ _connect_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def _classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
     """Retry classification of our errors: what happened before anything was sent."""
     kind = hyperhttp_resilience.ErrorKind
-    if isinstance(
-        error, ConnectError | ConnectTimeout | PoolTimeout | StaleConnection | StreamRefused
-    ):
-        return kind.CONNECT
+    if isinstance(error, ConnectError | ConnectTimeout | PoolTimeout | StreamRefused):
+        return (
+            kind.CONNECT
+        )  # nothing sent, or (StreamRefused) the server says it did not process it
     if isinstance(error, ReadTimeout | WriteTimeout | RemoteProtocolError):
         return kind.SENT
     return kind.FATAL
@@ -94,7 +99,7 @@ class _Body(BodySource):
         self,
         connection: Connection,
         exchange: Exchange | H2Stream,
-        lease: hyperhttp_pool.Lease[tuple[str, str, int], Connection],
+        lease: hyperhttp_pool.Lease[_Key, Connection],
     ) -> None:
         self.connection = connection
         self.exchange = exchange
@@ -108,6 +113,34 @@ class _Body(BodySource):
 
     def close(self) -> None:
         self.lease.release(reusable=self.connection.finish(self.exchange))
+
+
+class _TracedBody(_Body):
+    """A body that reports ``response.end`` to the client's tracer when released."""
+
+    __slots__ = ("info", "started", "tracer")
+
+    def __init__(
+        self,
+        connection: Connection,
+        exchange: Exchange | H2Stream,
+        lease: hyperhttp_pool.Lease[_Key, Connection],
+        tracer: Tracer,
+        started: float,
+        info: dict[str, Any],
+    ) -> None:
+        super().__init__(connection, exchange, lease)
+        self.tracer = tracer
+        self.started = started
+        self.info = info
+
+    def close(self) -> None:
+        complete = self.exchange.done and self.exchange.error is None
+        super().close()
+        self.tracer(
+            "response.end",
+            {**self.info, "complete": complete, "elapsed": time.perf_counter() - self.started},
+        )
 
 
 class Client:
@@ -145,8 +178,6 @@ class Client:
             circuit_breaker, hyperhttp_resilience.CircuitBreaker
         ):
             raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
-        if cookies is not None or proxy is not None:
-            raise NotImplementedError("cookies and proxies arrive with their issue (#8)")
         if not http1 and not http2:
             raise ValueError("http1=False needs http2=True: no protocol left to speak")
         for name, value in (
@@ -170,8 +201,14 @@ class Client:
         self.headers = Headers(headers)
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
-        self.retry = retry
+        self.retry = _with_our_classes(retry)
         self.circuit_breaker = circuit_breaker
+        self.cookies = Cookies(cookies)
+        # Proxies: ``proxy=`` for every URL, else the environment's (trust_env).
+        self._proxies = ProxySelector(proxy=proxy, trust_env=trust_env)
+        self._traced_breakers: weakref.WeakSet[hyperhttp_resilience.CircuitBreaker] = (
+            weakref.WeakSet()
+        )
         self.trust_env = trust_env
         self.http2 = http2
         self.max_response_size = max_response_size
@@ -186,7 +223,7 @@ class Client:
         self._alpn: tuple[str, ...] = (
             ("h2", "http/1.1") if http2 and http1 else ("h2",) if http2 else ("http/1.1",)
         )
-        self._pool: hyperhttp_pool.Pool[tuple[str, str, int], Connection] = hyperhttp_pool.Pool(
+        self._pool: hyperhttp_pool.Pool[_Key, Connection] = hyperhttp_pool.Pool(
             self._open,
             max_connections=limits.max_connections,
             max_connections_per_key=limits.max_connections_per_host,
@@ -288,12 +325,20 @@ class Client:
         data: Mapping[str, Any] | None = None,
         json: Any = _UNSET,
         timeout: Timeout | float | None = _UNSET,
+        follow_redirects: bool = _UNSET,
+        retry: hyperhttp_resilience.RetryPolicy | None = _UNSET,
+        circuit_breaker: hyperhttp_resilience.CircuitBreaker | None = _UNSET,
     ) -> Response:
         """Send a request and read the whole response body.
+
+        ``follow_redirects``, ``retry`` and ``circuit_breaker`` override the
+        client's for this request (``None`` turns retries or the breaker off).
 
         Raises:
             InvalidURL, LocalProtocolError: before anything is sent.
             TransportError subclasses: connect, timeouts, protocol errors.
+            TooManyRedirects, StreamConsumed: while following redirects.
+            CircuitOpenError: the origin's breaker is open; nothing was sent.
 
         """
         request = self.build_request(
@@ -306,14 +351,23 @@ class Client:
             data=data,
             json=json,
         )
-        return await self.send(request, timeout=timeout)
+        return await self.send(
+            request,
+            timeout=timeout,
+            follow_redirects=follow_redirects,
+            retry=retry,
+            circuit_breaker=circuit_breaker,
+        )
 
     @contextlib.asynccontextmanager
     async def stream(self, method: str, url: str | URL, **kwargs: Any) -> AsyncIterator[Response]:
         """``async with client.stream(...) as response``: the body is not read yet."""
-        timeout = kwargs.pop("timeout", _UNSET)
+        options = {
+            name: kwargs.pop(name, _UNSET)
+            for name in ("timeout", "follow_redirects", "retry", "circuit_breaker")
+        }
         request = self.build_request(method, url, **kwargs)
-        response = await self.send(request, timeout=timeout, stream=True)
+        response = await self.send(request, stream=True, **options)
         try:
             yield response
         finally:
@@ -334,8 +388,6 @@ class Client:
         json: Any = _UNSET,
     ) -> Request:
         """Build (and validate) a request without sending it."""
-        if cookies is not None:
-            raise NotImplementedError("cookies arrive with their issue (#8)")
         if not isinstance(method, str):
             raise TypeError(f"method must be str, not {type(method).__name__}")
         method = method.upper()
@@ -389,6 +441,8 @@ class Client:
             if "content-type" not in request_headers:
                 request_headers["Content-Type"] = content_type.decode()
         request = Request(method, target, request_headers or _EMPTY, body, stream)
+        if cookies is not None:
+            request.extensions["cookies"] = Cookies(cookies)
         if request_headers is None:
             if method.encode("ascii", "replace").translate(None, _TOKEN):
                 raise LocalProtocolError(f"method {method!r} is not a token")
@@ -408,8 +462,12 @@ class Client:
             self._blocks[origin] = block
         return block
 
-    def _head(self, request: Request) -> bytes:
-        """Return the HTTP/1.1 request head (the body is not part of it)."""
+    def _head(self, request: Request, *, proxy_auth: bytes | bool | None = False) -> bytes:
+        """Return the HTTP/1.1 request head (the body is not part of it).
+
+        ``proxy_auth`` other than False: the head for a forward proxy (the
+        target in absolute-form, and Proxy-Authorization when not None).
+        """
         method = request.method.encode("ascii", "replace")
         url = request.url
         body = request.content
@@ -420,7 +478,22 @@ class Client:
             framing = b"Content-Length: %d\r\n" % len(body)
         elif request.method not in _BODYLESS:
             framing = b"Content-Length: 0\r\n"  # RFC 9110 §8.6: a POST without a body
-        if request.headers is _EMPTY:
+        if proxy_auth is not False:
+            lower = {name.lower() for name, _ in request.headers.raw}
+            fields = [(b"Host", url.host_header)]
+            fields += [(n, v) for n, v in self._default_fields if n.lower() not in lower]
+            fields += [
+                (n, v) for n, v in request.headers.raw if n.lower() != b"proxy-authorization"
+            ]
+            if isinstance(proxy_auth, bytes):
+                fields.append((b"Proxy-Authorization", proxy_auth))
+            target = str(url).partition("#")[0].encode("ascii")
+            try:
+                head = hp.serialize_request_head(method, target, fields)
+            except hp.LocalProtocolError as exc:
+                raise LocalProtocolError(str(exc)) from None
+            head = head[:-2] + framing + b"\r\n"
+        elif request.headers is _EMPTY:
             if method.translate(None, _TOKEN):
                 raise LocalProtocolError(f"method {request.method!r} is not a token")
             head = b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method, url.target, self._block(url), framing)
@@ -443,17 +516,38 @@ class Client:
     # ------------------------------------------------------------ sending
 
     async def send(
-        self, request: Request, *, timeout: Timeout | float | None = _UNSET, stream: bool = False
+        self,
+        request: Request,
+        *,
+        timeout: Timeout | float | None = _UNSET,
+        stream: bool = False,
+        follow_redirects: bool = _UNSET,
+        retry: hyperhttp_resilience.RetryPolicy | None = _UNSET,
+        circuit_breaker: hyperhttp_resilience.CircuitBreaker | None = _UNSET,
     ) -> Response:
-        """Send a built request; read the body unless ``stream``."""
+        """Send a built request; read the body unless ``stream``.
+
+        The ``total`` timeout is a deadline over the whole call: every retry
+        and every redirect of it.
+        """
         if self._closed:
             raise RuntimeError("the client is closed")
         timeouts = self.timeout if timeout is _UNSET else Timeout.coerce(timeout)
+        follow = self.follow_redirects if follow_redirects is _UNSET else follow_redirects
+        if retry is _UNSET:
+            policy = self.retry
+        else:
+            if retry is not None and not isinstance(retry, hyperhttp_resilience.RetryPolicy):
+                raise TypeError("retry must be a hyperhttp.RetryPolicy or None")
+            policy = _with_our_classes(retry)
+        breaker = self.circuit_breaker if circuit_breaker is _UNSET else circuit_breaker
+        if breaker is not None and not isinstance(breaker, hyperhttp_resilience.CircuitBreaker):
+            raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
         if timeouts.total is None:
-            return await self._send_resilient(request, timeouts, stream)
+            return await self._send_chain(request, timeouts, stream, follow, policy, breaker)
         try:
             async with asyncio.timeout(timeouts.total):
-                return await self._send_resilient(request, timeouts, stream)
+                return await self._send_chain(request, timeouts, stream, follow, policy, breaker)
         except TimeoutError as exc:
             if isinstance(exc, TimeoutException):
                 raise
@@ -462,12 +556,99 @@ class Client:
                 request=request,
             ) from exc
 
-    async def _send_resilient(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
-        retry = self.retry
-        breaker = self.circuit_breaker
-        if retry is None and breaker is None:
-            return await self._send_replaying(request, timeouts, stream)
+    async def _send_chain(
+        self,
+        request: Request,
+        timeouts: Timeout,
+        stream: bool,
+        follow: bool,
+        policy: hyperhttp_resilience.RetryPolicy | None,
+        breaker: hyperhttp_resilience.CircuitBreaker | None,
+    ) -> Response:
+        """Send, following redirects; cookies go out from the jar and come back into it."""
+        jar = self.cookies
+        history: list[Response] = []
+        while True:
+            sent = request
+            if not jar.is_empty or "cookies" in request.extensions:
+                sent = self._with_cookies(request)
+            if policy is None and breaker is None:
+                response = await self._send_replaying(sent, timeouts, stream)
+            else:
+                response = await self._send_resilient(sent, timeouts, stream, policy, breaker)
+            set_cookie = response.headers.get_raw(b"set-cookie")
+            if set_cookie:
+                jar.extract(request.url, [value.decode("latin-1") for value in set_cookie])
+            if (
+                not follow
+                or response.status_code not in REDIRECT_STATUSES
+                or "location" not in response.headers
+            ):
+                if history:
+                    response.history = history
+                return response
+            if len(history) >= self.max_redirects:
+                await response.aclose()
+                raise TooManyRedirects(
+                    f"more than {self.max_redirects} redirects (last: {response.status_code}"
+                    f" from {request.url})",
+                    request=request,
+                    history=[*history, response],
+                )
+            try:
+                following = redirect_request(request, response)
+                if stream:  # a redirect's own body is small: read it so the connection is reused
+                    await response.aread()
+            finally:
+                await response.aclose()
+            if self._trace is not None:
+                self._trace(
+                    "redirect",
+                    {
+                        "status": response.status_code,
+                        "from": str(request.url),
+                        "to": str(following.url),
+                        "method": following.method,
+                    },
+                )
+            history.append(response)
+            request = following
+
+    def _with_cookies(self, request: Request) -> Request:
+        """Return ``request`` with a Cookie field from the jar (and its own ``cookies=``)."""
+        own: Cookies | None = request.extensions.get("cookies")
+        if own is not None:
+            merged = Cookies(self.cookies)
+            merged.update(own)
+            value = merged.header_for(request.url)
+        else:
+            value = self.cookies.header_for(request.url)
+        if value is None:
+            return request
+        headers = Headers(request.headers)
+        given = headers.get("cookie")
+        if given is not None:  # one Cookie field only (RFC 6265 §5.4): theirs first
+            del headers["cookie"]
+            value = f"{given}; {value}"
+        headers["Cookie"] = value
+        sent = Request(request.method, request.url, headers, request.content, request.stream)
+        sent.extensions.update(request.extensions)
+        sent.extensions["head"] = self._head(sent)
+        return sent
+
+    async def _send_resilient(
+        self,
+        request: Request,
+        timeouts: Timeout,
+        stream: bool,
+        retry: hyperhttp_resilience.RetryPolicy | None,
+        breaker: hyperhttp_resilience.CircuitBreaker | None,
+    ) -> Response:
+        if breaker is not None and self._trace is not None and breaker not in self._traced_breakers:
+            self._traced_breakers.add(breaker)
+            breaker.add_listener(_breaker_tracer(weakref.ref(self)))
         policy = retry.start() if retry is not None else None
+        attempt = 1
         while True:
             try:
                 response = await self._send_guarded(request, timeouts, stream, breaker)
@@ -477,6 +658,7 @@ class Client:
                 decision = policy.decide(request.method, error=exc)
                 if not decision.retry:
                     raise
+                what: dict[str, Any] = {"error": exc}
             else:
                 if policy is None or response.status_code not in policy.retry_statuses:
                     return response
@@ -487,8 +669,15 @@ class Client:
                 )
                 if not decision.retry or request.stream is not None:
                     return response
-                await response.aclose()
+                await response.aclose()  # released before the next attempt
+                what = {"status": response.status_code}
             policy = decision.policy
+            if self._trace is not None:
+                self._trace(
+                    "retry",
+                    {"url": str(request.url), "attempt": attempt, "delay": decision.delay, **what},
+                )
+            attempt += 1
             await asyncio.sleep(decision.delay)
 
     async def _send_guarded(
@@ -510,7 +699,11 @@ class Client:
         try:
             response = await self._send_replaying(request, timeouts, stream)
         except Exception as exc:
-            failed = isinstance(exc, _TRANSPORT_FAILURES) or breaker.is_failure(exc, None)
+            # Connect errors, timeouts and broken responses count unless the
+            # breaker was given its own rule (is_failure or failure_exceptions).
+            failed = breaker.is_failure(exc, None) or (
+                breaker.default_failures and isinstance(exc, _TRANSPORT_FAILURES)
+            )
             breaker.record(permit, failed=failed)
             raise
         except BaseException:
@@ -530,7 +723,8 @@ class Client:
                 # above it, REFUSED_STREAM): replay any method, a few times.
                 refused += 1
                 if request.stream is not None or refused > _MAX_REFUSED:
-                    raise RemoteProtocolError(str(exc), request=request) from exc
+                    exc.request = request  # still a RemoteProtocolError; a policy may retry it
+                    raise
             except StaleConnection as exc:
                 # The server closed an idle connection as we reused it: nothing of
                 # the response came back. Replay an idempotent request once.
@@ -546,8 +740,17 @@ class Client:
         token = None
         if timeouts.connect != self.timeout.connect:
             token = _connect_timeout.set(timeouts.connect)
+        trace = self._trace
+        info: dict[str, Any] = {}
+        if trace is not None:
+            trace("pool.wait", {"origin": url.origin, "stats": self._pool.stats()})
+        key: _Key = url.origin
+        if self._proxies.enabled:
+            proxy = self._proxies.select(url)
+            if proxy is not None:
+                key = (url.origin, proxy)  # pooled by proxy and origin
         try:
-            lease = await self._pool.acquire(url.origin, timeout=timeouts.pool)
+            lease = await self._pool.acquire(key, timeout=timeouts.pool)
         except hyperhttp_pool.PoolTimeout as exc:
             raise PoolTimeout(
                 f"no connection for {url.host} within {timeouts.pool:g} s ({exc.stats})",
@@ -559,9 +762,22 @@ class Client:
             if token is not None:
                 _connect_timeout.reset(token)
         connection = lease.connection
+        if trace is not None:
+            trace(
+                "pool.acquired",
+                {
+                    "origin": url.origin,
+                    "waited": time.perf_counter() - started,
+                    "http_version": connection.http_version,
+                    "served": connection.served,  # requests before this one on the connection
+                },
+            )
         exchange: Exchange | H2Stream
         if type(connection) is HTTP11Connection:
-            head = request.extensions.get("head") or self._head(request)
+            if connection.forward:  # to a forward proxy: absolute-form
+                head = self._head(request, proxy_auth=connection.proxy_auth)
+            else:
+                head = request.extensions.get("head") or self._head(request)
             body = request.content
             exchange = connection.start(
                 request.method.encode("ascii"),
@@ -589,6 +805,9 @@ class Client:
                 assert isinstance(connection, HTTP11Connection)
                 assert type(exchange) is Exchange
                 await connection.send_body(exchange, request.stream, timeouts.write)
+            if trace is not None:
+                info = {"method": request.method, "url": str(url)}
+                trace("request.sent", {**info, "elapsed": time.perf_counter() - started})
             head = exchange.head
             if head is None:
                 head = await exchange.wait_head()
@@ -597,13 +816,27 @@ class Client:
             if isinstance(exc, HTTPError) and exc.request is None:
                 exc.request = request
             raise
+        source: _Body
+        if trace is None:
+            source = _Body(connection, exchange, lease)
+        else:
+            info["status"] = head.status_code
+            trace(
+                "response.headers",
+                {
+                    **info,
+                    "http_version": connection.http_version,
+                    "ttfb": time.perf_counter() - started,
+                },
+            )
+            source = _TracedBody(connection, exchange, lease, trace, started, info)
         response = Response(
             head.status_code,
             headers=head.headers,
             request=request,
             reason_phrase=head.reason.decode("latin-1") if head.reason else None,
             http_version=connection.http_version,
-            source=_Body(connection, exchange, lease),
+            source=source,
             started=started,
             decoded_limit=self.max_decompressed_size,
         )
@@ -611,19 +844,26 @@ class Client:
             await response.aread()
         return response
 
-    def _expected_capacity(self, origin: tuple[str, str, int]) -> int:
+    def _expected_capacity(self, key: _Key) -> int:
         """Streams a first connection to ``origin`` will likely carry (the pool's hint).
 
         Where HTTP/2 is likely, a cold burst of requests waits for one
         connection instead of opening one each; if ALPN says http/1.1, the
         pool opens the others as soon as that is known.
         """
-        if (origin[0] == "https" and self.http2) or not self.http1:
+        if len(key) == 2:  # through a proxy: HTTP/2 only inside a CONNECT tunnel
+            return 100 if key[0][0] == "https" and self.http2 else 1
+        if (key[0] == "https" and self.http2) or not self.http1:
             return 100
         return 1
 
-    async def _open(self, origin: tuple[str, str, int]) -> Connection:
-        """Open a connection to ``origin`` (the pool's connect function)."""
+    async def _open(self, key: _Key) -> Connection:
+        """Open a connection for a pool key: an origin, or (origin, proxy)."""
+        proxy: Proxy | None = None
+        if len(key) == 2:
+            origin, proxy = key
+        else:
+            origin = key
         context = None
         if origin[0] == "https":
             context = self._ssl
@@ -634,15 +874,26 @@ class Client:
         timeout = _connect_timeout.get(_UNSET)
         if timeout is _UNSET:
             timeout = self.timeout.connect
-        connection = await connect_origin(
-            origin,
-            self.resolver,
-            context,
-            timeout,
-            self._trace,
-            prior_knowledge=not self.http1,
-            h2_windows=self._h2_windows,
-        )
+        if proxy is not None:
+            connection = await connect_via_proxy(
+                origin,
+                proxy,
+                self.resolver,
+                context,
+                timeout,
+                self._trace,
+                h2_windows=self._h2_windows,
+            )
+        else:
+            connection = await connect_origin(
+                origin,
+                self.resolver,
+                context,
+                timeout,
+                self._trace,
+                prior_knowledge=not self.http1,
+                h2_windows=self._h2_windows,
+            )
         self._connections.add(connection)
         if isinstance(connection, HTTP2Connection):
             connection.on_capacity = self._pool.capacity_changed
@@ -699,7 +950,32 @@ class Client:
         return fields
 
 
+def _breaker_tracer(
+    client: weakref.ref[Client],
+) -> Callable[[Any, hyperhttp_resilience.CircuitState, hyperhttp_resilience.CircuitState], None]:
+    """Return a breaker listener reporting to the client's tracer while the client lives."""
+
+    def listener(
+        key: Any, old: hyperhttp_resilience.CircuitState, new: hyperhttp_resilience.CircuitState
+    ) -> None:
+        alive = client()
+        if alive is not None and not alive._closed and alive._trace is not None:
+            alive._trace("breaker", {"origin": key, "from": old.name, "to": new.name})
+
+    return listener
+
+
+def _with_our_classes(
+    policy: hyperhttp_resilience.RetryPolicy | None,
+) -> hyperhttp_resilience.RetryPolicy | None:
+    """Return the policy classifying hyperhttp's errors, unless it has its own classifier."""
+    if policy is None or policy.classify is not hyperhttp_resilience.default_classify:
+        return policy
+    return dataclasses.replace(policy, classify=_classify)
+
+
 _EMPTY = Headers()
+_Key = tuple[str, str, int] | tuple[tuple[str, str, int], Proxy]  # pool keys
 _MAX_REFUSED = 3
 _CLOSE_GRACE = 0.25  # seconds aclose() waits for connections to close cleanly
 # Connection-specific fields have no place in HTTP/2 (RFC 9113 §8.2.2).

@@ -15,6 +15,7 @@
     │   └── LocalProtocolError
     ├── DecodingError
     ├── TooManyRedirects
+    ├── StreamConsumed
     ├── HTTPStatusError
     ├── CircuitOpenError (also hyperhttp_resilience.CircuitOpenError)
     ├── ResponseTooLarge
@@ -47,6 +48,7 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "ResponseTooLarge",
+    "StreamConsumed",
     "TimeoutException",
     "TooManyRedirects",
     "TransportError",
@@ -123,7 +125,31 @@ class DecodingError(HTTPError):
 
 
 class TooManyRedirects(HTTPError):
-    """More redirects than ``max_redirects``."""
+    """More redirects than ``max_redirects``.
+
+    Attributes:
+        history: every response of the chain, oldest first (the last one
+            included: the redirect that was not followed).
+
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Request | None = None,
+        history: list[Response] | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.history: list[Response] = history if history is not None else []
+
+
+class StreamConsumed(HTTPError):
+    """A 307/308 redirect needs the request body again, but it was a stream already sent.
+
+    Nothing of the redirected request was sent. Pass the body as bytes to let
+    the client replay it, or ``follow_redirects=False`` to handle it yourself.
+    """
 
 
 class HTTPStatusError(HTTPError):

@@ -142,6 +142,10 @@ class HTTP11Connection(ConnectionBase):
 
     capacity = 1
     http_version = "HTTP/1.1"
+    #: A connection to a forward proxy (plain http through a proxy): requests
+    #: go in absolute-form, with this Proxy-Authorization value when set.
+    forward = False
+    proxy_auth: bytes | None = None
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)

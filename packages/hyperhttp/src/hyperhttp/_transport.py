@@ -6,20 +6,24 @@ import asyncio
 import functools
 import ipaddress
 import ssl
+import time
 from typing import TYPE_CHECKING
 
 import hyperhttp_dns
+import hyperhttp_parser as hp
 
-from ._exceptions import ConnectError, ConnectTimeout, RemoteProtocolError
+from ._exceptions import ConnectError, ConnectTimeout, ProxyError, RemoteProtocolError
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, HTTP2Connection
 from ._http11 import HTTP11Connection
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import socket
+    from collections.abc import Awaitable, Callable
 
+    from ._proxy import Proxy
     from ._tracing import Tracer
 
-__all__ = ["Connection", "connect_origin"]
+__all__ = ["Connection", "connect_origin", "connect_via_proxy"]
 
 Connection = HTTP11Connection | HTTP2Connection
 
@@ -56,6 +60,29 @@ class _Negotiator(asyncio.Protocol):
         pass
 
 
+def _traced_open(
+    tracer: Tracer, connected: list[float]
+) -> Callable[[hyperhttp_dns.Address], Awaitable[socket.socket]]:
+    """Happy Eyeballs' socket opener, reporting each attempt and its outcome."""
+
+    async def open_socket(address: hyperhttp_dns.Address) -> socket.socket:
+        began = time.perf_counter()
+        tracer("connect.attempt", {"address": address.host, "port": address.port})
+        try:
+            sock = await hyperhttp_dns.open_tcp_socket(address)
+        except BaseException as exc:
+            tracer(
+                "connect.attempt_failed",
+                {"address": address.host, "error": exc, "elapsed": time.perf_counter() - began},
+            )
+            raise
+        connected.append(time.perf_counter())
+        tracer("connect.tcp", {"address": address.host, "elapsed": connected[-1] - began})
+        return sock
+
+    return open_socket
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -90,12 +117,29 @@ async def connect_origin(
     connection: Connection | None = None
     try:
         async with asyncio.timeout(timeout):
+            open_socket: Callable[[hyperhttp_dns.Address], Awaitable[socket.socket]]
+            open_socket = hyperhttp_dns.open_tcp_socket
             if tracer is not None:
-                tracer("dns.start", {"host": host})
+                is_cached = getattr(resolver, "cached", None)
+                cached = bool(is_cached(host)) if is_cached is not None else None
+                began = time.perf_counter()
+                tracer("dns.start", {"host": host, "cached": cached})
             addresses = await resolver.resolve(host, port)
             if tracer is not None:
-                tracer("dns.end", {"host": host, "addresses": [str(a) for a in addresses]})
+                now = time.perf_counter()
+                tracer(
+                    "dns.end",
+                    {
+                        "host": host,
+                        "cached": cached,
+                        "addresses": [a.host for a in addresses],
+                        "elapsed": now - began,
+                    },
+                )
                 tracer("connect.start", {"origin": origin})
+                began = now
+                connected: list[float] = []
+                open_socket = _traced_open(tracer, connected)
             factory: Callable[[], _Negotiator | Connection]
             if tls is not None:
                 factory = functools.partial(_Negotiator, loop, h2_windows)
@@ -108,12 +152,26 @@ async def connect_origin(
                 )
             else:
                 factory = functools.partial(HTTP11Connection, loop)
-            _, made = await hyperhttp_dns.connect(
+            transport, made = await hyperhttp_dns.connect(
                 addresses,
                 factory,
                 ssl=tls,
                 server_hostname=host if tls is not None else None,
+                open_socket=open_socket,
             )
+            if tracer is not None and tls is not None and connected:
+                ssl_object = transport.get_extra_info("ssl_object")
+                tracer(
+                    "tls",
+                    {
+                        "origin": origin,
+                        "elapsed": time.perf_counter() - connected[0],
+                        "version": ssl_object.version() if ssl_object is not None else None,
+                        "alpn": (
+                            ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+                        ),
+                    },
+                )
             if isinstance(made, _Negotiator):
                 connection = made.protocol
             else:
@@ -128,7 +186,15 @@ async def connect_origin(
                     connection.abort()
                     raise ConnectError(f"HTTP/2 with {host}:{port} failed: {exc}") from exc
             if tracer is not None:
-                tracer("connect.end", {"origin": origin, "http_version": connection.http_version})
+                tracer(
+                    "connect.end",
+                    {
+                        "origin": origin,
+                        "http_version": connection.http_version,
+                        "address": transport.get_extra_info("peername"),
+                        "elapsed": time.perf_counter() - began,
+                    },
+                )
     except TimeoutError as exc:
         if connection is not None:
             connection.abort()
@@ -138,3 +204,128 @@ async def connect_origin(
     except (OSError, ssl.SSLError) as exc:
         raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
     return connection
+
+
+class _ConnectAnswer(asyncio.Protocol):
+    """Reads a proxy's answer to CONNECT (then TLS takes the transport over)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.parser = hp.ResponseParser()
+        self.parser.start(b"CONNECT")
+        self.answer: asyncio.Future[int] = loop.create_future()
+
+    def data_received(self, data: bytes) -> None:
+        if self.answer.done():
+            return
+        try:
+            events = self.parser.feed(data)
+        except hp.RemoteProtocolError as exc:
+            self.answer.set_exception(
+                ProxyError(f"the proxy's answer to CONNECT is malformed: {exc}")
+            )
+            return
+        for event in events:
+            if isinstance(event, hp.ResponseHead):
+                if 200 <= event.status_code < 300 and self.parser.trailing_data:
+                    self.answer.set_exception(
+                        ProxyError("the tunnel carried bytes before TLS started")
+                    )
+                else:
+                    self.answer.set_result(event.status_code)
+                return
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(ProxyError("the proxy closed the connection during CONNECT"))
+
+
+async def connect_via_proxy(
+    origin: tuple[str, str, int],
+    proxy: Proxy,
+    resolver: hyperhttp_dns.Resolver,
+    context: ssl.SSLContext | None,
+    timeout: float | None,
+    tracer: Tracer | None,
+    *,
+    h2_windows: tuple[int, int] = (STREAM_WINDOW, CONNECTION_WINDOW),
+) -> Connection:
+    """Open a connection to ``origin`` through an HTTP proxy.
+
+    https: a CONNECT tunnel to the origin, then TLS (and ALPN: HTTP/2 or
+    HTTP/1.1) inside it. http: a connection to the proxy itself, marked
+    ``forward`` so requests go in absolute-form.
+
+    Raises:
+        ProxyError: the proxy refused the tunnel (``status_code``) or broke it.
+        ConnectTimeout, ConnectError: the proxy or the TLS handshake failed.
+
+    """
+    scheme, host, port = origin
+    if scheme != "https":
+        connection = await connect_origin(proxy.origin, resolver, None, timeout, tracer)
+        assert isinstance(connection, HTTP11Connection)
+        connection.forward = True
+        connection.proxy_auth = proxy.auth_header
+        return connection
+    assert context is not None
+    loop = asyncio.get_running_loop()
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    head = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n".encode("ascii")
+    if proxy.auth_header is not None:
+        head += b"Proxy-Authorization: " + proxy.auth_header + b"\r\n"
+    head += b"\r\n"
+    transport: asyncio.Transport | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            if tracer is not None:
+                tracer("proxy.connect", {"proxy": str(proxy), "origin": origin})
+            addresses = await resolver.resolve(proxy.origin[1], proxy.origin[2])
+            transport, answering = await hyperhttp_dns.connect(
+                addresses, functools.partial(_ConnectAnswer, loop)
+            )
+            transport.write(head)
+            status = await answering.answer
+            if not 200 <= status < 300:
+                raise ProxyError(
+                    f"the proxy {proxy} answered CONNECT {authority} with {status}",
+                    status_code=status,
+                )
+            negotiator = _Negotiator(loop, h2_windows)
+            tls_transport = await loop.start_tls(
+                transport, negotiator, context, server_hostname=host
+            )
+            if tls_transport is None:  # pragma: no cover - only for a closing transport
+                raise ConnectError(f"TLS to {authority} through {proxy} failed")
+            transport = tls_transport
+            negotiator.connection_made(tls_transport)  # start_tls does not call it
+            tunnelled = negotiator.protocol
+            assert tunnelled is not None
+            if isinstance(tunnelled, HTTP2Connection):
+                try:
+                    await tunnelled.ready
+                except RemoteProtocolError as exc:
+                    raise ConnectError(f"HTTP/2 with {authority} failed: {exc}") from exc
+            if tracer is not None:
+                tracer(
+                    "connect.end",
+                    {
+                        "origin": origin,
+                        "proxy": str(proxy),
+                        "http_version": connection.http_version,
+                    },
+                )
+            return connection
+    except BaseException as exc:
+        if transport is not None:
+            transport.abort()
+        if isinstance(exc, ProxyError | ConnectError):
+            raise
+        if isinstance(exc, TimeoutError):
+            raise ConnectTimeout(
+                f"no tunnel to {authority} through {proxy} within {timeout:g} s"
+            ) from exc
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise ConnectError(f"TLS certificate of {host} rejected: {exc}") from exc
+        if isinstance(exc, OSError | ssl.SSLError):
+            raise ConnectError(f"cannot connect to {authority} through {proxy}: {exc}") from exc
+        raise

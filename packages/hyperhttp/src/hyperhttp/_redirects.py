@@ -1,0 +1,103 @@
+"""Following redirects (RFC 9110 §15.4): the next request of a chain, sans-IO.
+
+Rules
+-----
+1. ``Location`` is resolved against the request URL (RFC 3986 §5.2):
+   relative, absolute-path and scheme-relative references all work; a
+   reference without a fragment inherits the request's (RFC 9110 §10.2.2).
+   A scheme other than http/https is :class:`InvalidURL`.
+2. 301 and 302 turn any method but GET and HEAD into GET, 303 any but HEAD
+   (what every browser and httpx do); the body and its ``Content-*`` fields
+   go with it. 307 and 308 keep the method and the body; a body that was a
+   stream cannot be sent again, so :class:`StreamConsumed` is raised before
+   anything of the new request is sent.
+3. ``Authorization``, ``Cookie`` and ``Proxy-Authorization`` are dropped when
+   the origin changes, except for an upgrade from http to https on the same
+   host with both ports the defaults. Cookies of the jar are added again for
+   the new URL by the client, so only the caller's own Cookie field is lost.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from ._exceptions import InvalidURL, StreamConsumed
+from ._headers import Headers
+from ._models import Request, Response
+from ._urls import URL, parse_url
+
+__all__ = ["REDIRECT_STATUSES", "redirect_request"]
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CREDENTIALS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
+
+
+def redirect_url(url: URL, location: str) -> URL:
+    """Resolve a ``Location`` value against the URL of the request it answers."""
+    text = location.strip()
+    if not text:
+        raise InvalidURL(f"empty Location in a redirect from {url}")
+    try:
+        joined = urljoin(str(url), text)
+    except ValueError as exc:
+        raise InvalidURL(f"invalid Location {location!r}: {exc}") from None
+    target = parse_url(joined)
+    if url.fragment and "#" not in text:
+        target = parse_url(f"{joined.partition('#')[0]}#{url.fragment}")
+    return target
+
+
+def _keeps_credentials(old: URL, new: URL) -> bool:
+    if old.origin == new.origin:
+        return True
+    return (
+        old.scheme == "http"
+        and new.scheme == "https"
+        and old.host == new.host
+        and old.origin[2] == 80
+        and new.origin[2] == 443
+    )
+
+
+def redirect_request(request: Request, response: Response) -> Request:
+    """Return the request that follows ``response`` (a redirect with a Location).
+
+    Raises:
+        InvalidURL: Location is not an http(s) URL.
+        StreamConsumed: a 307/308 would need a streamed body again.
+
+    """
+    status = response.status_code
+    location = response.headers.get("location")
+    assert location is not None
+    url = redirect_url(request.url, location)
+    method = request.method
+    if (status == 303 and method != "HEAD") or (
+        status in (301, 302) and method not in ("GET", "HEAD")
+    ):
+        method = "GET"
+    keep_body = method == request.method
+    if keep_body and request.stream is not None:
+        raise StreamConsumed(
+            f"{status} redirect to {url} needs the request body again, but it was a stream"
+            " that was already sent; pass the body as bytes, or follow_redirects=False",
+            request=request,
+        )
+    headers = request.headers
+    drop_content = not keep_body
+    drop_credentials = not _keeps_credentials(request.url, url)
+    if drop_content or drop_credentials:
+        raw = headers.raw
+        kept = [
+            (name, value)
+            for name, value in raw
+            if not (drop_content and name.lower().startswith(b"content-"))
+            and not (drop_credentials and name.lower() in _CREDENTIALS)
+        ]
+        if len(kept) != len(raw):
+            headers = Headers(kept)
+    follow = Request(method, url, headers, request.content if keep_body else None)
+    follow.extensions.update(
+        (k, v) for k, v in request.extensions.items() if k not in ("head", "cookie")
+    )
+    return follow
