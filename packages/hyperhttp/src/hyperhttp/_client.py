@@ -534,15 +534,18 @@ class Client:
             raise RuntimeError("the client is closed")
         timeouts = self.timeout if timeout is _UNSET else Timeout.coerce(timeout)
         follow = self.follow_redirects if follow_redirects is _UNSET else follow_redirects
-        if retry is _UNSET:
-            policy = self.retry
-        else:
+        policy = self.retry
+        if retry is not _UNSET:
             if retry is not None and not isinstance(retry, hyperhttp_resilience.RetryPolicy):
                 raise TypeError("retry must be a hyperhttp.RetryPolicy or None")
             policy = _with_our_classes(retry)
-        breaker = self.circuit_breaker if circuit_breaker is _UNSET else circuit_breaker
-        if breaker is not None and not isinstance(breaker, hyperhttp_resilience.CircuitBreaker):
-            raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
+        breaker = self.circuit_breaker
+        if circuit_breaker is not _UNSET:
+            if circuit_breaker is not None and not isinstance(
+                circuit_breaker, hyperhttp_resilience.CircuitBreaker
+            ):
+                raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
+            breaker = circuit_breaker
         if timeouts.total is None:
             return await self._send_chain(request, timeouts, stream, follow, policy, breaker)
         try:
@@ -576,7 +579,7 @@ class Client:
                 response = await self._send_replaying(sent, timeouts, stream)
             else:
                 response = await self._send_resilient(sent, timeouts, stream, policy, breaker)
-            set_cookie = response.headers.get_raw(b"set-cookie")
+            set_cookie = response._raw_values(b"set-cookie")  # the Headers stay unbuilt
             if set_cookie:
                 jar.extract(request.url, [value.decode("latin-1") for value in set_cookie])
             if (
@@ -741,7 +744,6 @@ class Client:
         if timeouts.connect != self.timeout.connect:
             token = _connect_timeout.set(timeouts.connect)
         trace = self._trace
-        info: dict[str, Any] = {}
         if trace is not None:
             trace("pool.wait", {"origin": url.origin, "stats": self._pool.stats()})
         key: _Key = url.origin
@@ -806,8 +808,14 @@ class Client:
                 assert type(exchange) is Exchange
                 await connection.send_body(exchange, request.stream, timeouts.write)
             if trace is not None:
-                info = {"method": request.method, "url": str(url)}
-                trace("request.sent", {**info, "elapsed": time.perf_counter() - started})
+                trace(
+                    "request.sent",
+                    {
+                        "method": request.method,
+                        "url": str(url),
+                        "elapsed": time.perf_counter() - started,
+                    },
+                )
             head = exchange.head
             if head is None:
                 head = await exchange.wait_head()
@@ -820,7 +828,11 @@ class Client:
         if trace is None:
             source = _Body(connection, exchange, lease)
         else:
-            info["status"] = head.status_code
+            info: dict[str, Any] = {
+                "method": request.method,
+                "url": str(url),
+                "status": head.status_code,
+            }
             trace(
                 "response.headers",
                 {
