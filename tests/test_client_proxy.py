@@ -21,9 +21,9 @@ import pytest_asyncio
 from tests.servers.connect_proxy import ConnectProxy
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-    from tests.servers.fixtures import H2Server, TLSSetup, WebServer
+    from tests.servers.fixtures import H2Server, RawServer, Script, TLSSetup, WebServer
 
 pytestmark = pytest.mark.asyncio
 
@@ -31,9 +31,9 @@ pytestmark = pytest.mark.asyncio
 TIMEOUT = 20.0
 
 USER = "user"
-PASSWORD = "p@ss"
+PASSWORD = "p@ss"  # noqa: S105 - a test proxy's password
 #: A password distinctive enough to search for in reprs, messages and trace events.
-SECRET = "s3cr3t-Pw0rd"
+SECRET = "s3cr3t-Pw0rd"  # noqa: S105 - searched for, must never show
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
@@ -100,21 +100,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest_asyncio.fixture
 async def proxy() -> AsyncIterator[ConnectProxy]:
-    """An open forward proxy on 127.0.0.1."""
+    """Run an open forward proxy on 127.0.0.1."""
     async with ConnectProxy() as started:
         yield started
 
 
 @pytest_asyncio.fixture
 async def other_proxy() -> AsyncIterator[ConnectProxy]:
-    """A second, independent forward proxy on 127.0.0.1."""
+    """Run a second, independent forward proxy on 127.0.0.1."""
     async with ConnectProxy() as started:
         yield started
 
 
 @pytest_asyncio.fixture
 async def auth_proxy() -> AsyncIterator[ConnectProxy]:
-    """A forward proxy requiring ``Proxy-Authorization: Basic user:p@ss``."""
+    """Run a forward proxy requiring ``Proxy-Authorization: Basic user:p@ss``."""
     async with ConnectProxy(auth=(USER, PASSWORD)) as started:
         yield started
 
@@ -284,6 +284,34 @@ async def test_http_streamed_body_is_forwarded_intact(
     assert head.tokens("transfer-encoding") == {"chunked"}
 
 
+async def test_http_absolute_form_carries_no_userinfo_or_fragment(
+    web_server: WebServer, proxy: ConnectProxy
+) -> None:
+    """RFC 9110 §4.2.4: no userinfo in a target URI; a fragment is never sent either."""
+    async with asyncio.timeout(TIMEOUT):
+        async with hyperhttp.Client(proxy=proxy.url) as client:
+            url = f"http://alice:origin-pw@127.0.0.1:{web_server.port}/echo?a=1#frag"
+            r = await client.get(url)
+    assert r.status_code == 200
+    (head,) = proxy.requests
+    assert head.target == f"{web_server.url}/echo?a=1"
+    assert "origin-pw" not in head.target
+
+
+async def test_proxy_listening_on_ipv6_loopback(
+    tls: TLSSetup, tls_server: WebServer, web_server: WebServer
+) -> None:
+    """A proxy URL with a bracketed IPv6 address: http forwarded, https tunnelled."""
+    async with asyncio.timeout(TIMEOUT):
+        async with ConnectProxy(host="::1") as v6:
+            assert v6.url.startswith("http://[::1]:")
+            async with hyperhttp.Client(proxy=v6.url, verify=tls.ca_path) as client:
+                assert (await client.get(f"{web_server.url}/echo")).status_code == 200
+                assert (await client.get(f"{tls_server.url}/echo")).status_code == 200
+    assert [f.url for f in v6.forwarded] == [f"{web_server.url}/echo"]
+    assert v6.tunnels == [("127.0.0.1", tls_server.port)]
+
+
 # ------------------------------------------------------------------ proxy authentication
 
 
@@ -360,9 +388,7 @@ async def test_refused_connect_raises_proxy_error_with_its_status(
     """CONNECT answered 503: ProxyError, status_code 503, the proxy named, its password not."""
     async with asyncio.timeout(TIMEOUT):
         async with ConnectProxy(auth=(USER, SECRET), refuse_status=503) as refusing:
-            async with hyperhttp.Client(
-                proxy=refusing.url_with_auth, verify=tls.ca_path
-            ) as client:
+            async with hyperhttp.Client(proxy=refusing.url_with_auth, verify=tls.ca_path) as client:
                 with pytest.raises(hyperhttp.ProxyError) as caught:
                     await client.get(f"{tls_server.url}/echo")
             assert refusing.tunnels == []
@@ -402,6 +428,108 @@ async def test_unreachable_proxy_for_http_raises_connect_error_naming_it(
     assert f"127.0.0.1:{port}" in str(caught.value)
     _assert_no_secret(_texts(caught.value), SECRET)
     assert web_server.requests == []
+
+
+async def test_refused_connect_fails_every_request_of_a_cold_burst(
+    tls: TLSSetup, tls_server: WebServer
+) -> None:
+    """Concurrent requests waiting on one refused tunnel all fail with ProxyError; none hangs."""
+    async with asyncio.timeout(TIMEOUT):
+        async with (
+            ConnectProxy(refuse_status=502) as refusing,
+            hyperhttp.Client(proxy=refusing.url, verify=tls.ca_path) as client,
+        ):
+            results = await asyncio.gather(
+                *(client.get(f"{tls_server.url}/echo") for _ in range(5)),
+                return_exceptions=True,
+            )
+            stats = client.pool_stats()
+            assert (stats.connections, stats.leases, stats.waiters) == (0, 0, 0)
+    assert all(isinstance(r, hyperhttp.ProxyError) for r in results), results
+    assert {r.status_code for r in results if isinstance(r, hyperhttp.ProxyError)} == {502}
+    assert refusing.tunnels == []
+
+
+@pytest.mark.parametrize("scheme", ["https", "socks5"])
+async def test_unsupported_proxy_scheme_is_invalid_url_without_password(scheme: str) -> None:
+    """Only http:// proxies: another scheme is InvalidURL at construction, password hidden."""
+    with pytest.raises(hyperhttp.InvalidURL) as caught:
+        hyperhttp.Client(proxy=f"{scheme}://{USER}:{SECRET}@127.0.0.1:3128")
+    assert scheme in str(caught.value)
+    _assert_no_secret(_texts(caught.value), SECRET)
+
+
+async def test_invalid_proxy_in_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bad HTTPS_PROXY fails the Client's construction, naming the variable, not the password."""
+    monkeypatch.setenv("HTTPS_PROXY", f"ftp://{USER}:{SECRET}@127.0.0.1:3128")
+    with pytest.raises(hyperhttp.InvalidURL) as caught:
+        hyperhttp.Client()
+    assert "HTTPS_PROXY" in str(caught.value)
+    _assert_no_secret(_texts(caught.value), SECRET)
+    async with hyperhttp.Client(trust_env=False):  # the environment is not read at all then
+        pass
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (None, "closed"),
+        (b"NOT HTTP AT ALL\r\n\r\n", "malformed"),
+        (b"HTTP/1.1 200 Connection established\r\n\r\nearly bytes", "before TLS"),
+    ],
+    ids=["closed", "malformed", "early-bytes"],
+)
+async def test_broken_connect_answer_raises_proxy_error(
+    tls: TLSSetup,
+    raw_server: Callable[[Script], Awaitable[RawServer]],
+    answer: bytes | None,
+    words: str,
+) -> None:
+    """A proxy closing, garbling or over-sending in its CONNECT answer: ProxyError, no status."""
+
+    def respond(request: bytes, number: int) -> bytes | None:
+        return answer
+
+    scripted = await raw_server(respond)
+    async with asyncio.timeout(TIMEOUT):
+        async with hyperhttp.Client(proxy=scripted.url, verify=tls.ca_path) as client:
+            with pytest.raises(hyperhttp.ProxyError) as caught:
+                await client.get("https://127.0.0.1:9/echo")
+    assert caught.value.status_code is None
+    assert words in str(caught.value)
+    assert scripted.received[0].startswith(b"CONNECT 127.0.0.1:9 HTTP/1.1\r\n")
+
+
+async def test_silent_proxy_raises_connect_timeout_naming_it(
+    tls: TLSSetup, raw_server: Callable[[Script], Awaitable[RawServer]]
+) -> None:
+    """A proxy that never answers CONNECT: ConnectTimeout naming the proxy, password hidden."""
+    release = asyncio.Event()
+
+    async def never(request: bytes, number: int) -> bytes | None:
+        await release.wait()
+        return None
+
+    scripted = await raw_server(never)
+    proxy_url = scripted.url.replace("://", f"://{USER}:{SECRET}@")
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            async with hyperhttp.Client(
+                proxy=proxy_url, verify=tls.ca_path, timeout=hyperhttp.Timeout(connect=0.3)
+            ) as client:
+                with pytest.raises(hyperhttp.ConnectTimeout) as caught:
+                    await client.get("https://127.0.0.1:9/echo")
+    finally:
+        release.set()
+        for _ in range(200):  # bounded: let the scripted handler finish
+            if all(w.is_closing() for w in scripted.writers):
+                break
+            await asyncio.sleep(0.01)
+    assert isinstance(caught.value, hyperhttp.TimeoutException)
+    assert f"127.0.0.1:{scripted.port}" in str(caught.value)
+    _assert_no_secret(_texts(caught.value), SECRET)
 
 
 # ------------------------------------------------------------------ pool keys
@@ -648,14 +776,17 @@ async def test_password_not_in_client_repr_or_http_trace(web_server: WebServer) 
     """repr(client) and the trace of a forwarded request never show the proxy password."""
     trace = _Recorder()
     async with asyncio.timeout(TIMEOUT):
-        async with ConnectProxy(auth=(USER, SECRET)) as secured:
-            async with hyperhttp.Client(proxy=secured.url_with_auth, trace=trace) as client:
-                _assert_no_secret(repr(client), SECRET)
-                r = await client.get(f"{web_server.url}/echo")
-                assert r.status_code == 200
-                _assert_no_secret(repr(r), SECRET)
-                _assert_no_secret(repr(r.request), SECRET)
-                _assert_no_secret(str(r.request.headers), SECRET)
+        async with (
+            ConnectProxy(auth=(USER, SECRET)) as secured,
+            hyperhttp.Client(proxy=secured.url_with_auth, trace=trace) as client,
+        ):
+            _assert_no_secret(repr(client), SECRET)
+            r = await client.get(f"{web_server.url}/echo")
+            assert r.status_code == 200
+            assert r.request is not None
+            _assert_no_secret(repr(r), SECRET)
+            _assert_no_secret(repr(r.request), SECRET)
+            _assert_no_secret(repr(r.request.headers), SECRET)
     assert "connect.end" in trace.names()
     _assert_no_secret(repr(trace.events), SECRET)
 
@@ -664,11 +795,13 @@ async def test_password_not_in_https_trace(tls: TLSSetup, tls_server: WebServer)
     """The trace of a tunnelled request names the proxy but never its password."""
     trace = _Recorder()
     async with asyncio.timeout(TIMEOUT):
-        async with ConnectProxy(auth=(USER, SECRET)) as secured:
-            async with hyperhttp.Client(
+        async with (
+            ConnectProxy(auth=(USER, SECRET)) as secured,
+            hyperhttp.Client(
                 proxy=secured.url_with_auth, verify=tls.ca_path, trace=trace
-            ) as client:
-                r = await client.get(f"{tls_server.url}/echo")
+            ) as client,
+        ):
+            r = await client.get(f"{tls_server.url}/echo")
     assert r.status_code == 200
     assert "proxy.connect" in trace.names()
     assert f"127.0.0.1:{secured.port}" in repr(trace.events)

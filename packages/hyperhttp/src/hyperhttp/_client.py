@@ -487,7 +487,8 @@ class Client:
             ]
             if isinstance(proxy_auth, bytes):
                 fields.append((b"Proxy-Authorization", proxy_auth))
-            target = str(url).partition("#")[0].encode("ascii")
+            # Absolute-form (RFC 9112 §3.2.2), never with userinfo or fragment.
+            target = b"%s://%s%s" % (url.scheme.encode("ascii"), url.host_header, url.target)
             try:
                 head = hp.serialize_request_head(method, target, fields)
             except hp.LocalProtocolError as exc:

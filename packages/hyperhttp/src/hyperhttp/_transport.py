@@ -262,7 +262,10 @@ async def connect_via_proxy(
     """
     scheme, host, port = origin
     if scheme != "https":
-        connection = await connect_origin(proxy.origin, resolver, None, timeout, tracer)
+        try:
+            connection = await connect_origin(proxy.origin, resolver, None, timeout, tracer)
+        except (ConnectError, ConnectTimeout) as exc:
+            raise type(exc)(f"cannot reach the proxy {proxy}: {exc}") from exc
         assert isinstance(connection, HTTP11Connection)
         connection.forward = True
         connection.proxy_auth = proxy.auth_header
@@ -311,10 +314,10 @@ async def connect_via_proxy(
                     {
                         "origin": origin,
                         "proxy": str(proxy),
-                        "http_version": connection.http_version,
+                        "http_version": tunnelled.http_version,
                     },
                 )
-            return connection
+            return tunnelled
     except BaseException as exc:
         if transport is not None:
             transport.abort()
