@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
+from tests.servers.routes import serve_routes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -20,23 +21,8 @@ pytestmark = pytest.mark.asyncio
 @contextlib.asynccontextmanager
 async def _serve(routes: list[web.RouteDef]) -> AsyncIterator[tuple[str, list[str | None]]]:
     """Serve ``routes`` on loopback; yield the URL and the Cookie field of each request."""
-    cookies_seen: list[str | None] = []
-
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        cookies_seen.append(request.headers.get("Cookie"))
-        return await handler(request)  # type: ignore[no-any-return]
-
-    app = web.Application(middlewares=[record])
-    app.add_routes(routes)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", cookies_seen
-    finally:
-        await runner.cleanup()
+    async with serve_routes(routes) as (url, seen):
+        yield url, seen.cookies
 
 
 def _setting(*values: str, status: int = 200, location: str | None = None) -> Any:

@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from tests.servers.connect_proxy import ConnectProxy
+from tests.servers.routes import TraceRecorder
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -45,19 +46,6 @@ def _basic(user: str, password: str) -> str:
 def _seen_headers(echoed: dict[str, Any]) -> set[str]:
     """Lower-cased names of the header fields the echo endpoint received."""
     return {name.lower() for name, _ in echoed["headers"]}
-
-
-class _Recorder:
-    """A ``trace=`` callback keeping every event."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, name: str, info: dict[str, Any]) -> None:
-        self.events.append((name, info))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.events]
 
 
 @contextlib.contextmanager
@@ -774,7 +762,7 @@ async def test_explicit_proxy_ignores_no_proxy(
 
 async def test_password_not_in_client_repr_or_http_trace(web_server: WebServer) -> None:
     """repr(client) and the trace of a forwarded request never show the proxy password."""
-    trace = _Recorder()
+    trace = TraceRecorder()
     async with asyncio.timeout(TIMEOUT):
         async with (
             ConnectProxy(auth=(USER, SECRET)) as secured,
@@ -793,7 +781,7 @@ async def test_password_not_in_client_repr_or_http_trace(web_server: WebServer) 
 
 async def test_password_not_in_https_trace(tls: TLSSetup, tls_server: WebServer) -> None:
     """The trace of a tunnelled request names the proxy but never its password."""
-    trace = _Recorder()
+    trace = TraceRecorder()
     async with asyncio.timeout(TIMEOUT):
         async with (
             ConnectProxy(auth=(USER, SECRET)) as secured,
@@ -812,7 +800,7 @@ async def test_password_not_in_errors_or_their_trace(
     tls: TLSSetup, tls_server: WebServer, web_server: WebServer
 ) -> None:
     """A 407 to CONNECT and an unreachable proxy: no password in messages or trace events."""
-    trace = _Recorder()
+    trace = TraceRecorder()
     async with asyncio.timeout(TIMEOUT):
         async with ConnectProxy(auth=(USER, "the-right-one")) as secured:
             wrong = secured.url.replace("://", f"://{USER}:{SECRET}@")

@@ -10,44 +10,19 @@ import hyperhttp
 import pytest
 from aiohttp import web
 
+from tests.servers.routes import Seen, serve_routes
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 pytestmark = pytest.mark.asyncio
 
 
-class _Seen(list[web.Request]):
-    """The requests a server saw, and the client address of each."""
-
-    peers: list[object]
-
-
 @contextlib.asynccontextmanager
-async def _serve(routes: list[web.RouteDef]) -> AsyncIterator[tuple[str, _Seen]]:
-    """Serve ``routes`` on a loopback port; yield the URL and the requests seen."""
-    seen = _Seen()
-    seen.peers = []
-
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        await request.read()
-        seen.peers.append(
-            request.transport.get_extra_info("peername") if request.transport else None
-        )
-        seen.append(request)
-        return await handler(request)  # type: ignore[no-any-return]
-
-    app = web.Application(middlewares=[record])
-    app.add_routes(routes)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+async def _serve(routes: list[web.RouteDef]) -> AsyncIterator[tuple[str, Seen]]:
+    """Serve ``routes`` on a loopback port; yield the URL and what was seen."""
+    async with serve_routes(routes) as served:
+        yield served
 
 
 async def _echo(request: web.Request) -> web.Response:
@@ -82,8 +57,8 @@ async def test_chain_across_two_origins_keeps_history_and_final_url() -> None:
     assert [r.status_code for r in response.history] == [302, 301]
     assert [str(r.url) for r in response.history] == [f"{a_url}/start", f"{a_url}/middle?x=1"]
     assert response.json()["path"] == "/end"
-    assert [r.path_qs for r in a_seen] == ["/start", "/middle?x=1"]
-    assert len(b_seen) == 1
+    assert [r.path_qs for r in a_seen.requests] == ["/start", "/middle?x=1"]
+    assert len(b_seen.requests) == 1
 
 
 @pytest.mark.parametrize(
@@ -114,7 +89,7 @@ async def test_method_and_body_per_status(
         response = await client.request(
             method, f"{url}/from", content=body, headers={"Content-Type": "text/plain"}
         )
-    to = seen[-1]
+    to = seen.requests[-1]
     assert to.path == "/to"
     assert to.method == expected_method
     assert response.history[0].status_code == status
@@ -141,7 +116,7 @@ async def test_307_with_a_streamed_body_is_a_clear_error_and_nothing_half_sent()
             await client.post(f"{url}/from", content=body())
         # Bytes are replayed fine.
         response = await client.post(f"{url}/from", content=b"again")
-    assert [r.path for r in seen] == ["/from", "/from", "/to"]
+    assert [r.path for r in seen.requests] == ["/from", "/from", "/to"]
     assert response.json()["body"] == "again"
 
 
@@ -188,7 +163,7 @@ async def test_too_many_redirects_carries_the_history() -> None:
     async with _serve(routes) as (url, seen), hyperhttp.Client(max_redirects=3) as client:
         with pytest.raises(hyperhttp.TooManyRedirects) as caught:
             await client.get(f"{url}/loop/0")
-        assert len(seen) == 4
+        assert len(seen.requests) == 4
         assert [str(r.url) for r in caught.value.history] == [f"{url}/loop/{n}" for n in range(4)]
         # Per request: not followed at all; the client's setting stays.
         response = await client.get(f"{url}/loop/0", follow_redirects=False)

@@ -8,29 +8,16 @@ import hyperhttp
 import hyperhttp_dns
 import pytest
 
+from tests.servers.routes import TraceRecorder
+
 if TYPE_CHECKING:
     from tests.servers.fixtures import TLSSetup, WebServer
 
 pytestmark = pytest.mark.asyncio
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, name: str, info: dict[str, Any]) -> None:
-        self.events.append((name, info))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.events]
-
-    def one(self, name: str) -> dict[str, Any]:
-        (info,) = [info for n, info in self.events if n == name]
-        return info
-
-
 async def test_first_request_traces_every_phase_in_order(web_server: WebServer) -> None:
-    trace = _Recorder()
+    trace = TraceRecorder()
     async with hyperhttp.Client(trace=trace) as client:
         await client.get(f"{web_server.url}/size/100")
         first = trace.names()
@@ -78,7 +65,7 @@ async def test_dns_cache_hit_or_miss_and_happy_eyeballs_attempts() -> None:
 
     listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
-    trace = _Recorder()
+    trace = TraceRecorder()
     resolver = hyperhttp_dns.Resolver(Backend())
     try:
         async with hyperhttp.Client(trace=trace, resolver=resolver, timeout=2) as client:
@@ -97,7 +84,7 @@ async def test_dns_cache_hit_or_miss_and_happy_eyeballs_attempts() -> None:
 
 
 async def test_tls_event(tls: TLSSetup, tls_server: WebServer) -> None:
-    trace = _Recorder()
+    trace = TraceRecorder()
     async with hyperhttp.Client(trace=trace, verify=tls.ca_path) as client:
         await client.get(f"{tls_server.url}/size/10")
     info = trace.one("tls")
@@ -108,7 +95,7 @@ async def test_tls_event(tls: TLSSetup, tls_server: WebServer) -> None:
 
 
 async def test_streamed_response_ends_when_released(web_server: WebServer) -> None:
-    trace = _Recorder()
+    trace = TraceRecorder()
     async with hyperhttp.Client(trace=trace) as client:
         async with client.stream("GET", f"{web_server.url}/slow?chunks=20&delay=0.02") as response:
             assert "response.end" not in trace.names()
