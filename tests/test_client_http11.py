@@ -461,9 +461,13 @@ async def test_tls_default_verification_rejects_an_unknown_ca(tls_server: WebSer
 
 
 async def test_tls_verify_false_and_own_context(tls: TLSSetup, tls_server: WebServer) -> None:
-    """verify=False skips verification; an SSLContext is used as given."""
-    async with hyperhttp.Client(verify=False) as client:
+    """verify=False: no verification, one warning at construction; a context is used as given."""
+    with pytest.warns(hyperhttp.InsecureRequestWarning, match="verify=False") as warned:
+        client = hyperhttp.Client(verify=False)
+    assert len(warned) == 1
+    async with client:
         assert (await client.get(f"{tls_server.url}/size/1")).content == b"x"
+        assert (await client.get(f"{tls_server.url}/size/1")).content == b"x"  # no more warnings
     context = ssl.create_default_context(cafile=tls.ca_path)
     async with hyperhttp.Client(verify=context) as client:
         assert (await client.get(f"{tls_server.url}/size/1")).content == b"x"

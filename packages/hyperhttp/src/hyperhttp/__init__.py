@@ -15,6 +15,7 @@ from ._exceptions import (
     DecodingError,
     HTTPError,
     HTTPStatusError,
+    InsecureRequestWarning,
     InvalidURL,
     LocalProtocolError,
     PoolTimeout,
@@ -31,6 +32,7 @@ from ._exceptions import (
 from ._headers import Headers
 from ._models import Request, Response, ResponseNotRead
 from ._urls import URL
+from ._uvloop import install_uvloop
 
 __all__ = [
     "URL",
@@ -45,6 +47,7 @@ __all__ = [
     "HTTPError",
     "HTTPStatusError",
     "Headers",
+    "InsecureRequestWarning",
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
@@ -65,6 +68,7 @@ __all__ = [
     "TransportError",
     "WriteTimeout",
     "__version__",
+    "install_uvloop",
 ]
 
 # Reprs and tracebacks say hyperhttp.Client, not hyperhttp._client.Client.

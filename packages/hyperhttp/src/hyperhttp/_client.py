@@ -15,10 +15,12 @@ import contextlib
 import contextvars
 import dataclasses
 import importlib
+import inspect
 import json as _json
 import time
+import warnings
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -28,7 +30,7 @@ import hyperhttp_pool
 import hyperhttp_resilience
 
 from .__about__ import __version__
-from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
+from ._config import DEFAULT_LIMITS, DEFAULT_MAX_DECOMPRESSED, DEFAULT_TIMEOUT, Limits, Timeout
 from ._cookies import Cookies
 from ._decoders import accept_encoding
 from ._exceptions import (
@@ -36,11 +38,14 @@ from ._exceptions import (
     ConnectError,
     ConnectTimeout,
     HTTPError,
+    InsecureRequestWarning,
     InvalidURL,
     LocalProtocolError,
     PoolTimeout,
     ReadTimeout,
     RemoteProtocolError,
+    ResponseTooLarge,
+    StreamConsumed,
     TimeoutException,
     TooManyRedirects,
     WriteTimeout,
@@ -50,13 +55,32 @@ from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection,
 from ._http11 import Exchange, HTTP11Connection, StaleConnection
 from ._models import BodySource, Request, Response
 from ._proxy import Proxy, ProxySelector
-from ._redirects import REDIRECT_STATUSES, redirect_request
+from ._redirects import REDIRECT_STATUSES, keeps_credentials, redirect_request
 from ._tls import VerifyTypes, ssl_context
 from ._transport import Connection, connect_origin, connect_via_proxy
 from ._urls import URL, QueryParams, join_base, merge_params, parse_url
 
 if TYPE_CHECKING:
+    from ._auth import Auth, AuthTypes
+    from ._mock import MockTransport
     from ._tracing import Tracer
+
+
+def coerce_auth(value: object) -> Auth | None:
+    """``auth=``: None, a (user, password) tuple, an Auth, or a function of the request."""
+    if value is None:
+        return None
+    from ._auth import coerce_auth as coerce
+
+    return coerce(value)
+
+
+def encode_multipart(data: Any, files: Any) -> Any:
+    """``files=`` (and ``data=`` fields) as a multipart/form-data body."""
+    from ._multipart import encode_multipart as encode
+
+    return encode(data, files)
+
 
 __all__ = ["Client"]
 
@@ -115,6 +139,25 @@ class _Body(BodySource):
         self.lease.release(reusable=self.connection.finish(self.exchange))
 
 
+class _StaticBody(BodySource):
+    """A body that is all there already (the mock transport's)."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    async def read_all(self) -> bytes:
+        return self.content
+
+    async def iter_raw(self) -> AsyncIterator[bytes]:
+        if self.content:
+            yield self.content
+
+    def close(self) -> None:
+        pass
+
+
 class _TracedBody(_Body):
     """A body that reports ``response.end`` to the client's tracer when released."""
 
@@ -166,9 +209,12 @@ class Client:
         proxy: str | None = None,
         trace: Tracer | None = None,
         max_response_size: int | None = None,
-        max_decompressed_size: int | None = None,
+        max_decompressed_size: int | None = DEFAULT_MAX_DECOMPRESSED,
         http2_stream_window: int = STREAM_WINDOW,
         http2_connection_window: int = CONNECTION_WINDOW,
+        auth: AuthTypes = None,
+        event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
+        transport: MockTransport | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
@@ -194,6 +240,20 @@ class Client:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or not 65535 <= value < 2**31:
                 raise ValueError(f"{name} must be an int from 65535 to 2**31-1, not {value!r}")
+        self.auth = coerce_auth(auth)
+        self._request_hooks, self._response_hooks = _hooks(event_hooks)
+        if transport is not None and not hasattr(transport, "handle"):
+            raise TypeError(
+                f"transport must be a hyperhttp.MockTransport, not {type(transport).__name__}"
+            )
+        self._transport = transport
+        if verify is False:
+            warnings.warn(
+                "verify=False: TLS certificates are not checked; anyone on the path can read"
+                " and change this client's https traffic",
+                InsecureRequestWarning,
+                stacklevel=2,
+            )
         self.timeout = Timeout.coerce(timeout)
         self.limits = limits
         self._h2_windows = (http2_stream_window, http2_connection_window)
@@ -323,16 +383,19 @@ class Client:
         cookies: Any = None,
         content: bytes | str | AsyncIterable[bytes] | None = None,
         data: Mapping[str, Any] | None = None,
+        files: Any = None,
         json: Any = _UNSET,
         timeout: Timeout | float | None = _UNSET,
         follow_redirects: bool = _UNSET,
         retry: hyperhttp_resilience.RetryPolicy | None = _UNSET,
         circuit_breaker: hyperhttp_resilience.CircuitBreaker | None = _UNSET,
+        auth: AuthTypes = _UNSET,
     ) -> Response:
         """Send a request and read the whole response body.
 
-        ``follow_redirects``, ``retry`` and ``circuit_breaker`` override the
-        client's for this request (``None`` turns retries or the breaker off).
+        ``follow_redirects``, ``retry``, ``circuit_breaker`` and ``auth``
+        override the client's for this request (``None`` turns them off).
+        ``files=`` (with ``data=`` fields) sends multipart/form-data.
 
         Raises:
             InvalidURL, LocalProtocolError: before anything is sent.
@@ -349,6 +412,7 @@ class Client:
             cookies=cookies,
             content=content,
             data=data,
+            files=files,
             json=json,
         )
         return await self.send(
@@ -357,6 +421,7 @@ class Client:
             follow_redirects=follow_redirects,
             retry=retry,
             circuit_breaker=circuit_breaker,
+            auth=auth,
         )
 
     @contextlib.asynccontextmanager
@@ -364,7 +429,7 @@ class Client:
         """``async with client.stream(...) as response``: the body is not read yet."""
         options = {
             name: kwargs.pop(name, _UNSET)
-            for name in ("timeout", "follow_redirects", "retry", "circuit_breaker")
+            for name in ("timeout", "follow_redirects", "retry", "circuit_breaker", "auth")
         }
         request = self.build_request(method, url, **kwargs)
         response = await self.send(request, stream=True, **options)
@@ -385,6 +450,7 @@ class Client:
         cookies: Any = None,
         content: bytes | str | AsyncIterable[bytes] | None = None,
         data: Mapping[str, Any] | None = None,
+        files: Any = None,
         json: Any = _UNSET,
     ) -> Request:
         """Build (and validate) a request without sending it."""
@@ -400,6 +466,14 @@ class Client:
         body: bytes | None = None
         stream: AsyncIterable[bytes] | None = None
         content_type: bytes | None = None
+        multipart = None
+        if files is not None:
+            if content is not None or json is not _UNSET:
+                raise TypeError("files= goes with data= fields only, not content= or json=")
+            multipart = encode_multipart(data, files)
+            stream = multipart
+            content_type = multipart.content_type.encode("latin-1")
+            data = None
         given = sum(x is not None for x in (content, data)) + (json is not _UNSET)
         if given > 1:
             raise TypeError("pass only one of content=, data= and json=")
@@ -441,6 +515,9 @@ class Client:
             if "content-type" not in request_headers:
                 request_headers["Content-Type"] = content_type.decode()
         request = Request(method, target, request_headers or _EMPTY, body, stream)
+        if multipart is not None:
+            request.extensions["length"] = multipart.length
+            request.extensions["replayable"] = multipart.replayable
         if cookies is not None:
             request.extensions["cookies"] = Cookies(cookies)
         if request_headers is None:
@@ -473,7 +550,11 @@ class Client:
         body = request.content
         framing = b""
         if request.stream is not None:
-            framing = b"Transfer-Encoding: chunked\r\n"
+            length = request.extensions.get("length")
+            if length is None:
+                framing = b"Transfer-Encoding: chunked\r\n"
+            else:  # a stream of known size (a multipart body of files on disk)
+                framing = b"Content-Length: %d\r\n" % length
         elif body is not None:
             framing = b"Content-Length: %d\r\n" % len(body)
         elif request.method not in _BODYLESS:
@@ -525,6 +606,7 @@ class Client:
         follow_redirects: bool = _UNSET,
         retry: hyperhttp_resilience.RetryPolicy | None = _UNSET,
         circuit_breaker: hyperhttp_resilience.CircuitBreaker | None = _UNSET,
+        auth: AuthTypes = _UNSET,
     ) -> Response:
         """Send a built request; read the body unless ``stream``.
 
@@ -547,11 +629,13 @@ class Client:
             ):
                 raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
             breaker = circuit_breaker
+        authority = self.auth if auth is _UNSET else coerce_auth(auth)
+        chain = self._send_chain(request, timeouts, stream, follow, policy, breaker, authority)
         if timeouts.total is None:
-            return await self._send_chain(request, timeouts, stream, follow, policy, breaker)
+            return await chain
         try:
             async with asyncio.timeout(timeouts.total):
-                return await self._send_chain(request, timeouts, stream, follow, policy, breaker)
+                return await chain
         except TimeoutError as exc:
             if isinstance(exc, TimeoutException):
                 raise
@@ -568,18 +652,26 @@ class Client:
         follow: bool,
         policy: hyperhttp_resilience.RetryPolicy | None,
         breaker: hyperhttp_resilience.CircuitBreaker | None,
+        auth: Auth | None = None,
     ) -> Response:
-        """Send, following redirects; cookies go out from the jar and come back into it."""
+        """Send, following redirects; cookies go out from the jar and come back into it.
+
+        ``auth`` applies to the first request's origin only (and to its
+        http -> https upgrade): never to a redirect elsewhere.
+        """
         jar = self.cookies
         history: list[Response] = []
+        first = request.url
         while True:
             sent = request
             if not jar.is_empty or "cookies" in request.extensions:
                 sent = self._with_cookies(request)
-            if policy is None and breaker is None:
-                response = await self._send_replaying(sent, timeouts, stream)
+            if auth is not None and keeps_credentials(first, request.url):
+                response = await self._send_authenticated(
+                    sent, timeouts, stream, policy, breaker, auth
+                )
             else:
-                response = await self._send_resilient(sent, timeouts, stream, policy, breaker)
+                response = await self._send_attempts(sent, timeouts, stream, policy, breaker)
             set_cookie = response._raw_values(b"set-cookie")  # the Headers stay unbuilt
             if set_cookie:
                 jar.extract(request.url, [value.decode("latin-1") for value in set_cookie])
@@ -617,6 +709,53 @@ class Client:
                 )
             history.append(response)
             request = following
+
+    async def _send_attempts(
+        self,
+        request: Request,
+        timeouts: Timeout,
+        stream: bool,
+        policy: hyperhttp_resilience.RetryPolicy | None,
+        breaker: hyperhttp_resilience.CircuitBreaker | None,
+    ) -> Response:
+        if policy is None and breaker is None:
+            return await self._send_replaying(request, timeouts, stream)
+        return await self._send_resilient(request, timeouts, stream, policy, breaker)
+
+    async def _send_authenticated(
+        self,
+        request: Request,
+        timeouts: Timeout,
+        stream: bool,
+        policy: hyperhttp_resilience.RetryPolicy | None,
+        breaker: hyperhttp_resilience.CircuitBreaker | None,
+        auth: Auth,
+    ) -> Response:
+        """Drive ``auth``'s flow: each request it yields is sent, its response sent back in."""
+        flow = auth.async_auth_flow(request)
+        try:
+            request = await flow.__anext__()
+            while True:
+                response = await self._send_attempts(request, timeouts, stream, policy, breaker)
+                if auth.requires_response_body:
+                    await response.aread()
+                try:
+                    following = await flow.asend(response)
+                except StopAsyncIteration:
+                    return response
+                except BaseException:
+                    await response.aclose()
+                    raise
+                await response.aclose()  # the challenge is released before the next round
+                if not _replayable(following):
+                    raise StreamConsumed(
+                        f"{auth!r} wants to send the request again, but its body was a stream"
+                        " that was already sent; pass the body as bytes",
+                        request=following,
+                    )
+                request = following
+        finally:
+            await flow.aclose()
 
     def _with_cookies(self, request: Request) -> Request:
         """Return ``request`` with a Cookie field from the jar (and its own ``cookies=``)."""
@@ -657,7 +796,7 @@ class Client:
             try:
                 response = await self._send_guarded(request, timeouts, stream, breaker)
             except Exception as exc:
-                if policy is None or request.stream is not None:
+                if policy is None or not _replayable(request):
                     raise
                 decision = policy.decide(request.method, error=exc)
                 if not decision.retry:
@@ -671,7 +810,7 @@ class Client:
                     status=response.status_code,
                     retry_after=response.headers.get("retry-after"),
                 )
-                if not decision.retry or request.stream is not None:
+                if not decision.retry or not _replayable(request):
                     return response
                 await response.aclose()  # released before the next attempt
                 what = {"status": response.status_code}
@@ -726,17 +865,21 @@ class Client:
                 # HTTP/2: the server says it did not process the stream (GOAWAY
                 # above it, REFUSED_STREAM): replay any method, a few times.
                 refused += 1
-                if request.stream is not None or refused > _MAX_REFUSED:
+                if not _replayable(request) or refused > _MAX_REFUSED:
                     exc.request = request  # still a RemoteProtocolError; a policy may retry it
                     raise
             except StaleConnection as exc:
                 # The server closed an idle connection as we reused it: nothing of
                 # the response came back. Replay an idempotent request once.
-                if stale or request.method not in _IDEMPOTENT or request.stream is not None:
+                if stale or request.method not in _IDEMPOTENT or not _replayable(request):
                     raise RemoteProtocolError(str(exc), request=request) from exc
                 stale = True
 
     async def _send_once(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
+        if self._request_hooks:
+            request = await self._run_request_hooks(request)
+        if self._transport is not None:
+            return await self._send_mocked(request, stream)
         url = request.url
         started = time.perf_counter()
         # The pool's connect function reads a per-request connect timeout
@@ -801,13 +944,17 @@ class Client:
             if type(exchange) is H2Stream:
                 assert isinstance(connection, HTTP2Connection)
                 if request.stream is not None:
-                    await connection.send_body(exchange, request.stream, timeouts.write)
+                    await connection.send_body(
+                        exchange, request.stream, timeouts.write, request.extensions.get("length")
+                    )
                 elif request.content is not None and not exchange.sent_end:
                     await connection.send_body(exchange, request.content, timeouts.write)
             elif request.stream is not None:
                 assert isinstance(connection, HTTP11Connection)
                 assert type(exchange) is Exchange
-                await connection.send_body(exchange, request.stream, timeouts.write)
+                await connection.send_body(
+                    exchange, request.stream, timeouts.write, request.extensions.get("length")
+                )
             if trace is not None:
                 trace(
                     "request.sent",
@@ -853,9 +1000,49 @@ class Client:
             started=started,
             decoded_limit=self.max_decompressed_size,
         )
+        return await self._respond(response, stream)
+
+    async def _run_request_hooks(self, request: Request) -> Request:
+        """Call the request hooks on this attempt's own copy of the request."""
+        attempt = Request(
+            request.method, request.url, Headers(request.headers), request.content, request.stream
+        )
+        attempt.extensions.update(request.extensions)
+        for hook in self._request_hooks:
+            await _call(hook, attempt)
+        attempt.extensions["head"] = self._head(attempt)  # the hooks may have changed fields
+        return attempt
+
+    async def _respond(self, response: Response, stream: bool) -> Response:
+        """Run the response hooks (head only), then read the body unless ``stream``."""
+        if self._response_hooks:
+            try:
+                for hook in self._response_hooks:
+                    await _call(hook, response)
+            except BaseException:
+                await response.aclose()
+                raise
         if not stream:
             await response.aread()
         return response
+
+    async def _send_mocked(self, request: Request, stream: bool) -> Response:
+        """One attempt through the mock transport: the network is all it replaces."""
+        assert self._transport is not None
+        mocked = await self._transport.handle(request)
+        limit = self.max_response_size
+        if limit is not None and len(mocked.content) > limit:
+            raise ResponseTooLarge(f"response body over {limit} bytes", request=request)
+        response = Response(
+            mocked.status_code,
+            headers=list(mocked.headers),
+            request=request,
+            http_version=mocked.http_version,
+            source=_StaticBody(mocked.content),
+            started=time.perf_counter(),
+            decoded_limit=self.max_decompressed_size,
+        )
+        return await self._respond(response, stream)
 
     def _expected_capacity(self, key: _Key) -> int:
         """Streams a first connection to ``origin`` will likely carry (the pool's hint).
@@ -954,13 +1141,49 @@ class Client:
         body = request.content
         if body is not None:
             fields.append((b"content-length", b"%d" % len(body)))
-        elif request.stream is None and request.method not in _BODYLESS:
-            fields.append((b"content-length", b"0"))
+        elif request.stream is None:
+            if request.method not in _BODYLESS:
+                fields.append((b"content-length", b"0"))
+        elif request.extensions.get("length") is not None:
+            fields.append((b"content-length", b"%d" % request.extensions["length"]))
         if plain:
             if len(self._h2_lists) >= 1024:
                 self._h2_lists.clear()
             self._h2_lists[key] = fields
         return fields
+
+
+def _replayable(request: Request) -> bool:
+    """Whether the request's body can be sent again (bytes, or a replayable stream)."""
+    return request.stream is None or bool(request.extensions.get("replayable"))
+
+
+def _hooks(
+    event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None,
+) -> tuple[tuple[Callable[..., Any], ...], tuple[Callable[..., Any], ...]]:
+    """Validate ``event_hooks=``; return the request and response hooks."""
+    if event_hooks is None:
+        return (), ()
+    if not isinstance(event_hooks, Mapping):
+        raise TypeError("event_hooks must be a mapping like {'request': [...], 'response': [...]}")
+    unknown = set(event_hooks) - {"request", "response"}
+    if unknown:
+        raise ValueError(
+            f"unknown event hook kinds {sorted(unknown)}: 'request' and 'response' only"
+        )
+    found: list[tuple[Callable[..., Any], ...]] = []
+    for kind in ("request", "response"):
+        hooks = event_hooks.get(kind, ())
+        if callable(hooks) or not all(callable(hook) for hook in hooks):
+            raise TypeError(f"event_hooks[{kind!r}] must be a list of callables")
+        found.append(tuple(hooks))
+    return found[0], found[1]
+
+
+async def _call(hook: Callable[..., Any], argument: object) -> None:
+    result = hook(argument)
+    if inspect.isawaitable(result):
+        await result
 
 
 def _breaker_tracer(

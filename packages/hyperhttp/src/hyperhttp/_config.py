@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "Limits", "Timeout"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_MAX_DECOMPRESSED", "DEFAULT_TIMEOUT", "Limits", "Timeout"]
 
 _UNSET: Any = object()
 
@@ -127,3 +127,6 @@ class Limits:
 
 DEFAULT_TIMEOUT = Timeout()
 DEFAULT_LIMITS = Limits()
+# What a decoder may produce per response unless the client says otherwise: a
+# compressed body can expand a thousandfold (a "zip bomb").
+DEFAULT_MAX_DECOMPRESSED = 64 * 1024 * 1024

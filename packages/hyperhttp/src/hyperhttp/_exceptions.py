@@ -41,6 +41,7 @@ __all__ = [
     "DecodingError",
     "HTTPError",
     "HTTPStatusError",
+    "InsecureRequestWarning",
     "InvalidURL",
     "LocalProtocolError",
     "PoolTimeout",
@@ -181,3 +182,7 @@ class ResponseTooLarge(HTTPError):
 
 class InvalidURL(HTTPError, ValueError):
     """The URL cannot be parsed or has an unsupported scheme."""
+
+
+class InsecureRequestWarning(UserWarning):
+    """A client was built with ``verify=False``: its TLS certificates are not checked."""

@@ -35,7 +35,13 @@ from typing import TYPE_CHECKING
 import hyperhttp_parser as hp
 
 from ._conn import BodyBuffer, ConnectionBase
-from ._exceptions import ReadTimeout, RemoteProtocolError, ResponseTooLarge, WriteTimeout
+from ._exceptions import (
+    LocalProtocolError,
+    ReadTimeout,
+    RemoteProtocolError,
+    ResponseTooLarge,
+    WriteTimeout,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -305,23 +311,37 @@ class HTTP11Connection(ConnectionBase):
         return exchange
 
     async def send_body(
-        self, exchange: Exchange, body: AsyncIterable[bytes], write_timeout: float | None
+        self,
+        exchange: Exchange,
+        body: AsyncIterable[bytes],
+        write_timeout: float | None,
+        length: int | None = None,
     ) -> None:
-        """Stream a chunked request body, waiting for the transport to drain."""
-        writer = hp.BodyWriter()
+        """Stream a request body (chunked, or ``length`` bytes), waiting for the transport to drain.
+
+        A stream longer or shorter than the ``length`` its head declared
+        aborts the connection (half a request is never left looking whole)
+        and raises ``LocalProtocolError``.
+        """
+        writer = hp.BodyWriter(length)
         transport = self.transport
         assert transport is not None
-        async for chunk in body:
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                raise TypeError(f"request body chunks must be bytes, not {type(chunk).__name__}")
-            if exchange.error is not None or self.closed:
-                break  # the server answered (or failed) already: stop sending
-            if chunk:
-                transport.write(writer.write(bytes(chunk)))
+        try:
+            async for chunk in body:
+                if not isinstance(chunk, bytes | bytearray | memoryview):
+                    kind = type(chunk).__name__
+                    raise TypeError(f"request body chunks must be bytes, not {kind}")
+                if exchange.error is not None or self.closed:
+                    break  # the server answered (or failed) already: stop sending
+                if chunk:
+                    transport.write(writer.write(bytes(chunk)))
+                    await self._drain(write_timeout)
+            if exchange.error is None and not self.closed:
+                transport.write(writer.end())
                 await self._drain(write_timeout)
-        if exchange.error is None and not self.closed:
-            transport.write(writer.end())
-            await self._drain(write_timeout)
+        except hp.LocalProtocolError as exc:
+            self.abort()
+            raise LocalProtocolError(f"the request body does not match its head: {exc}") from exc
 
     async def _drain(self, timeout: float | None) -> None:
         try:

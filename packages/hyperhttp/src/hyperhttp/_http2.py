@@ -51,7 +51,7 @@ import h2.settings
 import h2.stream
 
 from ._conn import BodyBuffer, ConnectionBase, wait_write
-from ._exceptions import ReadTimeout, RemoteProtocolError, ResponseTooLarge
+from ._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError, ResponseTooLarge
 from ._hpack import Decoder, Encoder
 from ._http11 import StaleConnection
 
@@ -1059,8 +1059,13 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         stream: H2Stream,
         body: bytes | AsyncIterable[bytes],
         write_timeout: float | None,
+        length: int | None = None,
     ) -> None:
-        """Send a request body the peer's windows did not take at once."""
+        """Send a request body the peer's windows did not take at once.
+
+        ``length``: the Content-Length the head declared for a stream; a stream
+        that turns out longer or shorter is reset, never ended as if complete.
+        """
         if isinstance(body, bytes):
             await self._send_flow(stream, body, write_timeout)
             if not self._stream_gone(stream):
@@ -1068,13 +1073,21 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 stream.sent_end = True
                 self.schedule_flush()
             return
+        sent = 0
         async for chunk in body:
             if not isinstance(chunk, bytes | bytearray | memoryview):
                 raise TypeError(f"request body chunks must be bytes, not {type(chunk).__name__}")
             if self._stream_gone(stream):
                 return  # the server answered (or failed) already: stop sending
             if chunk:
+                sent += len(chunk)
+                if length is not None and sent > length:
+                    self._reset(stream)
+                    raise LocalProtocolError(f"the request body is longer than its {length} bytes")
                 await self._send_flow(stream, bytes(chunk), write_timeout)
+        if length is not None and sent != length and not self._stream_gone(stream):
+            self._reset(stream)
+            raise LocalProtocolError(f"the request body ended at {sent} of its {length} bytes")
         if not self._stream_gone(stream):
             self.h2.end_stream(stream.stream_id)
             stream.sent_end = True

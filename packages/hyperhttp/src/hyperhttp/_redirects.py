@@ -26,7 +26,7 @@ from ._headers import Headers
 from ._models import Request, Response
 from ._urls import URL, parse_url
 
-__all__ = ["REDIRECT_STATUSES", "redirect_request"]
+__all__ = ["REDIRECT_STATUSES", "keeps_credentials", "redirect_request"]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CREDENTIALS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
@@ -47,7 +47,8 @@ def redirect_url(url: URL, location: str) -> URL:
     return target
 
 
-def _keeps_credentials(old: URL, new: URL) -> bool:
+def keeps_credentials(old: URL, new: URL) -> bool:
+    """Whether credentials for ``old`` may go to ``new`` (same origin, or the https upgrade)."""
     if old.origin == new.origin:
         return True
     return (
@@ -77,7 +78,7 @@ def redirect_request(request: Request, response: Response) -> Request:
     ):
         method = "GET"
     keep_body = method == request.method
-    if keep_body and request.stream is not None:
+    if keep_body and request.stream is not None and not request.extensions.get("replayable"):
         raise StreamConsumed(
             f"{status} redirect to {url} needs the request body again, but it was a stream"
             " that was already sent; pass the body as bytes, or follow_redirects=False",
@@ -85,7 +86,7 @@ def redirect_request(request: Request, response: Response) -> Request:
         )
     headers = request.headers
     drop_content = not keep_body
-    drop_credentials = not _keeps_credentials(request.url, url)
+    drop_credentials = not keeps_credentials(request.url, url)
     if drop_content or drop_credentials:
         raw = headers.raw
         kept = [
@@ -96,7 +97,13 @@ def redirect_request(request: Request, response: Response) -> Request:
         ]
         if len(kept) != len(raw):
             headers = Headers(kept)
-    follow = Request(method, url, headers, request.content if keep_body else None)
+    follow = Request(
+        method,
+        url,
+        headers,
+        request.content if keep_body else None,
+        request.stream if keep_body else None,
+    )
     follow.extensions.update(
         (k, v) for k, v in request.extensions.items() if k not in ("head", "cookie")
     )
