@@ -1000,7 +1000,11 @@ class Client:
             started=started,
             decoded_limit=self.max_decompressed_size,
         )
-        return await self._respond(response, stream)
+        if self._response_hooks:
+            return await self._respond(response, stream)
+        if not stream:
+            await response.aread()
+        return response
 
     async def _run_request_hooks(self, request: Request) -> Request:
         """Call the request hooks on this attempt's own copy of the request."""
@@ -1042,7 +1046,11 @@ class Client:
             started=time.perf_counter(),
             decoded_limit=self.max_decompressed_size,
         )
-        return await self._respond(response, stream)
+        if self._response_hooks:
+            return await self._respond(response, stream)
+        if not stream:
+            await response.aread()
+        return response
 
     def _expected_capacity(self, key: _Key) -> int:
         """Streams a first connection to ``origin`` will likely carry (the pool's hint).
