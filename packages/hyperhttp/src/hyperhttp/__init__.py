@@ -30,6 +30,7 @@ from ._exceptions import (
     WriteTimeout,
 )
 from ._headers import Headers
+from ._mock import MockResponse, MockTransport, MockTransportError
 from ._models import Request, Response, ResponseNotRead
 from ._urls import URL
 from ._uvloop import install_uvloop
@@ -51,6 +52,9 @@ __all__ = [
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "MockResponse",
+    "MockTransport",
+    "MockTransportError",
     "PoolTimeout",
     "ProxyError",
     "ReadTimeout",

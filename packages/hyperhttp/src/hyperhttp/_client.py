@@ -44,7 +44,6 @@ from ._exceptions import (
     PoolTimeout,
     ReadTimeout,
     RemoteProtocolError,
-    ResponseTooLarge,
     StreamConsumed,
     TimeoutException,
     TooManyRedirects,
@@ -137,25 +136,6 @@ class _Body(BodySource):
 
     def close(self) -> None:
         self.lease.release(reusable=self.connection.finish(self.exchange))
-
-
-class _StaticBody(BodySource):
-    """A body that is all there already (the mock transport's)."""
-
-    __slots__ = ("content",)
-
-    def __init__(self, content: bytes) -> None:
-        self.content = content
-
-    async def read_all(self) -> bytes:
-        return self.content
-
-    async def iter_raw(self) -> AsyncIterator[bytes]:
-        if self.content:
-            yield self.content
-
-    def close(self) -> None:
-        pass
 
 
 class _TracedBody(_Body):
@@ -1033,24 +1013,26 @@ class Client:
     async def _send_mocked(self, request: Request, stream: bool) -> Response:
         """One attempt through the mock transport: the network is all it replaces."""
         assert self._transport is not None
-        mocked = await self._transport.handle(request)
-        limit = self.max_response_size
-        if limit is not None and len(mocked.content) > limit:
-            raise ResponseTooLarge(f"response body over {limit} bytes", request=request)
-        response = Response(
-            mocked.status_code,
-            headers=list(mocked.headers),
-            request=request,
-            http_version=mocked.http_version,
-            source=_StaticBody(mocked.content),
-            started=time.perf_counter(),
-            decoded_limit=self.max_decompressed_size,
+        started = time.perf_counter()
+        # The handler sees the fields as they would go on the wire.
+        own = {name.lower() for name, _ in request.headers.raw}
+        fields = [(b"Host", request.url.host_header)]
+        fields += [(n, v) for n, v in self._default_fields if n.lower() not in own]
+        fields += request.headers.raw
+        if request.content is not None:
+            fields.append((b"Content-Length", b"%d" % len(request.content)))
+        wire = Request(
+            request.method, request.url, Headers(fields), request.content, request.stream
         )
-        if self._response_hooks:
-            return await self._respond(response, stream)
-        if not stream:
-            await response.aread()
-        return response
+        wire.extensions.update(request.extensions)
+        mocked = await self._transport.handle(wire)
+        response = mocked.build_response(
+            wire,
+            started=started,
+            max_response_size=self.max_response_size,
+            max_decompressed_size=self.max_decompressed_size,
+        )
+        return await self._respond(response, stream)
 
     def _expected_capacity(self, key: _Key) -> int:
         """Streams a first connection to ``origin`` will likely carry (the pool's hint).
