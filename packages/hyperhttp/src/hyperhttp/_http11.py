@@ -328,8 +328,9 @@ class HTTP11Connection(ConnectionBase):
         assert transport is not None
         try:
             async for chunk in body:
-                if not isinstance(chunk, bytes | bytearray | memoryview):
-                    kind = type(chunk).__name__
+                checked: object = chunk  # callers are not all typed
+                if not isinstance(checked, bytes | bytearray | memoryview):
+                    kind = type(checked).__name__
                     raise TypeError(f"request body chunks must be bytes, not {kind}")
                 if exchange.error is not None or self.closed:
                     break  # the server answered (or failed) already: stop sending
