@@ -5,6 +5,7 @@ from __future__ import annotations
 from hyperhttp_resilience import CircuitBreaker, RetryBudget, RetryPolicy
 
 from .__about__ import __version__
+from ._auth import Auth, AuthenticationError, BasicAuth, BearerAuth, DigestAuth
 from ._client import Client
 from ._config import Limits, Timeout
 from ._cookies import CookieConflict, Cookies
@@ -32,11 +33,16 @@ from ._exceptions import (
 from ._headers import Headers
 from ._mock import MockResponse, MockTransport, MockTransportError
 from ._models import Request, Response, ResponseNotRead
+from ._multipart import MultipartFile
 from ._urls import URL
 from ._uvloop import install_uvloop
 
 __all__ = [
     "URL",
+    "Auth",
+    "AuthenticationError",
+    "BasicAuth",
+    "BearerAuth",
     "CircuitBreaker",
     "CircuitOpenError",
     "Client",
@@ -45,6 +51,7 @@ __all__ = [
     "CookieConflict",
     "Cookies",
     "DecodingError",
+    "DigestAuth",
     "HTTPError",
     "HTTPStatusError",
     "Headers",
@@ -55,6 +62,7 @@ __all__ = [
     "MockResponse",
     "MockTransport",
     "MockTransportError",
+    "MultipartFile",
     "PoolTimeout",
     "ProxyError",
     "ReadTimeout",

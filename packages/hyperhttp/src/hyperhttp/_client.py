@@ -30,6 +30,7 @@ import hyperhttp_pool
 import hyperhttp_resilience
 
 from .__about__ import __version__
+from ._auth import Auth, AuthTypes, coerce_auth
 from ._config import DEFAULT_LIMITS, DEFAULT_MAX_DECOMPRESSED, DEFAULT_TIMEOUT, Limits, Timeout
 from ._cookies import Cookies
 from ._decoders import accept_encoding
@@ -53,6 +54,7 @@ from ._headers import Headers
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection, StreamRefused
 from ._http11 import Exchange, HTTP11Connection, StaleConnection
 from ._models import BodySource, Request, Response
+from ._multipart import encode_multipart
 from ._proxy import Proxy, ProxySelector
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, redirect_request
 from ._tls import VerifyTypes, ssl_context
@@ -60,25 +62,8 @@ from ._transport import Connection, connect_origin, connect_via_proxy
 from ._urls import URL, QueryParams, join_base, merge_params, parse_url
 
 if TYPE_CHECKING:
-    from ._auth import Auth, AuthTypes
     from ._mock import MockTransport
     from ._tracing import Tracer
-
-
-def coerce_auth(value: object) -> Auth | None:
-    """``auth=``: None, a (user, password) tuple, an Auth, or a function of the request."""
-    if value is None:
-        return None
-    from ._auth import coerce_auth as coerce
-
-    return coerce(value)
-
-
-def encode_multipart(data: Any, files: Any) -> Any:
-    """``files=`` (and ``data=`` fields) as a multipart/form-data body."""
-    from ._multipart import encode_multipart as encode
-
-    return encode(data, files)
 
 
 __all__ = ["Client"]
@@ -450,10 +435,19 @@ class Client:
         if files is not None:
             if content is not None or json is not _UNSET:
                 raise TypeError("files= goes with data= fields only, not content= or json=")
+            if request_headers is not None and "content-type" in request_headers:
+                raise TypeError(
+                    "files= sets its own Content-Type (multipart/form-data with its boundary);"
+                    " do not pass one in headers="
+                )
             multipart = encode_multipart(data, files)
-            stream = multipart
             content_type = multipart.content_type.encode("latin-1")
             data = None
+            whole = multipart.as_bytes()  # a form all in memory goes as plain bytes
+            if whole is not None:
+                body, multipart = whole, None
+            else:
+                stream = multipart
         given = sum(x is not None for x in (content, data)) + (json is not _UNSET)
         if given > 1:
             raise TypeError("pass only one of content=, data= and json=")

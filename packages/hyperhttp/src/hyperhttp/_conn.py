@@ -183,3 +183,10 @@ async def wait_write(waiter: asyncio.Future[None], timeout: float | None) -> Non
             await waiter
     except TimeoutError:
         raise WriteTimeout(f"could not send the request in {timeout:g} s") from None
+
+
+async def close_iterator(iterator: object) -> None:
+    """Close an async iterator left before its end (an async generator's ``aclose``)."""
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()

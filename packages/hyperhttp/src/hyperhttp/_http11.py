@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import hyperhttp_parser as hp
 
-from ._conn import BodyBuffer, ConnectionBase
+from ._conn import BodyBuffer, ConnectionBase, close_iterator
 from ._exceptions import (
     LocalProtocolError,
     ReadTimeout,
@@ -326,8 +326,9 @@ class HTTP11Connection(ConnectionBase):
         writer = hp.BodyWriter(length)
         transport = self.transport
         assert transport is not None
+        chunks = aiter(body)
         try:
-            async for chunk in body:
+            async for chunk in chunks:
                 checked: object = chunk  # callers are not all typed
                 if not isinstance(checked, bytes | bytearray | memoryview):
                     kind = type(checked).__name__
@@ -343,6 +344,8 @@ class HTTP11Connection(ConnectionBase):
         except hp.LocalProtocolError as exc:
             self.abort()
             raise LocalProtocolError(f"the request body does not match its head: {exc}") from exc
+        finally:
+            await close_iterator(chunks)  # stopped early: files it opened close now
 
     async def _drain(self, timeout: float | None) -> None:
         try:

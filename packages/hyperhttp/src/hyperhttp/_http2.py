@@ -50,7 +50,7 @@ import h2.exceptions
 import h2.settings
 import h2.stream
 
-from ._conn import BodyBuffer, ConnectionBase, wait_write
+from ._conn import BodyBuffer, ConnectionBase, close_iterator, wait_write
 from ._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError, ResponseTooLarge
 from ._hpack import Decoder, Encoder
 from ._http11 import StaleConnection
@@ -1074,17 +1074,25 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 self.schedule_flush()
             return
         sent = 0
-        async for chunk in body:
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                raise TypeError(f"request body chunks must be bytes, not {type(chunk).__name__}")
-            if self._stream_gone(stream):
-                return  # the server answered (or failed) already: stop sending
-            if chunk:
-                sent += len(chunk)
-                if length is not None and sent > length:
-                    self._reset(stream)
-                    raise LocalProtocolError(f"the request body is longer than its {length} bytes")
-                await self._send_flow(stream, bytes(chunk), write_timeout)
+        chunks = aiter(body)
+        try:
+            async for chunk in chunks:
+                checked: object = chunk  # callers are not all typed
+                if not isinstance(checked, bytes | bytearray | memoryview):
+                    kind = type(checked).__name__
+                    raise TypeError(f"request body chunks must be bytes, not {kind}")
+                if self._stream_gone(stream):
+                    return  # the server answered (or failed) already: stop sending
+                if chunk:
+                    sent += len(chunk)
+                    if length is not None and sent > length:
+                        self._reset(stream)
+                        raise LocalProtocolError(
+                            f"the request body is longer than its {length} bytes"
+                        )
+                    await self._send_flow(stream, bytes(chunk), write_timeout)
+        finally:
+            await close_iterator(chunks)  # stopped early: files it opened close now
         if length is not None and sent != length and not self._stream_gone(stream):
             self._reset(stream)
             raise LocalProtocolError(f"the request body ended at {sent} of its {length} bytes")
