@@ -430,3 +430,48 @@ async def test_secrets_never_shown() -> None:
                 with pytest.raises(hyperhttp.HTTPStatusError) as caught:
                     response.raise_for_status()
                 assert SECRET not in str(caught.value)
+
+
+async def test_auth_stops_for_good_once_a_chain_leaves_the_first_origin() -> None:
+    """A -> B -> A: the return to A carries no credentials (the chain left A)."""
+    from aiohttp import web
+
+    from tests.servers.routes import serve_routes
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text=request.headers.get("Authorization", "-"))
+
+    async with serve_routes([web.get("/end", echo)]) as (a_url, _):
+
+        async def bounce(request: web.Request) -> web.Response:
+            return web.Response(status=302, headers={"Location": f"{a_url}/end"})
+
+        async def start(request: web.Request) -> web.Response:
+            return web.Response(status=302, headers={"Location": f"{b_url}/bounce"})
+
+        async with serve_routes([web.get("/bounce", bounce)]) as (b_url, b_seen):
+            a_seen_start = serve_routes([web.get("/start", start), web.get("/end", echo)])
+            async with a_seen_start as (c_url, c_seen), hyperhttp.Client() as client:
+                response = await client.get(f"{c_url}/start", auth=("u", "p"))
+    assert c_seen.requests[0].headers.get("Authorization", "").startswith("Basic ")
+    assert b_seen.requests[0].headers.get("Authorization") is None
+    assert response.text == "-"
+
+
+async def test_credentials_in_the_url_are_basic_auth_and_never_shown() -> None:
+    from aiohttp import web
+
+    from tests.servers.routes import serve_routes
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text=request.headers.get("Authorization", "-"))
+
+    async with serve_routes([web.get("/", echo)]) as (url, _), hyperhttp.Client() as client:
+        with_credentials = url.replace("http://", "http://user:s3cr%40t@")
+        request = client.build_request("GET", with_credentials + "/")
+        assert "s3cr" not in repr(request)
+        response = await client.get(with_credentials + "/")
+    assert response.text == "Basic " + base64.b64encode(b"user:s3cr@t").decode()
+    headers = hyperhttp.Headers({"Authorization": "Bearer x", "Proxy-Authorization": "Basic y"})
+    assert "Bearer" not in repr(headers)
+    assert "Basic y" not in repr(headers)

@@ -22,7 +22,7 @@ import warnings
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import hyperhttp_dns
 import hyperhttp_parser as hp
@@ -30,7 +30,7 @@ import hyperhttp_pool
 import hyperhttp_resilience
 
 from .__about__ import __version__
-from ._auth import Auth, AuthTypes, coerce_auth
+from ._auth import Auth, AuthTypes, BasicAuth, coerce_auth
 from ._config import DEFAULT_LIMITS, DEFAULT_MAX_DECOMPRESSED, DEFAULT_TIMEOUT, Limits, Timeout
 from ._cookies import Cookies
 from ._decoders import accept_encoding
@@ -635,12 +635,14 @@ class Client:
         """
         jar = self.cookies
         history: list[Response] = []
-        first = request.url
+        url = request.url
+        if auth is None and (url.username or url.password):  # http://user:pass@host/
+            auth = BasicAuth(unquote(url.username), unquote(url.password))
         while True:
             sent = request
             if not jar.is_empty or "cookies" in request.extensions:
                 sent = self._with_cookies(request)
-            if auth is not None and keeps_credentials(first, request.url):
+            if auth is not None:
                 response = await self._send_authenticated(
                     sent, timeouts, stream, policy, breaker, auth
                 )
@@ -682,6 +684,8 @@ class Client:
                     },
                 )
             history.append(response)
+            if auth is not None and not keeps_credentials(request.url, following.url):
+                auth = None  # left the first origin: no credentials for the rest of the chain
             request = following
 
     async def _send_attempts(
@@ -720,6 +724,8 @@ class Client:
                 except BaseException:
                     await response.aclose()
                     raise
+                if stream:  # a challenge's body is small: read it so the connection is reused
+                    await response.aread()
                 await response.aclose()  # the challenge is released before the next round
                 if not _replayable(following):
                     raise StreamConsumed(

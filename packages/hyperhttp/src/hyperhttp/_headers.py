@@ -136,4 +136,12 @@ class Headers(MutableMapping[str, str]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Headers({self.multi_items()!r})"
+        items = [
+            (name, "[secure]" if name.lower() in _SECRET_FIELDS else value)
+            for name, value in self.multi_items()
+        ]
+        return f"Headers({items!r})"
+
+
+# Never shown by repr (credentials): what httpx masks too.
+_SECRET_FIELDS = frozenset({"authorization", "proxy-authorization"})

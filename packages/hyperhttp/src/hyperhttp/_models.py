@@ -51,7 +51,11 @@ class Request:
         self.extensions: dict[str, Any] = {}
 
     def __repr__(self) -> str:
-        return f"<Request [{self.method} {self.url}]>"
+        url = self.url
+        if url.password:  # never show a password
+            text = str(url).replace(f":{url.password}@", ":***@", 1)
+            return f"<Request [{self.method} {text}]>"
+        return f"<Request [{self.method} {url}]>"
 
 
 class BodySource:
