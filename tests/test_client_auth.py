@@ -438,24 +438,28 @@ async def test_auth_stops_for_good_once_a_chain_leaves_the_first_origin() -> Non
 
     from tests.servers.routes import serve_routes
 
+    urls: dict[str, str] = {}
+
     async def echo(request: web.Request) -> web.Response:
         return web.Response(text=request.headers.get("Authorization", "-"))
 
-    async with serve_routes([web.get("/end", echo)]) as (a_url, _):
+    async def start(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": f"{urls['b']}/bounce"})
 
-        async def bounce(request: web.Request) -> web.Response:
-            return web.Response(status=302, headers={"Location": f"{a_url}/end"})
+    async def bounce(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": f"{urls['a']}/end"})
 
-        async def start(request: web.Request) -> web.Response:
-            return web.Response(status=302, headers={"Location": f"{b_url}/bounce"})
-
-        async with serve_routes([web.get("/bounce", bounce)]) as (b_url, b_seen):
-            a_seen_start = serve_routes([web.get("/start", start), web.get("/end", echo)])
-            async with a_seen_start as (c_url, c_seen), hyperhttp.Client() as client:
-                response = await client.get(f"{c_url}/start", auth=("u", "p"))
-    assert c_seen.requests[0].headers.get("Authorization", "").startswith("Basic ")
+    a_routes = [web.get("/start", start), web.get("/end", echo)]
+    async with (
+        serve_routes(a_routes) as (urls["a"], a_seen),
+        serve_routes([web.get("/bounce", bounce)]) as (urls["b"], b_seen),
+        hyperhttp.Client() as client,
+    ):
+        response = await client.get(f"{urls['a']}/start", auth=("u", "p"))
+    assert [r.path for r in a_seen.requests] == ["/start", "/end"]
+    assert a_seen.requests[0].headers.get("Authorization", "").startswith("Basic ")
     assert b_seen.requests[0].headers.get("Authorization") is None
-    assert response.text == "-"
+    assert response.text == "-"  # back on A, but after B: no credentials
 
 
 async def test_credentials_in_the_url_are_basic_auth_and_never_shown() -> None:
