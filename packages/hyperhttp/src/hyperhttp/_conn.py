@@ -190,3 +190,9 @@ async def close_iterator(iterator: object) -> None:
     close = getattr(iterator, "aclose", None)
     if close is not None:
         await close()
+
+
+def check_chunk(chunk: object) -> None:
+    """Refuse a request body chunk that is not bytes (callers are not all typed)."""
+    if not isinstance(chunk, bytes | bytearray | memoryview):
+        raise TypeError(f"request body chunks must be bytes, not {type(chunk).__name__}")

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import hyperhttp_parser as hp
 
-from ._conn import BodyBuffer, ConnectionBase, close_iterator
+from ._conn import BodyBuffer, ConnectionBase, check_chunk, close_iterator
 from ._exceptions import (
     LocalProtocolError,
     ReadTimeout,
@@ -329,10 +329,7 @@ class HTTP11Connection(ConnectionBase):
         chunks = aiter(body)
         try:
             async for chunk in chunks:
-                checked: object = chunk  # callers are not all typed
-                if not isinstance(checked, bytes | bytearray | memoryview):
-                    kind = type(checked).__name__
-                    raise TypeError(f"request body chunks must be bytes, not {kind}")
+                check_chunk(chunk)
                 if exchange.error is not None or self.closed:
                     break  # the server answered (or failed) already: stop sending
                 if chunk:

@@ -50,7 +50,7 @@ import h2.exceptions
 import h2.settings
 import h2.stream
 
-from ._conn import BodyBuffer, ConnectionBase, close_iterator, wait_write
+from ._conn import BodyBuffer, ConnectionBase, check_chunk, close_iterator, wait_write
 from ._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError, ResponseTooLarge
 from ._hpack import Decoder, Encoder
 from ._http11 import StaleConnection
@@ -1077,10 +1077,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         chunks = aiter(body)
         try:
             async for chunk in chunks:
-                checked: object = chunk  # callers are not all typed
-                if not isinstance(checked, bytes | bytearray | memoryview):
-                    kind = type(checked).__name__
-                    raise TypeError(f"request body chunks must be bytes, not {kind}")
+                check_chunk(chunk)
                 if self._stream_gone(stream):
                     return  # the server answered (or failed) already: stop sending
                 if chunk:
