@@ -1,0 +1,97 @@
+"""Every ```python block of docs/*.md runs against a loopback server.
+
+Each block is executed in a fresh namespace where ``BASE`` is the base URL of
+the aiohttp test app (tests/servers/fixtures.py: /echo, /size/{n},
+/status/{code}, /slow, /sleep/{seconds}, ...) plus the two routes the
+cookies-and-redirects page needs (/redirect, /cookies/set). ``__name__`` is
+not ``"__main__"``, so an example's ``if __name__ == "__main__":`` entry point
+(``asyncio.run(main())``, ``install_uvloop()``) is skipped and the test awaits
+``main()`` itself, on the test's own loop.
+
+Skipped: blocks whose first line is ``# not run: <reason>``, blocks that
+import httpx when it is not installed (the "before" side of the migration
+guide), and docs/tracing.md, whose example tests/test_docs_tracing.py runs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from tests.servers.fixtures import WebServer, _make_app
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+pytestmark = pytest.mark.asyncio
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+SKIPPED_PAGES = {"tracing.md"}  # tests/test_docs_tracing.py runs its example
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def _blocks() -> list[Any]:
+    found = []
+    for page in sorted(DOCS.glob("*.md")):
+        if page.name in SKIPPED_PAGES:
+            continue
+        text = page.read_text()
+        for match in BLOCK.finditer(text):
+            code = match.group(1)
+            line = text.count("\n", 0, match.start()) + 2  # the block's first line
+            if code.startswith("# not run:"):
+                continue  # an illustration of a remote service, said so in its first line
+            found.append(pytest.param(page, line, code, id=f"{page.name}:{line}"))
+    return found
+
+
+async def _redirect(request: web.Request) -> web.Response:
+    raise web.HTTPFound(request.query.get("to", "/echo"))
+
+
+async def _set_cookies(request: web.Request) -> web.Response:
+    response = web.Response(text="set")
+    for name, value in request.query.items():
+        response.set_cookie(name, value)
+    return response
+
+
+@pytest_asyncio.fixture
+async def docs_server() -> AsyncIterator[str]:
+    """Serve the test app with the docs' extra routes; yield its base URL."""
+    server = WebServer("", 0)
+    app = _make_app(server)
+    app.router.add_route("*", "/redirect", _redirect)
+    app.router.add_get("/cookies/set", _set_cookies)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_there_are_examples_to_run() -> None:
+    """The collector finds the pages' examples (a broken regex would pass silently)."""
+    assert len(_blocks()) >= 10
+
+
+@pytest.mark.parametrize(("page", "line", "code"), _blocks())
+async def test_the_example_runs(page: Path, line: int, code: str, docs_server: str) -> None:
+    """The block executes without error, and so does its main() when it has one."""
+    if re.search(r"^\s*import httpx", code, re.MULTILINE):
+        pytest.importorskip("httpx")
+    # Pad with newlines so tracebacks point at the right line of the page.
+    source = "\n" * (line - 1) + code
+    namespace: dict[str, Any] = {"__name__": "docs_example", "BASE": docs_server}
+    exec(compile(source, str(page), "exec"), namespace)  # noqa: S102 - our own documents
+    main = namespace.get("main")
+    if main is not None:
+        await main()
