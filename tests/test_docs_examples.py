@@ -3,14 +3,15 @@
 Each block is executed in a fresh namespace where ``BASE`` is the base URL of
 the aiohttp test app (tests/servers/fixtures.py: /echo, /size/{n},
 /status/{code}, /slow, /sleep/{seconds}, ...) plus the two routes the
-cookies-and-redirects page needs (/redirect, /cookies/set). ``__name__`` is
+cookies-and-redirects page needs (/redirect, /cookies/set), ``H2C`` that of a
+cleartext HTTP/2 server and ``PROXY`` that of a forward proxy. ``__name__`` is
 not ``"__main__"``, so an example's ``if __name__ == "__main__":`` entry point
 (``asyncio.run(main())``, ``install_uvloop()``) is skipped and the test awaits
 ``main()`` itself, on the test's own loop.
 
-Skipped: blocks whose first line is ``# not run: <reason>``, blocks that
-import httpx when it is not installed (the "before" side of the migration
-guide), and docs/tracing.md, whose example tests/test_docs_tracing.py runs.
+Every block runs (httpx, for the "before" side of the migration guide, is in
+the test environment), except docs/tracing.md's, which
+tests/test_docs_tracing.py runs with OpenTelemetry's in-memory exporters.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from tests.servers.connect_proxy import ConnectProxy
 from tests.servers.fixtures import WebServer, _make_app
+from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -44,8 +47,6 @@ def _blocks() -> list[Any]:
         for match in BLOCK.finditer(text):
             code = match.group(1)
             line = text.count("\n", 0, match.start()) + 2  # the block's first line
-            if code.startswith("# not run:"):
-                continue  # an illustration of a remote service, said so in its first line
             found.append(pytest.param(page, line, code, id=f"{page.name}:{line}"))
     return found
 
@@ -86,12 +87,24 @@ async def test_there_are_examples_to_run() -> None:
 @pytest.mark.parametrize(("page", "line", "code"), _blocks())
 async def test_the_example_runs(page: Path, line: int, code: str, docs_server: str) -> None:
     """The block executes without error, and so does its main() when it has one."""
-    if re.search(r"^\s*import httpx", code, re.MULTILINE):
-        pytest.importorskip("httpx")
     # Pad with newlines so tracebacks point at the right line of the page.
     source = "\n" * (line - 1) + code
-    namespace: dict[str, Any] = {"__name__": "docs_example", "BASE": docs_server}
-    exec(compile(source, str(page), "exec"), namespace)  # noqa: S102 - our own documents
-    main = namespace.get("main")
-    if main is not None:
-        await main()
+
+    def answer(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id, body=b"hello over h2c")
+
+    h2c = await ScriptedH2Server(answer).start()
+    try:
+        async with ConnectProxy() as proxy:
+            namespace: dict[str, Any] = {
+                "__name__": "docs_example",
+                "BASE": docs_server,  # an HTTP/1.1 server on loopback
+                "H2C": h2c.url,  # an HTTP/2 (cleartext) server on loopback
+                "PROXY": proxy.url,  # a forward proxy on loopback
+            }
+            exec(compile(source, str(page), "exec"), namespace)  # noqa: S102 - our own documents
+            main = namespace.get("main")
+            if main is not None:
+                await main()
+    finally:
+        await h2c.stop()
