@@ -124,3 +124,17 @@ async def test_many_set_cookie_fields_over_http2() -> None:
     finally:
         await server.stop()
     assert sorted(echoed.content.split(b"; ")) == [b"x=1", b"y=2", b"z=3"]
+
+
+async def test_per_request_cookies_follow_a_redirect_only_within_the_origin() -> None:
+    async with _serve([web.get("/end", _plain)]) as (b_url, b_seen):
+        routes = [
+            web.get("/same", _setting(status=302, location="/end")),
+            web.get("/end", _plain),
+            web.get("/away", _setting(status=302, location=f"{b_url}/end")),
+        ]
+        async with _serve(routes) as (a_url, a_seen), hyperhttp.Client() as client:
+            await client.get(f"{a_url}/same", cookies={"own": "1"})
+            await client.get(f"{a_url}/away", cookies={"own": "1"})
+    assert a_seen == ["own=1", "own=1", "own=1"]
+    assert b_seen == [None]  # another origin: the request's own cookies stay behind

@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import quote
 
 from ._exceptions import HTTPError
-from ._headers import Headers
 from ._models import Request, Response
 from ._urls import parse_url
 
@@ -64,7 +63,6 @@ __all__ = [
     "DigestAuth",
     "FunctionAuth",
     "coerce_auth",
-    "copy_request",
     "parse_challenges",
     "with_header",
 ]
@@ -94,15 +92,6 @@ class AuthenticationError(HTTPError):
 # ------------------------------------------------------------------ requests
 
 
-def copy_request(request: Request) -> Request:
-    """Return a copy of ``request`` with its own fields and without its cached head."""
-    copy = Request(
-        request.method, request.url, Headers(request.headers), request.content, request.stream
-    )
-    copy.extensions.update((k, v) for k, v in request.extensions.items() if k != "head")
-    return copy
-
-
 def with_header(request: Request, name: str, value: str) -> Request:
     """Return a new request: ``request`` with the field ``name`` set to ``value``.
 
@@ -110,7 +99,7 @@ def with_header(request: Request, name: str, value: str) -> Request:
     changed; its extensions are copied except ``"head"`` (the serialized head,
     rebuilt by the client from the new fields).
     """
-    copy = copy_request(request)
+    copy = request.copy()
     copy.headers[name] = value
     return copy
 
@@ -138,7 +127,7 @@ class Auth:
         """Drive :meth:`auth_flow`; override this instead when the flow needs I/O."""
         if type(self).auth_flow not in _OWN_FLOWS:
             # A flow written elsewhere may set request.headers[...] in place.
-            request = copy_request(request)
+            request = request.copy()
         flow = self.auth_flow(request)
         try:
             try:
@@ -167,7 +156,7 @@ class FunctionAuth(Auth):
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         """Send what the callable returns for a copy of the request."""
-        result: object = self.func(copy_request(request))
+        result: object = self.func(request.copy())
         if not isinstance(result, Request):
             raise TypeError(
                 f"the auth callable must return a hyperhttp.Request, not {type(result).__name__}"

@@ -89,10 +89,9 @@ _connect_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def _classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
     """Retry classification of our errors: what happened before anything was sent."""
     kind = hyperhttp_resilience.ErrorKind
+    # Nothing was sent, or (StreamRefused) the server says it did not process it.
     if isinstance(error, ConnectError | ConnectTimeout | PoolTimeout | StreamRefused):
-        return (
-            kind.CONNECT
-        )  # nothing sent, or (StreamRefused) the server says it did not process it
+        return kind.CONNECT
     if isinstance(error, ReadTimeout | WriteTimeout | RemoteProtocolError):
         return kind.SENT
     return kind.FATAL
@@ -183,12 +182,6 @@ class Client:
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
-        if retry is not None and not isinstance(retry, hyperhttp_resilience.RetryPolicy):
-            raise TypeError("retry must be a hyperhttp.RetryPolicy or None")
-        if circuit_breaker is not None and not isinstance(
-            circuit_breaker, hyperhttp_resilience.CircuitBreaker
-        ):
-            raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
         if not http1 and not http2:
             raise ValueError("http1=False needs http2=True: no protocol left to speak")
         for name, value in (
@@ -226,8 +219,8 @@ class Client:
         self.headers = Headers(headers)
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
-        self.retry = _with_our_classes(retry)
-        self.circuit_breaker = circuit_breaker
+        self.retry = _policy(retry)
+        self.circuit_breaker = _breaker(circuit_breaker)
         self.cookies = Cookies(cookies)
         # Proxies: ``proxy=`` for every URL, else the environment's (trust_env).
         self._proxies = ProxySelector(proxy=proxy, trust_env=trust_env)
@@ -533,41 +526,35 @@ class Client:
             framing = b"Content-Length: %d\r\n" % len(body)
         elif request.method not in _BODYLESS:
             framing = b"Content-Length: 0\r\n"  # RFC 9110 §8.6: a POST without a body
-        if proxy_auth is not False:
-            lower = {name.lower() for name, _ in request.headers.raw}
-            fields = [(b"Host", url.host_header)]
-            fields += [(n, v) for n, v in self._default_fields if n.lower() not in lower]
-            fields += [
-                (n, v) for n, v in request.headers.raw if n.lower() != b"proxy-authorization"
-            ]
+        if request.headers is _EMPTY and proxy_auth is False:
+            if method.translate(None, _TOKEN):
+                raise LocalProtocolError(f"method {request.method!r} is not a token")
+            return b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method, url.target, self._block(url), framing)
+        fields = self._fields(request)
+        target = url.target
+        if proxy_auth is not False:  # to a forward proxy
+            fields = [(n, v) for n, v in fields if n.lower() != b"proxy-authorization"]
             if isinstance(proxy_auth, bytes):
                 fields.append((b"Proxy-Authorization", proxy_auth))
             # Absolute-form (RFC 9112 §3.2.2), never with userinfo or fragment.
-            target = b"%s://%s%s" % (url.scheme.encode("ascii"), url.host_header, url.target)
-            try:
-                head = hp.serialize_request_head(method, target, fields)
-            except hp.LocalProtocolError as exc:
-                raise LocalProtocolError(str(exc)) from None
-            head = head[:-2] + framing + b"\r\n"
-        elif request.headers is _EMPTY:
-            if method.translate(None, _TOKEN):
-                raise LocalProtocolError(f"method {request.method!r} is not a token")
-            head = b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method, url.target, self._block(url), framing)
-        else:
-            lower = {name.lower() for name, _ in request.headers.raw}
-            if lower & {b"content-length", b"transfer-encoding", b"host"}:
-                raise LocalProtocolError(
-                    "Host, Content-Length and Transfer-Encoding are set by the client"
-                )
-            fields = [(b"Host", url.host_header)]
-            fields += [(n, v) for n, v in self._default_fields if n.lower() not in lower]
-            fields += request.headers.raw
-            try:
-                head = hp.serialize_request_head(method, url.target, fields)
-            except hp.LocalProtocolError as exc:
-                raise LocalProtocolError(str(exc)) from None
-            head = head[:-2] + framing + b"\r\n"
-        return head
+            target = b"%s://%s%s" % (url.scheme.encode("ascii"), url.host_header, target)
+        try:
+            head = hp.serialize_request_head(method, target, fields)
+        except hp.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None
+        return head[:-2] + framing + b"\r\n"
+
+    def _fields(self, request: Request) -> list[tuple[bytes, bytes]]:
+        """Host, the client's default fields the request does not set, then its own."""
+        own = request.headers.raw
+        lower = {name.lower() for name, _ in own}
+        if lower & {b"content-length", b"transfer-encoding", b"host"}:
+            raise LocalProtocolError(
+                "Host, Content-Length and Transfer-Encoding are set by the client"
+            )
+        fields = [(b"Host", request.url.host_header)]
+        fields += [(n, v) for n, v in self._default_fields if n.lower() not in lower]
+        return fields + own
 
     # ------------------------------------------------------------ sending
 
@@ -591,18 +578,8 @@ class Client:
             raise RuntimeError("the client is closed")
         timeouts = self.timeout if timeout is _UNSET else Timeout.coerce(timeout)
         follow = self.follow_redirects if follow_redirects is _UNSET else follow_redirects
-        policy = self.retry
-        if retry is not _UNSET:
-            if retry is not None and not isinstance(retry, hyperhttp_resilience.RetryPolicy):
-                raise TypeError("retry must be a hyperhttp.RetryPolicy or None")
-            policy = _with_our_classes(retry)
-        breaker = self.circuit_breaker
-        if circuit_breaker is not _UNSET:
-            if circuit_breaker is not None and not isinstance(
-                circuit_breaker, hyperhttp_resilience.CircuitBreaker
-            ):
-                raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
-            breaker = circuit_breaker
+        policy = self.retry if retry is _UNSET else _policy(retry)
+        breaker = self.circuit_breaker if circuit_breaker is _UNSET else _breaker(circuit_breaker)
         authority = self.auth if auth is _UNSET else coerce_auth(auth)
         chain = self._send_chain(request, timeouts, stream, follow, policy, breaker, authority)
         if timeouts.total is None:
@@ -748,14 +725,13 @@ class Client:
             value = self.cookies.header_for(request.url)
         if value is None:
             return request
-        headers = Headers(request.headers)
+        sent = request.copy()
+        headers = sent.headers
         given = headers.get("cookie")
         if given is not None:  # one Cookie field only (RFC 6265 §5.4): theirs first
             del headers["cookie"]
             value = f"{given}; {value}"
         headers["Cookie"] = value
-        sent = Request(request.method, request.url, headers, request.content, request.stream)
-        sent.extensions.update(request.extensions)
         sent.extensions["head"] = self._head(sent)
         return sent
 
@@ -988,10 +964,7 @@ class Client:
 
     async def _run_request_hooks(self, request: Request) -> Request:
         """Call the request hooks on this attempt's own copy of the request."""
-        attempt = Request(
-            request.method, request.url, Headers(request.headers), request.content, request.stream
-        )
-        attempt.extensions.update(request.extensions)
+        attempt = request.copy()
         for hook in self._request_hooks:
             await _call(hook, attempt)
         attempt.extensions["head"] = self._head(attempt)  # the hooks may have changed fields
@@ -1015,16 +988,11 @@ class Client:
         assert self._transport is not None
         started = time.perf_counter()
         # The handler sees the fields as they would go on the wire.
-        own = {name.lower() for name, _ in request.headers.raw}
-        fields = [(b"Host", request.url.host_header)]
-        fields += [(n, v) for n, v in self._default_fields if n.lower() not in own]
-        fields += request.headers.raw
+        fields = self._fields(request)
         if request.content is not None:
             fields.append((b"Content-Length", b"%d" % len(request.content)))
-        wire = Request(
-            request.method, request.url, Headers(fields), request.content, request.stream
-        )
-        wire.extensions.update(request.extensions)
+        wire = request.copy()
+        wire.headers = Headers(fields)
         mocked = await self._transport.handle(wire)
         response = mocked.build_response(
             wire,
@@ -1191,13 +1159,20 @@ def _breaker_tracer(
     return listener
 
 
-def _with_our_classes(
-    policy: hyperhttp_resilience.RetryPolicy | None,
-) -> hyperhttp_resilience.RetryPolicy | None:
-    """Return the policy classifying hyperhttp's errors, unless it has its own classifier."""
+def _policy(policy: object) -> hyperhttp_resilience.RetryPolicy | None:
+    """Check ``retry=``; the policy classifies hyperhttp's errors unless it has its own rule."""
+    if policy is not None and not isinstance(policy, hyperhttp_resilience.RetryPolicy):
+        raise TypeError("retry must be a hyperhttp.RetryPolicy or None")
     if policy is None or policy.classify is not hyperhttp_resilience.default_classify:
         return policy
     return dataclasses.replace(policy, classify=_classify)
+
+
+def _breaker(breaker: object) -> hyperhttp_resilience.CircuitBreaker | None:
+    """Check ``circuit_breaker=``."""
+    if breaker is not None and not isinstance(breaker, hyperhttp_resilience.CircuitBreaker):
+        raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
+    return breaker
 
 
 _EMPTY = Headers()

@@ -50,6 +50,12 @@ class Request:
         self.stream = stream
         self.extensions: dict[str, Any] = {}
 
+    def copy(self) -> Request:
+        """Return a copy with its own fields (safe to change) and no cached head."""
+        copy = Request(self.method, self.url, Headers(self.headers), self.content, self.stream)
+        copy.extensions.update((k, v) for k, v in self.extensions.items() if k != "head")
+        return copy
+
     def __repr__(self) -> str:
         url = self.url
         if url.password:  # never show a password

@@ -104,7 +104,8 @@ def redirect_request(request: Request, response: Response) -> Request:
         request.content if keep_body else None,
         request.stream if keep_body else None,
     )
-    follow.extensions.update(
-        (k, v) for k, v in request.extensions.items() if k not in ("head", "cookie")
-    )
+    # The cached head is for the old URL; the request's own cookies= go where its
+    # Cookie field goes (not to another origin).
+    dropped = ("head", "cookies") if drop_credentials else ("head",)
+    follow.extensions.update((k, v) for k, v in request.extensions.items() if k not in dropped)
     return follow
