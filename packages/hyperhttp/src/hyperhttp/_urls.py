@@ -7,6 +7,10 @@ the standard library lets through: the scheme must be http or https, the
 host present and valid (IDNA-encoded when not ASCII, brackets only around
 IPv6), the port 1-65535. Path and query are percent-encoded where they hold
 characters that may not appear raw (RFC 3986 §2), existing escapes kept.
+Every other constructor (:meth:`URL.copy_with`, so ``params=`` and
+``base_url`` joining too) applies the same rule, and a control character is
+:class:`InvalidURL` everywhere: the request-target is written to the wire as
+is (RFC 9112 §3.2), so a URL never holds a byte that could end the line.
 Parsed URLs are immutable and remembered in a small bounded cache, so a
 client calling the same endpoints pays for parsing once.
 """
@@ -38,6 +42,7 @@ _QUERY_SAFE = "/?%:@!$&'()*+,;=-._~"
 _REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
 _NEEDS_PATH_QUOTE = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~]")
 _NEEDS_QUERY_QUOTE = re.compile(r"[^A-Za-z0-9/?%:@!$&'()*+,;=\-._~]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class URL:
@@ -88,13 +93,34 @@ class URL:
         return self.target.decode("ascii")
 
     def copy_with(self, *, path: str | None = None, query: str | None = None) -> URL:
-        """Return this URL with path and/or query replaced (both already encoded)."""
+        """Return this URL with path and/or query replaced.
+
+        Both are taken as encoded text: characters that may not appear raw in
+        them (RFC 3986 §3.3, §3.4) are percent-encoded, existing escapes kept,
+        as :func:`parse_url` does.
+
+        Raises:
+            InvalidURL: a control character (CR, LF, NUL, ...) or a path that
+                does not start with "/".
+
+        """
+        if path is None:
+            path = self.path
+        else:
+            path = _encoded(path, _NEEDS_PATH_QUOTE, _PATH_SAFE, "path")
+            if path and path[0] != "/":
+                raise InvalidURL(f"the URL path {path!r} must start with '/'")
+        query = (
+            self.query
+            if query is None
+            else _encoded(query, _NEEDS_QUERY_QUOTE, _QUERY_SAFE, "query")
+        )
         return _build(
             self.scheme,
             self.host,
             self.port,
-            self.path if path is None else path,
-            self.query if query is None else query,
+            path,
+            query,
             self.fragment,
             self.username,
             self.password,
@@ -131,6 +157,19 @@ class URL:
 
     def __hash__(self) -> int:
         return hash(str(self))
+
+
+def _encoded(value: str, needs_quote: re.Pattern[str], safe: str, part: str) -> str:
+    """Percent-encode what may not appear raw in a path or query; refuse controls.
+
+    The request-target is written as is (RFC 9112 §3.2): a CR or LF here would
+    end the request line, so it is refused, as :func:`parse_url` refuses it.
+    """
+    if not needs_quote.search(value):  # the usual case: one scan
+        return value
+    if _CONTROL.search(value):
+        raise InvalidURL(f"control characters in the URL {part} {value!r}")
+    return quote(value, safe=safe)
 
 
 def _build(
