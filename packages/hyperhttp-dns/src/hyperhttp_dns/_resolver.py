@@ -120,7 +120,11 @@ def _maybe_literal(host: str, port: int, family: int) -> list[Address] | None:
                 scope = int(zone) if zone.isdigit() else socket.if_nametoindex(zone)
             except OSError as exc:
                 raise ResolveError(host, f"unknown zone {ip.scope_id!r}") from exc
-        return [Address(_AF_INET6, str(ip).split("%", 1)[0], port, 0, scope)]
+        mapped = ip.ipv4_mapped
+        # RFC 5952 §5: mixed notation for IPv4-mapped addresses, whatever the
+        # Python (str() of one changed in 3.13); getaddrinfo answers the same.
+        text = f"::ffff:{mapped}" if mapped is not None else str(ip).split("%", 1)[0]
+        return [Address(_AF_INET6, text, port, 0, scope)]
     return [Address(_AF_INET, str(ip), port)]
 
 
