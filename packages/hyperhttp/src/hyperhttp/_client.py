@@ -813,15 +813,18 @@ class Client:
 
     async def _send_replaying(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
         stale = False
-        refused = 0
+        refused = 0  # refusals in a row by connections that made no progress
+        replays = 0
         while True:
             try:
                 return await self._send_once(request, timeouts, stream)
             except StreamRefused as exc:
                 # HTTP/2: the server says it did not process the stream (GOAWAY
-                # above it, REFUSED_STREAM): replay any method, a few times.
-                refused += 1
-                if not _replayable(request) or refused > _MAX_REFUSED:
+                # above it, REFUSED_STREAM): replay any method, for as long as
+                # the connections make progress (a few times when they do not).
+                replays += 1
+                refused = 0 if exc.progress else refused + 1
+                if not _replayable(request) or refused > _MAX_REFUSED or replays > _MAX_REPLAYS:
                     exc.request = request  # still a RemoteProtocolError; a policy may retry it
                     raise
             except StaleConnection as exc:
@@ -1178,6 +1181,7 @@ def _breaker(breaker: object) -> hyperhttp_resilience.CircuitBreaker | None:
 _EMPTY = Headers()
 _Key = tuple[str, str, int] | tuple[tuple[str, str, int], Proxy]  # pool keys
 _MAX_REFUSED = 3
+_MAX_REPLAYS = 100  # HTTP/2 refusals replayed per request, progress or not
 _CLOSE_GRACE = 0.25  # seconds aclose() waits for connections to close cleanly
 # Connection-specific fields have no place in HTTP/2 (RFC 9113 §8.2.2).
 _H2_DROPPED = frozenset(

@@ -193,7 +193,17 @@ class _H2(h2.connection.H2Connection):
 
 
 class StreamRefused(RemoteProtocolError):
-    """The server did not process the stream (GOAWAY above it, REFUSED_STREAM): replayable."""
+    """The server did not process the stream (GOAWAY above it, REFUSED_STREAM): replayable.
+
+    ``progress``: the connection got somewhere meanwhile (GOAWAY admitted
+    streams, or a response came after this stream was opened), so a replay
+    on another connection is worth it however often it happens; refusals
+    without progress are replayed a few times only (RFC 9113 §8.7).
+    """
+
+    def __init__(self, message: str, *, progress: bool = False) -> None:
+        super().__init__(message)
+        self.progress = progress
 
 
 def _cheap_frame_repr() -> None:
@@ -322,6 +332,7 @@ class H2Stream(BodyBuffer):
         "consumed",
         "expected",
         "head_only",
+        "heads_before",
         "received_frames",
         "recv_window",
         "sent_end",
@@ -342,6 +353,7 @@ class H2Stream(BodyBuffer):
         self.consumed = 0  # taken by the reader, not yet handed back as window
         self.expected: int | None = None  # the declared Content-Length
         self.head_only = False  # a HEAD request: no body whatever the length says
+        self.heads_before = conn.heads  # responses the connection had when this one opened
 
     async def read_all(self) -> bytes:
         """Return the rest of the body; data is acknowledged as it arrives."""
@@ -432,6 +444,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.partial: tuple[int, int, int] | None = None
         self.streams: dict[int, H2Stream] = {}
         self.goaway = False
+        self.heads = 0  # final response heads received: the connection's progress
         self.ready: asyncio.Future[None] = loop.create_future()
         self.rbuf = bytearray(READ_BUFFER)
         self.rview = memoryview(self.rbuf)
@@ -810,6 +823,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self._malformed(stream, exc)
             return
         stream.head = _Head(status, fields)
+        self.heads += 1
         if stream.read_timeout is not None:
             stream.last_data = self.loop.time()
         stream._wake()
@@ -849,7 +863,10 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             return
         code = event.error_code
         if code == h2.errors.ErrorCodes.REFUSED_STREAM:
-            stream.fail(StreamRefused("the server refused the stream (REFUSED_STREAM)"))
+            progress = self.heads > stream.heads_before
+            stream.fail(
+                StreamRefused("the server refused the stream (REFUSED_STREAM)", progress=progress)
+            )
         else:
             name = getattr(code, "name", code)
             stream.fail(RemoteProtocolError(f"the server reset the stream ({name})"))
@@ -875,9 +892,15 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.goaway = True
         last = event.last_stream_id if event.last_stream_id is not None else 0
         code = getattr(event.error_code, "name", event.error_code)
+        # RFC 9113 §6.8: streams above last_stream_id were not processed. The
+        # connection made progress if it admitted any stream at all.
         for stream_id in [s for s in self.streams if s > last]:
             stream = self.streams.pop(stream_id)
-            stream.fail(StreamRefused(f"the server sent GOAWAY ({code}) before this stream"))
+            stream.fail(
+                StreamRefused(
+                    f"the server sent GOAWAY ({code}) before this stream", progress=last > 0
+                )
+            )
         if not self.ready.done():
             self.ready.set_exception(RemoteProtocolError(f"the server sent GOAWAY ({code})"))
         if self.on_retire is not None:
