@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from ._exceptions import InvalidURL
-from ._urls import parse_url
+from ._urls import parse_url, redact
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -67,22 +67,6 @@ _K = TypeVar("_K")
 _NO_PROXY_SPLIT: Final = re.compile(r"[\s,]+")
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
 _PORT: Final = re.compile(r"[0-9]{1,5}")
-
-
-def _redact(text: str) -> str:
-    """Return a proxy URL with the password of its userinfo replaced by ``***``.
-
-    For error messages, so it errs towards hiding: userinfo runs to the last
-    ``@`` (a password with a raw ``/`` or ``@`` is still hidden).
-    """
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "", text
-    userinfo, at, hostport = rest.rpartition("@")
-    if not at:
-        return text
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}{sep}{user}{':***' if colon else ''}@{hostport}"
 
 
 class Proxy:
@@ -156,13 +140,13 @@ class Proxy:
         userinfo, _, hostport = authority.rpartition("@")
         if "@" in rest[len(authority) :]:
             raise InvalidURL(
-                f"invalid proxy URL {_redact(text)!r}: percent-encode '/', '?', '#' and '@'"
+                f"invalid proxy URL {redact(text)!r}: percent-encode '/', '?', '#' and '@'"
                 " in the user name and password"
             )
         try:
             url = parse_url(f"http://{hostport}")
         except InvalidURL as exc:
-            raise InvalidURL(f"invalid proxy URL {_redact(text)!r}: {exc}") from None
+            raise InvalidURL(f"invalid proxy URL {redact(text)!r}: {exc}") from None
         auth_header: bytes | None = None
         username = ""
         display = f"http://{url.host_header.decode('ascii')}"
@@ -171,7 +155,7 @@ class Proxy:
             user = unquote_to_bytes(raw_user)  # UTF-8 for non-ASCII text
             if b":" in user:
                 raise InvalidURL(
-                    f"proxy user name must not contain ':' (RFC 7617 §2): {_redact(text)!r}"
+                    f"proxy user name must not contain ':' (RFC 7617 §2): {redact(text)!r}"
                 )
             auth_header = b"Basic " + base64.b64encode(user + b":" + unquote_to_bytes(raw_password))
             username = user.decode("utf-8", "replace")

@@ -5,7 +5,9 @@ Rules
 1. ``Location`` is resolved against the request URL (RFC 3986 §5.2):
    relative, absolute-path and scheme-relative references all work; a
    reference without a fragment inherits the request's (RFC 9110 §10.2.2).
-   A scheme other than http/https is :class:`InvalidURL`.
+   A scheme other than http/https is :class:`InvalidURL`. Resolution uses
+   the request URL's real userinfo (``url.unredacted``); messages show it
+   with the password hidden.
 2. 301 and 302 turn any method but GET and HEAD into GET, 303 any but HEAD
    (what every browser and httpx do); the body and its ``Content-*`` fields
    go with it. 307 and 308 keep the method and the body; a body that was a
@@ -24,7 +26,7 @@ from urllib.parse import urljoin
 from ._exceptions import InvalidURL, StreamConsumed
 from ._headers import Headers
 from ._models import Request, Response
-from ._urls import URL, parse_url
+from ._urls import URL, parse_url, redact
 
 __all__ = ["REDIRECT_STATUSES", "keeps_credentials", "redirect_request"]
 
@@ -38,9 +40,9 @@ def redirect_url(url: URL, location: str) -> URL:
     if not text:
         raise InvalidURL(f"empty Location in a redirect from {url}")
     try:
-        joined = urljoin(str(url), text)
+        joined = urljoin(url.unredacted, text)  # the real userinfo: str(url) hides it
     except ValueError as exc:
-        raise InvalidURL(f"invalid Location {location!r}: {exc}") from None
+        raise InvalidURL(f"invalid Location {redact(location)!r}: {exc}") from None
     target = parse_url(joined)
     if url.fragment and "#" not in text:
         target = parse_url(f"{joined.partition('#')[0]}#{url.fragment}")

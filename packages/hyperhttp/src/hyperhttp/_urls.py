@@ -11,6 +11,13 @@ Every other constructor (:meth:`URL.copy_with`, so ``params=`` and
 ``base_url`` joining too) applies the same rule, and a control character is
 :class:`InvalidURL` everywhere: the request-target is written to the wire as
 is (RFC 9112 §3.2), so a URL never holds a byte that could end the line.
+
+A password in the userinfo is never shown: ``str(url)`` and ``repr(url)``
+(so every message, repr and trace event that names a URL) write it as
+``***``; :func:`redact` does the same for URL text an error quotes.
+``url.unredacted`` is the real text, for resolving references against
+(redirects, :meth:`URL.join`) and for equality; nothing sends it, the wire
+gets ``target`` and ``host_header``.
 Parsed URLs are immutable and remembered in a small bounded cache, so a
 client calling the same endpoints pays for parsing once.
 """
@@ -24,7 +31,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from ._exceptions import InvalidURL
 
-__all__ = ["URL", "QueryParams", "merge_params", "parse_url"]
+__all__ = ["URL", "QueryParams", "merge_params", "parse_url", "redact"]
 
 QueryValue = str | int | float | bool | None
 QueryParams = (
@@ -130,17 +137,26 @@ class URL:
         """Resolve ``reference`` against this URL (RFC 3986 §5), as a redirect Location is."""
         from urllib.parse import urljoin
 
-        return parse_url(urljoin(str(self), reference))
+        return parse_url(urljoin(self.unredacted, reference))
 
-    def __str__(self) -> str:
+    @property
+    def unredacted(self) -> str:
+        """The URL as text with its password: never log or show this (``str()`` hides it)."""
+        return self._text(self.password)
+
+    def _text(self, password: str) -> str:
         host = f"[{self.host}]" if self.is_ipv6 else self.host
         userinfo = ""
-        if self.username or self.password:
-            userinfo = self.username + (f":{self.password}" if self.password else "") + "@"
+        if self.username or password:
+            userinfo = self.username + (f":{password}" if password else "") + "@"
         port = "" if self.port is None else f":{self.port}"
         query = f"?{self.query}" if self.query else ""
         fragment = f"#{self.fragment}" if self.fragment else ""
         return f"{self.scheme}://{userinfo}{host}{port}{self.path}{query}{fragment}"
+
+    def __str__(self) -> str:
+        """Show the URL to people: a password is written as ``***``."""
+        return self._text("***" if self.password else "")
 
     def __repr__(self) -> str:
         return f"URL({str(self)!r})"
@@ -153,10 +169,27 @@ class URL:
                 return False
         if not isinstance(other, URL):
             return NotImplemented
-        return str(self) == str(other)
+        return self.unredacted == other.unredacted
 
     def __hash__(self) -> int:
-        return hash(str(self))
+        return hash(self.unredacted)
+
+
+def redact(text: str) -> str:
+    """Return URL text with the password of its userinfo replaced by ``***``.
+
+    For messages quoting a URL that may not parse, so it errs towards hiding:
+    the userinfo runs to the last ``@`` (a password holding a raw ``/`` or
+    ``@`` is still hidden).
+    """
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    userinfo, at, hostport = rest.rpartition("@")
+    if not at:
+        return text
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{hostport}"
 
 
 def _encoded(value: str, needs_quote: re.Pattern[str], safe: str, part: str) -> str:
@@ -200,7 +233,8 @@ def _build(
     return url
 
 
-def _host(raw: str, text: str) -> str:
+def _host(raw: str, url: str) -> str:
+    text = redact(url) if "@" in url else url  # for messages only
     if not raw:
         raise InvalidURL(f"no host in URL {text!r}")
     if ":" in raw:  # urlsplit keeps only bracketed IPv6 here
@@ -243,26 +277,27 @@ def parse_url(url: str | URL) -> URL:
         raise TypeError(f"URL must be str or hyperhttp.URL, not {type(url).__name__}")
     text = url.strip()
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-        raise InvalidURL(f"control characters in URL {url!r}")
+        raise InvalidURL(f"control characters in URL {redact(url)!r}")
     try:
         parts = urlsplit(text)
         port = parts.port
         hostname = parts.hostname
     except ValueError as exc:
-        raise InvalidURL(f"invalid URL {url!r}: {exc}") from None
+        # urlsplit's own messages may quote the netloc: hide its password too
+        raise InvalidURL(f"invalid URL {redact(url)!r}: {redact(str(exc))}") from None
     scheme = parts.scheme.lower()
     if not scheme:
-        raise InvalidURL(f"URL {url!r} has no scheme (http:// or https://)")
+        raise InvalidURL(f"URL {redact(url)!r} has no scheme (http:// or https://)")
     if scheme not in DEFAULT_PORTS:
-        raise InvalidURL(f"unsupported URL scheme {parts.scheme!r} in {url!r}")
+        raise InvalidURL(f"unsupported URL scheme {parts.scheme!r} in {redact(url)!r}")
     netloc = parts.netloc
     host_part = netloc.rpartition("@")[2]
     if host_part.startswith("[") != ("]" in host_part):
-        raise InvalidURL(f"invalid bracketed host in URL {url!r}")
+        raise InvalidURL(f"invalid bracketed host in URL {redact(url)!r}")
     if port is not None and not 1 <= port <= 65535:
-        raise InvalidURL(f"port out of range in URL {url!r}")
+        raise InvalidURL(f"port out of range in URL {redact(url)!r}")
     if host_part.endswith(":"):
-        raise InvalidURL(f"empty port in URL {url!r}")
+        raise InvalidURL(f"empty port in URL {redact(url)!r}")
     host = _host(hostname or "", url)
     path = parts.path
     if _NEEDS_PATH_QUOTE.search(path):
