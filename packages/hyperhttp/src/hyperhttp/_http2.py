@@ -445,6 +445,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.streams: dict[int, H2Stream] = {}
         self.goaway = False
         self.heads = 0  # final response heads received: the connection's progress
+        self.started = False  # the server's first frame, a SETTINGS, came (RFC 9113 §3.4)
         self.ready: asyncio.Future[None] = loop.create_future()
         self.rbuf = bytearray(READ_BUFFER)
         self.rview = memoryview(self.rbuf)
@@ -508,7 +509,40 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         return self.rview[self.rfill :]
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._receive(self.rfill + nbytes)
+        end = self.rfill + nbytes
+        if not self.started and not self._check_preface(end):
+            return
+        try:
+            self._receive(end)
+        except Exception as exc:  # a protocol callback must never raise into the loop
+            self._protocol_error(exc)
+
+    def _check_preface(self, end: int) -> bool:
+        """Whether the server's first bytes are a SETTINGS frame (RFC 9113 §3.4).
+
+        A server that was asked for HTTP/2 (ALPN, or prior knowledge) and
+        answers in HTTP/1.1 fails the connection with what it sent, instead
+        of a frame header read from "HTTP/1.1 400".
+        """
+        data = self.rbuf
+        if (
+            (end > 3 and data[3] != 0x4)  # not SETTINGS
+            or (end > 4 and data[4] & 0x1)  # an ACK
+            or any(data[5 : min(end, 9)])  # not on stream 0
+        ):
+            shown = bytes(data[: min(end, 12)]).split(b"\r", 1)[0].decode("latin-1")
+            self._fail_all(
+                RemoteProtocolError(
+                    f"the server did not start HTTP/2 (expected a SETTINGS frame, got {shown!r})"
+                )
+            )
+            self.abort()
+            return False
+        if end < 9:
+            self.rfill = end  # wait for the whole frame header
+            return False
+        self.started = True
+        return True
 
     def data_received(self, data: bytes) -> None:
         """For a transport that does not fill our buffer itself."""
@@ -808,7 +842,10 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed_down()
-        error: RemoteProtocolError = RemoteProtocolError("the server closed the connection")
+        message = "the server closed the connection"
+        if not self.started:
+            message += " before starting HTTP/2 (no SETTINGS frame)"
+        error: RemoteProtocolError = RemoteProtocolError(message)
         if exc is not None:
             error.__cause__ = exc
         self._fail_all(error)
