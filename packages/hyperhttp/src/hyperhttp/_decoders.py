@@ -9,6 +9,16 @@ Stacked codings are undone in reverse order (RFC 9110 §8.4).
 gzip covers multi-member streams and ``x-gzip``; deflate accepts the
 zlib-wrapped form RFC 9110 specifies and, as browsers do, raw deflate.
 Corrupt or truncated input raises ``DecodingError``.
+
+The chain is bounded: more than :data:`MAX_CODINGS` codings in a response's
+Content-Encoding fields is a ``DecodingError`` before any decoder is built
+(urllib3's limit, its CVE-2025-66418: one 65 KB field would otherwise build
+13 000 decoders, and deep nesting recursed without bound).
+
+br needs brotli 1.2 or later: ``Decompressor.process(output_buffer_limit=)``
+and ``can_accept_more_data()``, which bound each decoded piece, came in 1.2
+(1.1's ``process`` takes the input only). An older brotli counts as not
+installed: br is neither offered nor decoded.
 """
 
 from __future__ import annotations
@@ -22,9 +32,10 @@ from ._exceptions import DecodingError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["CHUNK", "SUPPORTED", "Decoder", "accept_encoding", "make_decoder"]
+__all__ = ["CHUNK", "MAX_CODINGS", "SUPPORTED", "Decoder", "accept_encoding", "make_decoder"]
 
 CHUNK = 64 * 1024  # largest decoded piece produced at once
+MAX_CODINGS = 5  # codings in one response's Content-Encoding, identity included
 
 
 def _optional(name: str) -> Any:
@@ -34,7 +45,14 @@ def _optional(name: str) -> Any:
         return None
 
 
-_brotli = _optional("brotli")
+def _bounded_brotli() -> Any:
+    module = _optional("brotli")
+    if module is None or not hasattr(module.Decompressor, "can_accept_more_data"):
+        return None  # absent, or older than 1.2 (no bounded output): no br
+    return module
+
+
+_brotli = _bounded_brotli()
 _zstd = _optional("zstandard")
 
 
@@ -194,6 +212,10 @@ def make_decoder(content_encoding: list[bytes]) -> Decoder | None:
 
     An unknown coding leaves the body as is (the caller sees the raw bytes and
     the header), as httpx and aiohttp do.
+
+    Raises:
+        DecodingError: more than :data:`MAX_CODINGS` codings.
+
     """
     codings = [
         c.strip().lower().decode("latin-1")
@@ -201,6 +223,8 @@ def make_decoder(content_encoding: list[bytes]) -> Decoder | None:
         for c in value.split(b",")
         if c.strip()
     ]
+    if len(codings) > MAX_CODINGS:
+        raise DecodingError(f"more than {MAX_CODINGS} content codings in Content-Encoding: refused")
     if not codings:
         return None
     decoders = []
