@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
 from typing import TYPE_CHECKING
 
 import hyperhttp
@@ -69,7 +70,8 @@ async def test_100_concurrent_requests_share_one_connection(
 ) -> None:
     """100 concurrent requests after the first: all streams of one connection."""
     async with _client(tls) as client:
-        tag = f"concurrent-100-{id(client)}"
+        # Tags are fresh (not id()): the session's hypercorn keeps every tag it saw.
+        tag = f"concurrent-100-{uuid.uuid4().hex}"
         first = await client.get(f"{h2_server.url}/size/10", headers={"x-tag": tag})
         assert first.http_version == "HTTP/2"
         responses = await asyncio.gather(
@@ -150,7 +152,7 @@ async def test_unread_stream_is_reset_and_the_connection_kept(
 ) -> None:
     """Leaving a streamed body unread resets that stream only: the connection serves on."""
     async with _client(tls) as client:
-        tag = f"unread-reset-{id(client)}"
+        tag = f"unread-reset-{uuid.uuid4().hex}"
         async with client.stream(
             "GET", f"{h2_server.url}/big?bytes={32 * 1024 * 1024}", headers={"x-tag": tag}
         ) as r:
@@ -201,7 +203,7 @@ async def test_head_and_no_content_over_http2(tls: TLSSetup, h2_server: H2Server
 async def test_a_cold_burst_shares_one_connection(tls: TLSSetup, h2_server: H2Server) -> None:
     """50 concurrent first requests to a new origin: one connection, not one each."""
     async with _client(tls) as client:
-        tag = f"cold-burst-{id(client)}"
+        tag = f"cold-burst-{uuid.uuid4().hex}"
         responses = await asyncio.gather(
             *(client.get(f"{h2_server.url}/size/3", headers={"x-tag": tag}) for _ in range(50))
         )
