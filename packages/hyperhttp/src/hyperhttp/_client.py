@@ -481,17 +481,16 @@ class Client:
                 request_headers = Headers()
             if "content-type" not in request_headers:
                 request_headers["Content-Type"] = content_type.decode()
-        request = Request(method, target, request_headers or _EMPTY, body, stream)
+        request = Request(method, target, request_headers, body, stream)
         if multipart is not None:
             request.extensions["length"] = multipart.length
             request.extensions["replayable"] = multipart.replayable
         if cookies is not None:
             request.extensions["cookies"] = Cookies(cookies)
-        if request_headers is None:
-            if method.encode("ascii", "replace").translate(None, _TOKEN):
-                raise LocalProtocolError(f"method {method!r} is not a token")
-        else:  # the caller's fields: validated (and the HTTP/1.1 head kept) before any I/O
-            request.extensions["head"] = self._head(request)
+        if request_headers is None or not request_headers._list:
+            _check_line(method, target.target)
+        else:  # the caller's fields: validated (and the head memoized) before any I/O
+            self._checked_fields(request)
         return request
 
     def _block(self, url: URL) -> bytes:
@@ -506,43 +505,64 @@ class Client:
             self._blocks[origin] = block
         return block
 
-    def _head(self, request: Request, *, proxy_auth: bytes | bool | None = False) -> bytes:
-        """Return the HTTP/1.1 request head (the body is not part of it).
+    def _wire_head(self, request: Request) -> bytes:
+        """Return the HTTP/1.1 head of ``request`` as it is now, validated (no body).
 
-        ``proxy_auth`` other than False: the head for a forward proxy (the
-        target in absolute-form, and Proxy-Authorization when not None).
+        Every HTTP/1.1 request passes here just before the wire (HTTP/2 ones
+        through :meth:`_h2_headers`), whatever built or changed it: method,
+        target and fields are checked, never trusted (RFC 9112 §3, RFC 9110
+        §5.5). A request without fields of its own takes the origin's block,
+        checked once at ``__init__``; one with fields takes the memo of
+        :meth:`_checked_fields`. Framing comes from the body sent, each time.
         """
-        method = request.method.encode("ascii", "replace")
+        headers = request._headers
+        if headers is None or not headers._list:
+            url = request.url
+            method = request.method
+            _check_line(method, url.target)
+            return b"%s %s HTTP/1.1\r\n%s%s\r\n" % (
+                method.encode("ascii"),
+                url.target,
+                self._block(url),
+                _framing(request),
+            )
+        return self._checked_fields(request) + _framing(request) + b"\r\n"
+
+    def _checked_fields(self, request: Request) -> bytes:
+        """Return the request line and fields of a request with fields of its own, validated.
+
+        Memoized on the request, keyed to the method, the URL and the field
+        list it was built from (a :class:`Headers` binds a new list on every
+        change): a request changed after ``build_request`` is checked again.
+        """
+        own = request.headers._list
         url = request.url
-        body = request.content
-        framing = b""
-        if request.stream is not None:
-            length = request.extensions.get("length")
-            if length is None:
-                framing = b"Transfer-Encoding: chunked\r\n"
-            else:  # a stream of known size (a multipart body of files on disk)
-                framing = b"Content-Length: %d\r\n" % length
-        elif body is not None:
-            framing = b"Content-Length: %d\r\n" % len(body)
-        elif request.method not in _BODYLESS:
-            framing = b"Content-Length: 0\r\n"  # RFC 9110 §8.6: a POST without a body
-        if request.headers is _EMPTY and proxy_auth is False:
-            if method.translate(None, _TOKEN):
-                raise LocalProtocolError(f"method {request.method!r} is not a token")
-            return b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method, url.target, self._block(url), framing)
+        method = request.method
+        wire = request._wire
+        if wire is not None and wire[0] is own and wire[1] is url and wire[2] is method:
+            return wire[3]  # type: ignore[no-any-return]
         fields = self._fields(request)
-        target = url.target
-        if proxy_auth is not False:  # to a forward proxy
-            fields = [(n, v) for n, v in fields if n.lower() != b"proxy-authorization"]
-            if isinstance(proxy_auth, bytes):
-                fields.append((b"Proxy-Authorization", proxy_auth))
-            # Absolute-form (RFC 9112 §3.2.2), never with userinfo or fragment.
-            target = b"%s://%s%s" % (url.scheme.encode("ascii"), url.host_header, target)
         try:
-            head = hp.serialize_request_head(method, target, fields)
+            head = hp.serialize_request_head(_method_bytes(method), url.target, fields)
         except hp.LocalProtocolError as exc:
-            raise LocalProtocolError(str(exc)) from None
-        return head[:-2] + framing + b"\r\n"
+            raise LocalProtocolError(str(exc), request=request) from None
+        checked = head[:-2]
+        request._wire = (own, url, method, checked)
+        return checked
+
+    def _proxy_head(self, request: Request, proxy_auth: bytes | None) -> bytes:
+        """Return the head for a forward proxy: absolute-form, Proxy-Authorization when set."""
+        url = request.url
+        fields = [(n, v) for n, v in self._fields(request) if n.lower() != b"proxy-authorization"]
+        if proxy_auth is not None:
+            fields.append((b"Proxy-Authorization", proxy_auth))
+        # Absolute-form (RFC 9112 §3.2.2), never with userinfo or fragment.
+        target = b"%s://%s%s" % (url.scheme.encode("ascii"), url.host_header, url.target)
+        try:
+            head = hp.serialize_request_head(_method_bytes(request.method), target, fields)
+        except hp.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc), request=request) from None
+        return head[:-2] + _framing(request) + b"\r\n"
 
     def _fields(self, request: Request) -> list[tuple[bytes, bytes]]:
         """Host, the client's default fields the request does not set, then its own."""
@@ -550,7 +570,7 @@ class Client:
         lower = {name.lower() for name, _ in own}
         if lower & {b"content-length", b"transfer-encoding", b"host"}:
             raise LocalProtocolError(
-                "Host, Content-Length and Transfer-Encoding are set by the client"
+                "Host, Content-Length and Transfer-Encoding are set by the client", request=request
             )
         fields = [(b"Host", request.url.host_header)]
         fields += [(n, v) for n, v in self._default_fields if n.lower() not in lower]
@@ -732,7 +752,6 @@ class Client:
             del headers["cookie"]
             value = f"{given}; {value}"
         headers["Cookie"] = value
-        sent.extensions["head"] = self._head(sent)
         return sent
 
     async def _send_resilient(
@@ -878,11 +897,20 @@ class Client:
                 },
             )
         exchange: Exchange | H2Stream
-        if type(connection) is HTTP11Connection:
-            if connection.forward:  # to a forward proxy: absolute-form
-                head = self._head(request, proxy_auth=connection.proxy_auth)
+        try:  # the request is checked as its head is built: if that fails, nothing is sent
+            if type(connection) is HTTP11Connection:
+                if connection.forward:  # to a forward proxy: absolute-form
+                    head = self._proxy_head(request, connection.proxy_auth)
+                else:
+                    head = self._wire_head(request)
             else:
-                head = request.extensions.get("head") or self._head(request)
+                h2_fields = self._h2_headers(request)
+        except BaseException as exc:
+            lease.release(reusable=True)
+            if isinstance(exc, HTTPError) and exc.request is None:
+                exc.request = request
+            raise
+        if type(connection) is HTTP11Connection:
             body = request.content
             exchange = connection.start(
                 request.method.encode("ascii"),
@@ -893,7 +921,7 @@ class Client:
         else:
             assert isinstance(connection, HTTP2Connection)
             exchange = connection.start(
-                self._h2_headers(request),
+                h2_fields,
                 request.content,
                 request.stream is not None,
                 timeouts.read,
@@ -953,7 +981,8 @@ class Client:
             head.status_code,
             headers=head.headers,
             request=request,
-            reason_phrase=head.reason.decode("latin-1") if head.reason else None,
+            # HTTP/1.1: what the server sent, even empty; HTTP/2 has none (the standard one).
+            reason_phrase=head.reason.decode("latin-1") if type(exchange) is Exchange else None,
             http_version=connection.http_version,
             source=source,
             started=started,
@@ -970,8 +999,7 @@ class Client:
         attempt = request.copy()
         for hook in self._request_hooks:
             await _call(hook, attempt)
-        attempt.extensions["head"] = self._head(attempt)  # the hooks may have changed fields
-        return attempt
+        return attempt  # validated as it is sent, whatever the hooks changed
 
     async def _respond(self, response: Response, stream: bool) -> Response:
         """Run the response hooks (head only), then read the body unless ``stream``."""
@@ -990,7 +1018,8 @@ class Client:
         """One attempt through the mock transport: the network is all it replaces."""
         assert self._transport is not None
         started = time.perf_counter()
-        # The handler sees the fields as they would go on the wire.
+        # The handler sees the fields as they would go on the wire, checked as they would be.
+        self._wire_head(request)
         fields = self._fields(request)
         if request.content is not None:
             fields.append((b"Content-Length", b"%d" % len(request.content)))
@@ -1062,14 +1091,27 @@ class Client:
         return connection
 
     def _h2_headers(self, request: Request) -> list[tuple[bytes, bytes]]:
-        """Return the HTTP/2 header list of a request (validated already by ``_head``)."""
+        """Return the HTTP/2 header list of a request, validated as for HTTP/1.1.
+
+        Method, target and the request's own fields pass the same checks as
+        the HTTP/1.1 head (:meth:`_checked_fields`, memoized): Host,
+        Content-Length and Transfer-Encoding set by the caller are refused;
+        connection-specific fields are dropped (RFC 9113 §8.2.2), ``te``
+        kept only as ``trailers``.
+        """
         url = request.url
-        plain = request.headers is _EMPTY and request.content is None and request.stream is None
+        headers = request._headers
+        own = headers is not None and bool(headers._list)
+        plain = not own and request.content is None and request.stream is None
         if plain:
             key = (url.origin, request.method, url.target)
             cached = self._h2_lists.get(key)
-            if cached is not None:
+            if cached is not None:  # method and target were checked as it was made
                 return cached
+        if own:
+            self._checked_fields(request)
+        else:
+            _check_line(request.method, url.target)
         fields = [
             (b":method", request.method.encode("ascii")),
             (b":scheme", b"https" if url.scheme == "https" else b"http"),
@@ -1087,26 +1129,29 @@ class Client:
             if len(self._h2_blocks) > 1024:
                 self._h2_blocks.clear()
             self._h2_blocks[origin] = block
-        if request.headers is _EMPTY:
+        if not own:
             fields += block
         else:
-            own = [
+            assert headers is not None
+            mine = [
                 (name.lower(), value)
-                for name, value in request.headers.raw
+                for name, value in headers.raw
                 if name.lower() not in _H2_DROPPED
                 or (name.lower() == b"te" and value.strip().lower() == b"trailers")
             ]
-            names = {name for name, _ in own}
+            names = {name for name, _ in mine}
             fields += [(n, v) for n, v in block if n not in names]
-            fields += own
+            fields += mine
         body = request.content
         if body is not None:
             fields.append((b"content-length", b"%d" % len(body)))
         elif request.stream is None:
             if request.method not in _BODYLESS:
                 fields.append((b"content-length", b"0"))
-        elif request.extensions.get("length") is not None:
-            fields.append((b"content-length", b"%d" % request.extensions["length"]))
+        else:
+            length = _stream_length(request)
+            if length is not None:
+                fields.append((b"content-length", b"%d" % length))
         if plain:
             if len(self._h2_lists) >= 1024:
                 self._h2_lists.clear()
@@ -1178,7 +1223,53 @@ def _breaker(breaker: object) -> hyperhttp_resilience.CircuitBreaker | None:
     return breaker
 
 
-_EMPTY = Headers()
+def _method_bytes(method: str) -> bytes:
+    """Return the method as bytes for the parser's checks (a non-ASCII one fails as "?")."""
+    return method.encode("ascii", "replace")
+
+
+def _check_line(method: str, target: bytes) -> None:
+    """Refuse a method that is not a token (RFC 9110 §9.1) or a bad request-target (RFC 9112 §3.2).
+
+    The usual methods pass on one set lookup; a target must be non-empty
+    printable ASCII (no SP, CR, LF, NUL: nothing that could end the line).
+    """
+    if method not in _KNOWN_METHODS and (
+        not isinstance(method, str)
+        or not method
+        or method.encode("ascii", "replace").translate(None, _TOKEN)
+    ):
+        raise LocalProtocolError(f"method {method!r} is not a token (RFC 9110 §9.1)")
+    if not target or target.translate(None, _TARGET):
+        raise LocalProtocolError(
+            f"request target {target!r} is empty or holds whitespace, control or non-ASCII"
+            " bytes (RFC 9112 §3.2)"
+        )
+
+
+def _stream_length(request: Request) -> int | None:
+    """Return the declared length of a streamed body (``extensions["length"]``), checked."""
+    length = request.extensions.get("length")
+    if length is not None and (type(length) is not int or length < 0):
+        raise LocalProtocolError(f"a streamed body's length must be an int >= 0, not {length!r}")
+    return length
+
+
+def _framing(request: Request) -> bytes:
+    """Return the framing field of the body sent now (RFC 9112 §6.2, §6.3)."""
+    if request.stream is not None:
+        length = _stream_length(request)
+        if length is None:
+            return b"Transfer-Encoding: chunked\r\n"
+        return b"Content-Length: %d\r\n" % length  # a stream of known size (files on disk)
+    body = request.content
+    if body is not None:
+        return b"Content-Length: %d\r\n" % len(body)
+    if request.method not in _BODYLESS:
+        return b"Content-Length: 0\r\n"  # RFC 9110 §8.6: a POST without a body
+    return b""
+
+
 _Key = tuple[str, str, int] | tuple[tuple[str, str, int], Proxy]  # pool keys
 _MAX_REFUSED = 3
 _MAX_REPLAYS = 100  # HTTP/2 refusals replayed per request, progress or not
@@ -1189,3 +1280,5 @@ _H2_DROPPED = frozenset(
 )
 _TRANSPORT_FAILURES = (ConnectError, TimeoutException, RemoteProtocolError)
 _TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TARGET = bytes(range(0x21, 0x7F))  # RFC 9112 §3.2: printable ASCII, nothing else
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})

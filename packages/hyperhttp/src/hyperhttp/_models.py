@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import importlib
 import json as _json
@@ -89,8 +90,25 @@ def _reason(status: int) -> str:
     return _REASONS.get(status, "")
 
 
+def _text_encoding(name: str) -> str:
+    """Return the codec name for a charset when it is a text encoding, else "utf-8"."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return "utf-8"
+    # CodecInfo._is_text_encoding: False for bytes-to-bytes and str-to-str codecs
+    # (zlib, base64, rot13), the flag bytes.decode() itself checks.
+    return info.name if getattr(info, "_is_text_encoding", True) else "utf-8"
+
+
 class Response:
-    """A response; see ../shared/API.md. Verb helpers return it with ``content`` read."""
+    """A response; see ../shared/API.md. Verb helpers return it with ``content`` read.
+
+    Body rules: HEAD, 204 and 304 responses and empty bodies are never decoded
+    (whatever their Content-Encoding); ``max_decompressed_size`` bounds what a
+    decoder produces, never an identity body (the raw size is the connection's
+    ``max_response_size``); the charset is a text encoding or utf-8.
+    """
 
     __slots__ = (
         "_closed",
@@ -196,18 +214,19 @@ class Response:
 
     @property
     def encoding(self) -> str:
-        """The charset from Content-Type, else utf-8."""
+        """The charset from Content-Type when it names a text encoding, else utf-8.
+
+        Python's codec registry also holds codecs that are no charset: bytes to
+        bytes (``zlib``, ``base64``, ``bz2``) and str to str (``rot13``). A
+        server naming one gets the default instead, so ``.text`` and
+        ``aiter_text()`` never run a decompressor (under ``python -O`` the
+        zlib codec's own guard is gone) nor fail with LookupError.
+        """
         for value in self._raw_values(b"content-type"):
             for param in value.split(b";")[1:]:
                 key, _, charset = param.strip().partition(b"=")
                 if key.strip().lower() == b"charset":
-                    name = charset.strip().strip(b"\"'").decode("latin-1")
-                    try:
-                        import codecs
-
-                        return codecs.lookup(name).name
-                    except LookupError:
-                        return "utf-8"
+                    return _text_encoding(charset.strip().strip(b"\"'").decode("latin-1"))
         return "utf-8"
 
     @property
@@ -224,8 +243,19 @@ class Response:
         return _orjson.loads(self.content)
 
     def _decoder(self) -> Decoder | None:
+        """Return the Content-Encoding decoder; None for identity or a response without content.
+
+        HEAD, 204 and 304 responses have no content (RFC 9110 §6.4.1) even
+        when they carry the Content-Encoding a GET would have had (nginx sends
+        it): nothing to decode.
+        """
         values = self._raw_values(b"content-encoding")
-        return make_decoder(values) if values else None
+        if not values or self.status_code in (204, 304) or self.status_code < 200:
+            return None
+        request = self.request
+        if request is not None and request.method == "HEAD":
+            return None
+        return make_decoder(values)
 
     async def aread(self) -> bytes:
         """Read the whole body (a no-op returning ``content`` once read)."""
@@ -237,7 +267,7 @@ class Response:
             return b""
         try:
             raw = await source.read_all()
-            decoder = self._decoder()
+            decoder = self._decoder() if raw else None  # no bytes: nothing to decode
             if decoder is None:
                 content = raw
             else:
@@ -276,24 +306,31 @@ class Response:
             for at in range(0, len(self._content), size):
                 yield self._content[at : at + size]
             return
-        decoder = self._decoder()
+        try:
+            decoder = self._decoder()
+        except BaseException:
+            await self.aclose()
+            raise
+        if decoder is None:  # identity: max_decompressed_size bounds decoders only
+            async for raw in self.aiter_raw():
+                yield raw
+            return
         limit = self._decoded_limit
         size_out = 0
+        seen = False
         async for raw in self.aiter_raw():
-            pieces = [raw] if decoder is None else decoder.decode(raw)
-            for piece in pieces:
+            seen = True
+            for piece in decoder.decode(raw):
                 size_out += len(piece)
                 if limit is not None and size_out > limit:
                     raise ResponseTooLarge(f"decoded response body over {limit} bytes")
                 yield piece
-        if decoder is not None:
+        if seen:  # no bytes at all: nothing to decode, nothing truncated
             for piece in decoder.flush():
                 yield piece
 
     async def aiter_text(self) -> AsyncIterator[str]:
         """Yield the decoded body as text, incrementally decoded."""
-        import codecs
-
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
         async for chunk in self.aiter_bytes():
             text = decoder.decode(chunk)
