@@ -119,6 +119,38 @@ class ServerConnection(asyncio.Protocol):
         self.open_streams -= 1
         self.flush()
 
+    # Raw frames, for what h2 would refuse to send. Header blocks come from
+    # the connection's own encoder, so its HPACK state stays in step.
+
+    def write(self, data: bytes) -> None:
+        """Write bytes as they are (after anything h2 has pending)."""
+        self.flush()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    @staticmethod
+    def frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+        """One frame: 9-byte header (RFC 9113 §4.1) and payload."""
+        head = len(payload).to_bytes(3, "big") + bytes((kind, flags))
+        return head + stream_id.to_bytes(4, "big") + payload
+
+    def headers_frame(
+        self,
+        stream_id: int,
+        fields: list[tuple[bytes, bytes]],
+        *,
+        end_stream: bool = False,
+        end_headers: bool = True,
+    ) -> bytes:
+        """Make a HEADERS frame of ``fields``, HPACK-encoded by this connection's encoder."""
+        block = self.h2.encoder.encode(fields)
+        flags = (0x1 if end_stream else 0) | (0x4 if end_headers else 0)
+        return self.frame(0x1, flags, stream_id, block)
+
+    def data_frame(self, stream_id: int, data: bytes, *, end_stream: bool = False) -> bytes:
+        """Make a DATA frame (the server's flow-control accounting is not updated)."""
+        return self.frame(0x0, 0x1 if end_stream else 0, stream_id, data)
+
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()

@@ -40,6 +40,10 @@ def test_content_length_comes_back_under_its_name() -> None:
         ([(b":status", b"200"), (b":path", b"/")], True),  # a request pseudo-header
         ([(b":status", b"20")], True),  # not three digits
         ([(b":status", b"2x0")], True),
+        ([(b":status", b"000")], True),  # three digits, but not 100-599 (RFC 9110 §15)
+        ([(b":status", b"099")], True),
+        ([(b":status", b"600")], True),
+        ([(b":status", b"\xd9\xa1\xd9")], True),  # not ASCII digits
         ([(b":status", b"200")], False),  # pseudo-header in trailers
         ([(b":status", b"200"), (b"Content-Type", b"x")], True),  # uppercase
         ([(b":status", b"200"), (b"bad name", b"x")], True),
@@ -57,8 +61,22 @@ def test_content_length_comes_back_under_its_name() -> None:
         ([(b":status", b"200"), (CONTENT_LENGTH, b"-1")], True),
         ([(b":status", b"200"), (CONTENT_LENGTH, b"1, 1")], True),
         ([(b":status", b"200"), (b"\x00", b"x")], True),  # a wire field named CONTENT_LENGTH
+        ([(b":status", b"200"), (CONTENT_LENGTH, b"9" * 5000)], True),  # int() would refuse
+        ([(b":status", b"200"), (CONTENT_LENGTH, b"1" * 20)], True),
     ],
 )
 def test_malformed_blocks_are_rejected(headers: list[tuple[bytes, bytes]], head: bool) -> None:
     with pytest.raises(RemoteProtocolError):
         check_fields(headers, head=head)
+
+
+@pytest.mark.parametrize("status", [b"100", b"103", b"200", b"404", b"599"])
+def test_statuses_100_to_599(status: bytes) -> None:
+    assert check_fields([(b":status", status)], head=True)[0] == int(status)
+
+
+def test_a_19_digit_content_length_is_fine() -> None:
+    length = b"9" * 19
+    assert check_fields([(b":status", b"200"), (CONTENT_LENGTH, length)], head=True)[2] == int(
+        length
+    )

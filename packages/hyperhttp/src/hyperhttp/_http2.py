@@ -78,8 +78,12 @@ READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as
 CONTENT_LENGTH = b":content-length"
 _DATA = 0x0
 _HEADERS = 0x1
+_PUSH_PROMISE = 0x5
+_CONTINUATION = 0x9
 _END_STREAM = 0x1
+_END_HEADERS = 0x4
 _PADDED = 0x8
+_PRIORITY = 0x20
 _frame_head = struct.Struct(">IBI").unpack_from  # length << 8 | type, flags, stream id
 _pack = struct.pack
 _DEFAULT_WINDOW = 65535
@@ -253,6 +257,20 @@ def _assemble(
     return out
 
 
+def _final_head(data: bytes | bytearray, at: int) -> bool:
+    """Whether the HEADERS frame at ``at`` opens with an indexed final ``:status``.
+
+    Static table entries 8 to 14 are :status 200, 204, 206, 304, 400, 404
+    and 500 (RFC 7541 Appendix A): one octet, 0x88 to 0x8E, that servers
+    send for nearly every response. Anything else may be a 1xx head.
+    """
+    flags = data[at + 4]
+    start = at + 9 + (1 if flags & _PADDED else 0) + (5 if flags & _PRIORITY else 0)
+    return start < at + 9 + int.from_bytes(data[at : at + 3], "big") and (
+        0x88 <= data[start] <= 0x8E
+    )
+
+
 def _window_update(stream: int, increment: int) -> bytes:
     return _pack(">IBII", (4 << 8) | 0x8, 0, stream, increment)
 
@@ -284,7 +302,13 @@ def check_fields(
     good = _GOOD_FIELDS
     for name, value in headers:
         if name is CONTENT_LENGTH or name == CONTENT_LENGTH:
-            if not value.isdigit() or (length is not None and int(value) != length):
+            # 1*DIGIT (RFC 9110 §8.6); 19 digits at most, so int() is cheap and
+            # never refuses (Python caps int() at 4 300 digits).
+            if (
+                len(value) > 19
+                or not value.isdigit()
+                or (length is not None and int(value) != length)
+            ):
                 raise RemoteProtocolError(f"invalid Content-Length {value!r}")
             length = int(value)
             fields.append((b"content-length", value))
@@ -292,8 +316,8 @@ def check_fields(
         if name[:1] == b":":
             if not head or name != b":status" or status >= 0 or fields:
                 raise RemoteProtocolError(f"misplaced or unknown pseudo-header {name!r}")
-            if len(value) != 3 or not value.isdigit():
-                raise RemoteProtocolError(f"invalid :status {value!r}")
+            if len(value) != 3 or not value.isdigit() or not b"100" <= value <= b"599":
+                raise RemoteProtocolError(f"invalid :status {value!r}")  # RFC 9110 §15
             status = int(value)
             continue
         field = (name, value)
@@ -442,6 +466,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.raw_out: list[bytes] = []  # our own frames (WINDOW_UPDATE) to send
         # A DATA frame cut by the end of a read: (stream id, bytes left, flags).
         self.partial: tuple[int, int, int] | None = None
+        # Bytes of a header block whose END_HEADERS has not come; -1: none open.
+        self.block = -1
         self.streams: dict[int, H2Stream] = {}
         self.goaway = False
         self.heads = 0  # final response heads received: the connection's progress
@@ -580,6 +606,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         # (h2 then sees HEADERS+END: one frame for the whole response), else
         # an empty DATA frame with END_STREAM tells h2 of the end.
         parts: list[tuple[int, int] | bytes] = []  # ranges of data, or END markers
+        fed = False  # h2 read frames of this read already (a head it had to judge first)
         opened: dict[int, int] = {}  # stream -> where its HEADERS frame is (not fed yet)
         moved: list[int] = []  # HEADERS frames that get END_STREAM
         h2_from = pos  # bytes from here on are h2's, up to the next DATA we take
@@ -593,13 +620,42 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             if kind != _DATA:
                 if frame_end > end:
                     break
-                if kind == _HEADERS and not flags & _END_STREAM:
-                    opened[stream_id & 0x7FFFFFFF] = pos
+                if kind == _HEADERS:
+                    if not flags & _END_STREAM:
+                        opened[stream_id & 0x7FFFFFFF] = pos
+                    if not flags & _END_HEADERS:
+                        self.block = length
+                elif kind == _CONTINUATION and self.block >= 0:
+                    self.block = -1 if flags & _END_HEADERS else self.block + length
+                elif kind == _PUSH_PROMISE and not flags & _END_HEADERS:
+                    self.block = length
                 pos = frame_end
                 continue
             stream_id &= 0x7FFFFFFF
             stream = streams.get(stream_id)
-            if stream is None or (stream.head is None and stream_id not in opened):
+            if stream is not None and stream.head is None:
+                # Body only after the final head (RFC 9113 §8.1). A HEADERS frame
+                # of this read opening with an indexed final :status (nearly all
+                # responses) is one; anything else h2 must read first.
+                at = opened.get(stream_id, -1)
+                if at >= 0 and not _final_head(data, at):
+                    if h2_from < pos:
+                        parts.append((h2_from, pos))
+                    if parts:
+                        fed = True
+                        if not self._feed_h2(_assemble(data, parts, moved)):
+                            return
+                        parts, moved, h2_from = [], [], pos
+                    opened.clear()
+                    stream = streams.get(stream_id)
+                    at = -1
+                if stream is not None and stream.head is None and at < 0:
+                    if self.block < 0:  # no header block on its way: body before any head
+                        self._stream_error(
+                            stream, RemoteProtocolError("DATA before the response head")
+                        )
+                    stream = None
+            if stream is None:
                 if frame_end > end:
                     break
                 pos = frame_end  # h2's to judge (a stream we reset, or a bad peer)
@@ -664,7 +720,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             if not self._feed_h2(feed):
                 return
             self._write_now()  # h2's answers (PING, SETTINGS ACK) and our window updates
-        elif self.raw_out:
+        elif self.raw_out or fed:
             self._write_now()
         if self.goaway and not self.streams:
             self.close()
@@ -743,9 +799,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 return
             expected = stream.expected
             if expected is not None and stream.received > expected:
-                self._stream_error(
-                    stream, RemoteProtocolError("response body longer than its Content-Length")
-                )
+                self._overlong(stream)
                 return
         if stream.whole:
             self._consume(stream, flow)
@@ -825,13 +879,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
 
     def _on_end(self, stream: H2Stream) -> None:
         expected = stream.expected
-        if (
-            expected is not None
-            and stream.received != expected
-            and not stream.head_only
-            and stream.head is not None
-            and stream.head.status_code not in (204, 304)
-        ):
+        if expected is not None and stream.received != expected:
             stream.fail(RemoteProtocolError("response body shorter than its Content-Length"))
             if stream.unacked:
                 unacked, stream.unacked = stream.unacked, 0
@@ -861,6 +909,11 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             return
         stream.head = _Head(status, fields)
         self.heads += 1
+        if stream.head_only or status == 204 or status == 304:
+            stream.expected = 0  # no content, whatever Content-Length says (RFC 9110 §6.4.1)
+        if stream.expected is not None and stream.received > stream.expected:
+            self._overlong(stream)  # DATA of this read, taken before its head was read
+            return
         if stream.read_timeout is not None:
             stream.last_data = self.loop.time()
         stream._wake()
@@ -873,11 +926,29 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self.h2.acknowledge_received_data(flow, stream.stream_id)
         if not data:
             return
+        if stream.head is None:  # RFC 9113 §8.1 (h2 catches it too, as a connection error)
+            self._stream_error(stream, RemoteProtocolError("DATA before the response head"))
+            return
         stream.received_frames += 1
         stream.chunks.append(data)
         stream.buffered += len(data)
         stream.received += len(data)
+        if stream.limit is not None and stream.received > stream.limit:
+            stream.fail(ResponseTooLarge(f"response body over {stream.limit} bytes"))
+            self._reset(stream)
+            return
+        if stream.expected is not None and stream.received > stream.expected:
+            self._overlong(stream)
+            return
         stream._wake()
+
+    def _overlong(self, stream: H2Stream) -> None:
+        """More DATA than the head allows: malformed (RFC 9113 §8.1.1), a stream error."""
+        if stream.head_only or (stream.head is not None and stream.head.status_code in (204, 304)):
+            error = RemoteProtocolError("DATA on a response that has no content (HEAD, 204, 304)")
+        else:
+            error = RemoteProtocolError("response body longer than its Content-Length")
+        self._stream_error(stream, error)
 
     def _malformed(self, stream: H2Stream, error: RemoteProtocolError) -> None:
         """Reset and fail a malformed response: a stream error (RFC 9113 §8.1.1)."""
