@@ -28,6 +28,11 @@ class Headers(MutableMapping[str, str]):
 
     ``h["name"]`` / ``h.get(name)`` join repeated values with ", ";
     ``h.get_list(name)`` returns each value in order.
+
+    Once built, the list of fields is never changed in place: every change
+    binds a new list. The list object is thus a version stamp: the client
+    keys a request's validated head to it (``Client._checked_fields``), so
+    a field changed after ``build_request`` is validated and sent as it is.
     """
 
     __slots__ = ("_list",)
@@ -95,7 +100,7 @@ class Headers(MutableMapping[str, str]):
     def add(self, key: str, value: str) -> None:
         """Append a field (keeping existing ones of the same name)."""
         raw = _b(key, "name")
-        self._list.append((raw.lower(), raw, _b(value, "value")))
+        self._list = [*self._list, (raw.lower(), raw, _b(value, "value"))]  # a new version
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str | bytes):

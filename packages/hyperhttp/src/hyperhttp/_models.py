@@ -32,28 +32,52 @@ class ResponseNotRead(HTTPError):
 
 
 class Request:
-    """What is sent: method, URL, headers and a body (bytes or an async iterable)."""
+    """What is sent: method, URL, headers and a body (bytes or an async iterable).
 
-    __slots__ = ("content", "extensions", "headers", "method", "stream", "url")
+    Every request has fields of its own: ``headers`` is created on first use
+    when none were given (two requests never share a mutable object), and a
+    request without fields costs no :class:`Headers` at all. ``_wire`` is the
+    client's memo of the validated head, keyed to the method, URL and field
+    list it was built from; any change to those makes the client build and
+    validate the head again before sending.
+    """
+
+    __slots__ = ("_headers", "_wire", "content", "extensions", "method", "stream", "url")
 
     def __init__(
         self,
         method: str,
         url: URL,
-        headers: Headers,
+        headers: Headers | None = None,
         content: bytes | None = None,
         stream: AsyncIterable[bytes] | None = None,
     ) -> None:
         self.method = method
         self.url = url
-        self.headers = headers
+        self._headers = headers
         self.content = content
         self.stream = stream
         self.extensions: dict[str, Any] = {}
+        self._wire: tuple[Any, ...] | None = None
+
+    @property
+    def headers(self) -> Headers:
+        """The request's own fields (created empty on first use)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers()
+        return headers
+
+    @headers.setter
+    def headers(self, headers: Headers) -> None:
+        self._headers = headers if isinstance(headers, Headers) else Headers(headers)
 
     def copy(self) -> Request:
         """Return a copy with its own fields (safe to change) and no cached head."""
-        copy = Request(self.method, self.url, Headers(self.headers), self.content, self.stream)
+        own = self._headers
+        copy = Request(
+            self.method, self.url, None if own is None else Headers(own), self.content, self.stream
+        )
         copy.extensions.update((k, v) for k, v in self.extensions.items() if k != "head")
         return copy
 
