@@ -365,6 +365,16 @@ def test_purge_expired() -> None:
         ("https://[2001:db8::1]/", "db8::1", None),
         ("https://xn--bcher-kva.example/", "b\xfccher.example", ("xn--bcher-kva.example", False)),
         ("https://example.com/", "exa\xe9mple..com", None),  # no IDNA form: refused
+        # A trailing dot (a fully qualified name) changes nothing of the rules above:
+        ("https://evil.com./", "com.", None),  # one label, not the host
+        ("https://evil.com./", ".com.", None),
+        ("https://evil.com./", "com", None),
+        ("https://a.evil.com./", "evil.com.", ("evil.com.", False)),
+        ("https://evil.com./", None, ("evil.com.", True)),
+        ("https://localhost./", "localhost.", ("localhost.", False)),  # the host itself
+        ("https://example.com./", "example.com", None),  # "example.com" is another host
+        ("https://127.0.0.1./", "0.0.1.", None),  # still an IP: must equal the host
+        ("https://127.0.0.1./", "1.", None),
     ],
 )
 def test_domain_attribute(url: str, domain: str | None, stored: tuple[str, bool] | None) -> None:
@@ -372,6 +382,18 @@ def test_domain_attribute(url: str, domain: str | None, stored: tuple[str, bool]
     line = "a=1" if domain is None else f"a=1; Domain={domain}"
     jar = jar_from(url, line)
     assert [(c.domain, c.host_only) for c in jar.records()] == ([stored] if stored else [])
+
+
+def test_a_trailing_dot_does_not_reach_a_top_level_domain() -> None:
+    """Domain=com. from evil.com. is refused, so nothing reaches victim.com. (RFC 6265 §5.3)."""
+    jar = jar_from("https://evil.com./", "a=1; Domain=com.", "b=2; Domain=.com.")
+    assert jar.records() == []
+    assert sent(jar, "https://victim.com./") is None
+    assert sent(jar, "https://victim.com/") is None
+    # set by hand with a trailing dot: one namespace with the dotted hosts, as a URL says
+    jar.set("c", "3", domain="victim.com.")
+    assert sent(jar, "https://www.victim.com./") == "c=3"
+    assert sent(jar, "https://www.victim.com/") is None
 
 
 @pytest.mark.parametrize(

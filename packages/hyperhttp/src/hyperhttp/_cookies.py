@@ -36,6 +36,10 @@ Rules
    is ignored. A Domain without a dot must equal the host (``Domain=com`` is
    refused, ``Domain=localhost`` is fine from ``localhost``). There is no
    public suffix list: ``Domain=co.uk`` from ``example.co.uk`` is accepted.
+   A trailing dot (a fully qualified name) is judged the same way: ``com.``
+   is one label, ``127.0.0.1.`` an address. ``example.com.`` and
+   ``example.com`` are different hosts, as they are in URLs and the pool:
+   a cookie of one is not sent to the other.
    Without Domain the cookie is host-only: sent to that exact host alone.
 4. Path (§5.2.4, §5.1.4): absent or not starting with "/" means the request
    path's :func:`default_path`; sending needs :func:`path_matches`.
@@ -167,8 +171,14 @@ class CookieConflict(LookupError):
 
 def _is_ip(host: str) -> bool:
     # IPv6 hosts come without brackets; a last label of digits is IPv4 (as
-    # the WHATWG URL standard reads it), which no registered name can be.
-    return ":" in host or host.rpartition(".")[2].isdigit()
+    # the WHATWG URL standard reads it), which no registered name can be. A
+    # trailing dot changes neither ("127.0.0.1." is still an address).
+    return ":" in host or host.rstrip(".").rpartition(".")[2].isdigit()
+
+
+def _one_label(domain: str) -> bool:
+    """Whether a domain is a single label, a trailing dot or not ("com", "com.")."""
+    return "." not in domain.rstrip(".")
 
 
 def domain_matches(host: str, domain: str) -> bool:
@@ -671,7 +681,10 @@ class Cookies(MutableMapping[str, str]):
             domain = _canonical_domain(parsed.domain)
             if domain is None:
                 return
-            if domain != host and ("." not in domain or not domain_matches(host, domain)):
+            # §5.3 step 5 without a public suffix list: a single label ("com",
+            # and "com." too, or evil.com. could set cookies for victim.com.)
+            # only when it is the host itself; otherwise §5.1.3 domain-match.
+            if domain != host and (_one_label(domain) or not domain_matches(host, domain)):
                 return
             host_only = False
         else:
