@@ -78,6 +78,15 @@ def test_copy_with_never_yields_an_unsafe_target(path: str, query: str) -> None:
     assert copied.host_header == b"a.test"
 
 
+@pytest.mark.parametrize("relative", ["/a\r\nb", "a\nb", "x?q=\r\n1", "a\x00"])
+def test_join_base_refuses_control_characters_like_parse_url(relative: str) -> None:
+    """A relative URL joined to base_url is refused for the controls parse_url refuses."""
+    with pytest.raises(InvalidURL):
+        parse_url("http://a.test/" + relative)
+    with pytest.raises(InvalidURL):
+        join_base(URL("http://a.test/api/"), relative)
+
+
 @given(path=st.text(max_size=40), query=st.text(max_size=40))
 def test_join_base_and_merge_params_never_yield_an_unsafe_target(path: str, query: str) -> None:
     """The client's own URL builders (base_url joining, params=) obey the same rule."""

@@ -356,6 +356,9 @@ def join_base(base: URL | None, url: str | URL) -> URL:
         return url
     if base is None or "://" in url[:16]:
         return parse_url(url)
+    url = url.strip()  # as parse_url does, and it refuses the same controls
+    if _CONTROL.search(url):
+        raise InvalidURL(f"control characters in URL {redact(url)!r}")
     relative, _, query = url.partition("?")
     relative = relative.partition("#")[0]
     path = base.path.rstrip("/") + "/" + relative.lstrip("/") if relative else base.path
