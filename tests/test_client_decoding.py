@@ -290,3 +290,25 @@ async def test_max_decompressed_size_still_bounds_decoded_bodies(raw_server: Sta
             await client.get(server.url)
         with pytest.raises(hyperhttp.ResponseTooLarge):
             await _drain(client, server.url)
+
+
+# ---------------------------------------------------------------- defect 8, end to end
+
+
+async def test_a_long_content_encoding_chain_is_a_decoding_error(raw_server: StartRaw) -> None:
+    """Six codings (or 12 001 in one 60 KB field): DecodingError, read or streamed; no leak."""
+
+    def answer(request: bytes, number: int) -> bytes:
+        if b" /ok " in request.split(b"\r\n", 1)[0]:
+            return response(body=gzip.compress(b"fine"), headers=["Content-Encoding: gzip"])
+        codings = "gzip, " * 5 + "gzip" if b" /six " in request else "gzip," * 12_000 + "gzip"
+        return response(body=b"x" * 100, headers=[f"Content-Encoding: {codings}"])
+
+    server = await raw_server(answer)
+    async with hyperhttp.Client() as client:
+        for path in ("/six", "/many"):
+            with pytest.raises(hyperhttp.DecodingError, match="codings"):
+                await client.get(f"{server.url}{path}")
+            with pytest.raises(hyperhttp.DecodingError, match="codings"):
+                await _drain(client, f"{server.url}{path}")
+        assert (await client.get(f"{server.url}/ok")).content == b"fine"

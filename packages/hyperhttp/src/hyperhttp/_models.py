@@ -290,9 +290,9 @@ class Response:
             self._content = b""
             return b""
         try:
+            decoder = self._decoder()  # a refused chain fails before the body is read
             raw = await source.read_all()
-            decoder = self._decoder() if raw else None  # no bytes: nothing to decode
-            if decoder is None:
+            if decoder is None or not raw:  # no bytes: nothing to decode
                 content = raw
             else:
                 parts = []
