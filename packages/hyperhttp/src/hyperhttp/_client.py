@@ -917,6 +917,7 @@ class Client:
                 head + body if body else head,
                 timeouts.read,
                 self.max_response_size,
+                body_follows=request.stream is not None,
             )
         else:
             assert isinstance(connection, HTTP2Connection)
@@ -942,6 +943,10 @@ class Client:
                 await connection.send_body(
                     exchange, request.stream, timeouts.write, request.extensions.get("length")
                 )
+            elif connection.write_paused:  # an in-memory body the transport could not take at once
+                assert isinstance(connection, HTTP11Connection)
+                assert type(exchange) is Exchange
+                await connection.wait_sent(exchange, timeouts.write)
             if trace is not None:
                 trace(
                     "request.sent",

@@ -19,11 +19,22 @@ Rules
    memory stays flat whatever the body size. Time paused is not read time.
 2. A connection is reusable only after a complete response that allows
    keep-alive, with nothing received beyond it (a byte more means the peer
-   answered something we did not ask: no smuggling into the next request).
+   answered something we did not ask: no smuggling into the next request),
+   *and* after the whole request was handed to the transport and taken by
+   it. A request body cut short for any reason (a write or total timeout,
+   cancellation, the body's iterator raising, a stream shorter than its
+   Content-Length, or the server answering before we finished) aborts the
+   connection: the server may still be reading that body, and the next
+   request would be read as part of it (a desync).
 3. A reused connection that closes before a single byte of the response is
    *stale* (the server dropped it while idle): the client may replay an
    idempotent request once on a fresh connection.
 4. Server ``Keep-Alive: timeout=N`` shorter than ours is honoured.
+4a. Writing has a deadline whatever the body: a streamed body waits at most
+   the write timeout for each drain, and an in-memory body larger than the
+   transport's buffer must keep draining (some progress every write
+   timeout) until the response starts, or the request fails with
+   ``WriteTimeout``.
 5. Any malformed response, or a close mid-response, is a
    ``RemoteProtocolError`` and the connection is discarded.
 """
@@ -34,7 +45,7 @@ from typing import TYPE_CHECKING
 
 import hyperhttp_parser as hp
 
-from ._conn import BodyBuffer, ConnectionBase, check_chunk, close_iterator
+from ._conn import BodyBuffer, ConnectionBase, check_chunk, close_iterator, wait_write
 from ._exceptions import (
     LocalProtocolError,
     ReadTimeout,
@@ -64,7 +75,7 @@ class StaleConnection(RemoteProtocolError):
 class Exchange(BodyBuffer):
     """One request/response on a connection: the response head, then its body."""
 
-    __slots__ = ("conn", "keep_alive", "paused", "received_bytes")
+    __slots__ = ("conn", "keep_alive", "paused", "received_bytes", "sent")
 
     def __init__(
         self, conn: HTTP11Connection, read_timeout: float | None, limit: int | None
@@ -74,6 +85,7 @@ class Exchange(BodyBuffer):
         self.received_bytes = 0  # bytes of any kind (head included)
         self.keep_alive = False
         self.paused = False
+        self.sent = False  # the whole request was handed to the transport (rule 2)
 
     # ------------------------------------------------------------ fed by the protocol
 
@@ -295,9 +307,19 @@ class HTTP11Connection(ConnectionBase):
                     self.idle_until = until
 
     def start(
-        self, method: bytes, head: bytes, read_timeout: float | None, limit: int | None
+        self,
+        method: bytes,
+        head: bytes,
+        read_timeout: float | None,
+        limit: int | None,
+        *,
+        body_follows: bool = False,
     ) -> Exchange:
-        """Send a request whose body is in ``head`` (or absent) and return its exchange."""
+        """Send a request whose body is in ``head`` (or absent) and return its exchange.
+
+        ``body_follows``: the body is streamed next by :meth:`send_body`, so
+        the request is not whole yet (rule 2).
+        """
         exchange = Exchange(self, read_timeout, limit)
         self.exchange = exchange
         self.served += 1
@@ -307,8 +329,46 @@ class HTTP11Connection(ConnectionBase):
             self._lost(exchange)
             return exchange
         transport.write(head)
+        exchange.sent = not body_follows
         exchange.start_timer()
         return exchange
+
+    async def wait_sent(self, exchange: Exchange, write_timeout: float | None) -> None:
+        """Wait until the transport takes the rest of a request written whole (rule 4a).
+
+        Returns once the transport drained, or the response started (or
+        failed): the server answered without reading all of it, and the
+        connection is then not reused unless it drained after all.
+
+        Raises:
+            WriteTimeout: no progress at all for ``write_timeout`` (the
+                connection is aborted: half a request is on the wire).
+
+        """
+        transport = self.transport
+        assert transport is not None
+        loop = self.loop
+        try:
+            while (
+                self.write_paused
+                and not self.closed
+                and exchange.head is None
+                and exchange.error is None
+            ):
+                backlog = transport.get_write_buffer_size()
+                # One future woken by either side: the transport drains, or data arrives.
+                waiter = self.drain_waiter = exchange.waiter = loop.create_future()
+                try:
+                    await wait_write(waiter, write_timeout)
+                except WriteTimeout:
+                    if transport.get_write_buffer_size() < backlog:
+                        continue  # slow but moving: another period
+                    raise
+                finally:
+                    self.drain_waiter = exchange.waiter = None
+        except BaseException:
+            self.abort()  # half a request on the wire: the connection is done for
+            raise
 
     async def send_body(
         self,
@@ -322,34 +382,36 @@ class HTTP11Connection(ConnectionBase):
         A stream longer or shorter than the ``length`` its head declared
         aborts the connection (half a request is never left looking whole)
         and raises ``LocalProtocolError``.
+
+        Any exception on the way (a timeout, cancellation, the iterator
+        raising) aborts the connection, and so does stopping early because
+        the server already answered: the request is not whole (rule 2).
         """
-        writer = hp.BodyWriter(length)
         transport = self.transport
         assert transport is not None
         chunks = aiter(body)
         try:
+            writer = hp.BodyWriter(length)
             async for chunk in chunks:
                 check_chunk(chunk)
-                if exchange.error is not None or self.closed:
+                if exchange.done or exchange.error is not None or self.closed:
                     break  # the server answered (or failed) already: stop sending
                 if chunk:
                     transport.write(writer.write(bytes(chunk)))
-                    await self._drain(write_timeout)
-            if exchange.error is None and not self.closed:
-                transport.write(writer.end())
-                await self._drain(write_timeout)
+                    await self.drain(write_timeout)
+            else:
+                if exchange.error is None and not self.closed:
+                    transport.write(writer.end())
+                    exchange.sent = True
+                    await self.drain(write_timeout)
         except hp.LocalProtocolError as exc:
             self.abort()
             raise LocalProtocolError(f"the request body does not match its head: {exc}") from exc
-        finally:
-            await close_iterator(chunks)  # stopped early: files it opened close now
-
-    async def _drain(self, timeout: float | None) -> None:
-        try:
-            await self.drain(timeout)
-        except WriteTimeout:
+        except BaseException:
             self.abort()  # half a request on the wire: the connection is done for
             raise
+        finally:
+            await close_iterator(chunks)  # stopped early: files it opened close now
 
     def finish(self, exchange: object = None) -> bool:
         """End the exchange (body read or abandoned); return whether to pool the connection."""
@@ -360,6 +422,8 @@ class HTTP11Connection(ConnectionBase):
         reusable = (
             exchange.done
             and exchange.error is None
+            and exchange.sent  # rule 2: the whole request went out...
+            and not self.write_paused  # ...and the server is taking it
             and self.reusable
             and not self.closed
             and self.parser.state is hp.ParserState.DONE
