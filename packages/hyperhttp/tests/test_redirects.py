@@ -6,7 +6,7 @@ import pytest
 
 from hyperhttp import Headers, InvalidURL, Request, Response, StreamConsumed
 from hyperhttp._redirects import redirect_request, redirect_url
-from hyperhttp._urls import URL
+from hyperhttp._urls import URL, redact
 
 
 def _response(status: int, location: str) -> Response:
@@ -93,3 +93,45 @@ def test_streamed_body_cannot_be_replayed() -> None:
         redirect_request(request, _response(307, "/again"))
     # A 303 drops the body: nothing to replay.
     assert redirect_request(request, _response(303, "/seen")).stream is None
+
+
+def test_a_password_is_used_for_resolution_and_never_shown() -> None:
+    """Location resolves against the real userinfo; messages show it as ***."""
+    secret = "pa55word"  # noqa: S105 - a test password
+    request = _request("PUT", f"http://u:{secret}@a.test/x/y")
+    follow = redirect_request(request, _response(308, "z?q=1"))
+    assert follow.url.password == secret
+    assert follow.url.unredacted == f"http://u:{secret}@a.test/x/z?q=1"
+    assert str(follow.url) == "http://u:***@a.test/x/z?q=1"
+    messages = []
+    for location in ("", f"ftp://u:{secret}@b.test/", f"http://u:{secret}@[::1/"):
+        with pytest.raises(InvalidURL) as caught:
+            redirect_url(request.url, location)
+        messages.append(str(caught.value))
+
+    async def stream() -> object:  # never iterated
+        yield b""
+
+    streamed = Request("PUT", request.url, Headers(), None, stream())  # type: ignore[arg-type]
+    with pytest.raises(StreamConsumed) as consumed:
+        redirect_request(streamed, _response(307, "/again"))
+    messages.append(str(consumed.value))
+    assert all(secret not in message for message in messages), messages
+    assert all("u:***@" in message for message in messages), messages
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("http://u:p@h/", "http://u:***@h/"),
+        ("http://u@h/", "http://u@h/"),
+        ("http://h/a@b", "http://h/a@b"),
+        ("u:p@h:1", "u:***@h:1"),
+        ("//u:p@h/", "//u:***@h/"),
+        ("http://u:p@ss@h/", "http://u:***@h/"),  # to the last "@": errs towards hiding
+        ("http://u:p/s@h/", "http://u:***@h/"),
+    ],
+)
+def test_redact(text: str, shown: str) -> None:
+    """The one helper every message quoting URL text uses."""
+    assert redact(text) == shown
