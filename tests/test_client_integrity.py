@@ -345,3 +345,25 @@ async def test_component_errors_come_out_as_hyperhttp_errors(raw_server: StartRa
     assert len(caught) == 8
     for error, kind in caught:
         _only_hyperhttp(error, kind)
+
+
+async def test_a_redirect_shares_no_fields_with_the_request_it_follows(
+    raw_server: StartRaw,
+) -> None:
+    """Each hop of a redirect chain has its own Headers, even when no field was dropped."""
+
+    def respond(request: bytes, number: int) -> bytes:
+        if request.startswith(b"GET /start "):
+            return response(302, headers=["Location: /end"])
+        return response()
+
+    server = await raw_server(respond)
+    async with hyperhttp.Client() as client:
+        r = await client.get(f"{server.url}/start", headers={"X-A": "1"})
+    first = r.history[0].request
+    assert first is not None
+    assert r.request is not None
+    assert first.headers is not r.request.headers
+    r.request.headers["X-Later"] = "only-the-last-hop"
+    assert "x-later" not in first.headers
+    assert _fields(server.received[1])["x-a"] == "1"

@@ -86,9 +86,9 @@ def redirect_request(request: Request, response: Response) -> Request:
             " that was already sent; pass the body as bytes, or follow_redirects=False",
             request=request,
         )
-    headers = request.headers
     drop_content = not keep_body
     drop_credentials = not keeps_credentials(request.url, url)
+    headers = Headers(request.headers)  # its own: no two requests share fields
     if drop_content or drop_credentials:
         raw = headers.raw
         kept = [
