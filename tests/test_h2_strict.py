@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import tracemalloc
 from typing import TYPE_CHECKING
 
 import hyperhttp
@@ -20,7 +21,7 @@ import pytest
 from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from tests.servers.fixtures import TLSSetup
 
@@ -220,3 +221,192 @@ async def test_absurd_content_length_is_a_stream_error(length: bytes) -> None:
         asyncio.get_running_loop().set_exception_handler(None)
     _assert_stream_error(outcome, good, server, "invalid Content-Length")
     assert not loop_errors
+
+
+# ---------------------------------------------------------------- defect 4: header blocks
+
+_REFUSED_BLOCK = "header block larger than|larger than our SETTINGS_MAX_FRAME_SIZE"
+
+
+def _watch_the_loop() -> tuple[asyncio.Task[None], list[float]]:
+    """Start a ticker recording the longest gap between its ticks (an event-loop stall)."""
+    gaps = [0.0]
+
+    async def tick() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        for _ in range(100_000):
+            await asyncio.sleep(0.005)
+            now = loop.time()
+            gaps[0] = max(gaps[0], now - last)
+            last = now
+
+    return asyncio.ensure_future(tick()), gaps
+
+
+async def _paced(request: ScriptedRequest, frames: Iterator[bytes | memoryview]) -> None:
+    """Write ``frames`` without queueing more than 1 MiB at the server (its memory is ours)."""
+    transport = request.conn.transport
+    for frame in frames:
+        for _ in range(2000):
+            if transport is None or transport.is_closing():
+                return
+            if transport.get_write_buffer_size() < 1 << 20:
+                break
+            await asyncio.sleep(0.002)
+        else:
+            return
+        transport.write(frame)
+        await asyncio.sleep(0)
+
+
+async def _fails_within_bounds(
+    frames: Callable[[ScriptedRequest], Iterator[bytes | memoryview]], match: str
+) -> tuple[float, int]:
+    """Request /bad (answered with ``frames``): RemoteProtocolError; return the stall and memory."""
+
+    def handler(request: ScriptedRequest) -> None:
+        if _path(request) == "/warm":
+            request.conn.respond(request.stream_id)
+            return
+        request.conn.flush()
+        task = asyncio.ensure_future(_paced(request, frames(request)))
+        request.conn.server.tasks.add(task)
+
+    server = await ScriptedH2Server(handler).start()
+    ticker, gaps = _watch_the_loop()
+    try:
+        async with hyperhttp.Client(http1=False) as client:
+            await client.get(f"{server.url}/warm")
+            tracemalloc.start()
+            try:
+                with pytest.raises(hyperhttp.RemoteProtocolError, match=match):
+                    await asyncio.wait_for(client.get(f"{server.url}/bad"), 30)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+    finally:
+        ticker.cancel()
+        await server.stop()
+    return gaps[0], peak
+
+
+def _frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    return (
+        len(payload).to_bytes(3, "big")
+        + bytes((kind, flags))
+        + stream_id.to_bytes(4, "big")
+        + payload
+    )
+
+
+@pytest.mark.parametrize("first", ["HEADERS", "PUSH_PROMISE"])
+@pytest.mark.parametrize(("size", "count"), [(1 << 20, 40), (60 * 1024, 63)])
+async def test_a_header_block_is_bounded_before_it_is_buffered(
+    first: str, size: int, count: int
+) -> None:
+    """HEADERS (or PUSH_PROMISE) + CONTINUATION frames adding up far past our limit.
+
+    40 frames of 1 MiB (legal frames for a client advertising 16 MiB) or 63
+    of 60 KiB: the client stops at SETTINGS_MAX_HEADER_LIST_SIZE, never
+    holding the block (RFC 9113 §6.5.2, §10.5.1); a connection error.
+    """
+
+    def frames(request: ScriptedRequest) -> Iterator[bytes]:
+        sid = request.stream_id
+        if first == "HEADERS":
+            yield _frame(0x1, 0x0, sid, b"\x88" + b"\x00\x00" * 8000)
+        else:  # a promised stream 2, then the block
+            yield _frame(0x5, 0x0, sid, b"\x00\x00\x00\x02" + b"\x00\x00" * 8000)
+        for _ in range(count):
+            yield _frame(0x9, 0x0, sid, b"\x00" * size)
+        yield _frame(0x9, 0x4, sid, b"\x00\x00")
+
+    stall, peak = await _fails_within_bounds(frames, _REFUSED_BLOCK)
+    assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB held for one header block"
+    assert stall < 1.0
+
+
+async def test_a_huge_huffman_string_never_reaches_the_decoder() -> None:
+    """One HEADERS frame of 16 MiB - 1 holding a Huffman string: refused, no multi-second stall."""
+    # 'a' is 00011 in the Huffman code (RFC 7541 Appendix B): 8 of them fill 5 octets.
+    eight_a = bytes((0x18, 0xC6, 0x31, 0x8C, 0x63))
+    room = (1 << 24) - 1 - 1 - 2 - 5  # the frame, less the field's octets before the string
+    huffman = eight_a * (room // 5)
+    length = len(huffman) - 127  # 7-bit prefix integer (RFC 7541 §5.1), H bit set
+    prefix = bytearray((0xFF,))
+    while length >= 128:
+        prefix.append((length & 0x7F) | 0x80)
+        length >>= 7
+    prefix.append(length)
+    block = b"\x88" + b"\x00\x01x" + bytes(prefix) + huffman  # :status 200, x: <huffman>
+
+    payload = memoryview(block)  # built before memory is measured: the client's is
+
+    def frames(request: ScriptedRequest) -> Iterator[bytes | memoryview]:
+        yield len(block).to_bytes(3, "big") + b"\x01\x05" + request.stream_id.to_bytes(4, "big")
+        for at in range(0, len(block), 1 << 20):
+            yield payload[at : at + (1 << 20)]
+
+    stall, peak = await _fails_within_bounds(frames, _REFUSED_BLOCK)
+    assert stall < 1.0, f"the event loop stalled {stall:.2f} s"
+    assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB held for one header block"
+
+
+async def _one_bad_head(fields: Callable[[ScriptedRequest], bytes]) -> None:
+    def misbehave(request: ScriptedRequest) -> None:
+        request.conn.write(fields(request))
+
+    outcome, good, server = await _bad_and_good(misbehave)
+    _assert_stream_error(outcome, good, server, "header list larger than")
+
+
+async def test_a_small_block_decoding_past_the_limit_is_a_stream_error() -> None:
+    """2 000 references to one 100-byte table entry: 2 KiB on the wire, 260 KiB decoded.
+
+    The block was decoded (the HPACK state stays right), so only its stream fails.
+    """
+
+    def fields(request: ScriptedRequest) -> bytes:
+        head = [(b":status", b"200")] + [(b"x-many", b"v" * 100)] * 2000
+        return request.conn.headers_frame(request.stream_id, head, end_stream=True)
+
+    await _one_bad_head(fields)
+
+
+async def test_a_huffman_string_decoding_past_the_limit_is_a_stream_error() -> None:
+    """A 50 KiB Huffman string (80 KiB decoded) in a block under the limit: its stream fails."""
+    huffman = bytes((0x18, 0xC6, 0x31, 0x8C, 0x63)) * (50 * 1024 // 5)
+
+    def fields(request: ScriptedRequest) -> bytes:
+        length = len(huffman) - 127
+        prefix = bytearray((0xFF,))
+        while length >= 128:
+            prefix.append((length & 0x7F) | 0x80)
+            length >>= 7
+        prefix.append(length)
+        block = b"\x88\x00\x01x" + bytes(prefix) + huffman
+        return _frame(0x1, 0x5, request.stream_id, block)
+
+    await _one_bad_head(fields)
+
+
+async def test_the_limits_are_advertised() -> None:
+    """Our SETTINGS carry the header list and frame sizes the reader enforces."""
+    from hyperhttp._http2 import MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE
+
+    assert 64 * 1024 <= MAX_HEADER_LIST_SIZE <= 256 * 1024
+    assert 16 * 1024 <= MAX_FRAME_SIZE <= 1 << 20
+
+    def handler(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id)
+
+    server = await ScriptedH2Server(handler).start()
+    try:
+        async with hyperhttp.Client(http1=False) as client:
+            await client.get(f"{server.url}/")
+        peer = server.connections[0].h2.remote_settings
+        assert peer.max_header_list_size == MAX_HEADER_LIST_SIZE
+        assert peer.max_frame_size == MAX_FRAME_SIZE
+    finally:
+        await server.stop()

@@ -125,3 +125,57 @@ def test_block_cache_keeps_the_table_in_step(picks: list[int], table: int) -> No
         block = theirs.encode(shapes[pick])
         assert ours.decode(block) == [tuple(h) for h in reference.decode(block, raw=True)]
         assert list(ours._dynamic) == list(reference.header_table.dynamic_entries)
+
+
+_MARK = (b":oversized", b"")
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.lists(st.tuples(_NAME, st.binary(max_size=200)), max_size=8), min_size=1, max_size=6
+    ),
+    st.integers(40, 1500),
+    st.booleans(),
+)
+def test_over_the_limit_the_table_still_follows(
+    blocks: list[list[tuple[bytes, bytes]]], limit: int, huff: bool
+) -> None:
+    """A list over the limit decodes to the marker, and the table stays as hpack's.
+
+    The block is read to its end (strings that fit neither the list nor the
+    table are skipped, not decoded), so the next block decodes right.
+    """
+    theirs = hpack.Encoder()
+    reference = hpack.Decoder(max_header_list_size=1 << 30)
+    ours = Decoder(oversized=_MARK)
+    ours.max_header_list_size = limit
+    for block in blocks:
+        data = theirs.encode(block, huffman=huff)
+        expected = [tuple(h) for h in reference.decode(data, raw=True)]
+        size = sum(32 + len(n) + len(v) for n, v in expected)
+        assert ours.decode(data) == (expected if size <= limit else [_MARK])
+        assert list(ours._dynamic) == list(reference.header_table.dynamic_entries)
+
+
+def test_a_huffman_string_that_cannot_fit_is_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Huffman string of n octets decodes to n * 8 / 30 or more: past the room, unread."""
+    from hyperhttp import _hpack
+
+    decoded: list[int] = []
+    real = _hpack.decode_huffman
+
+    def spy(raw: bytes) -> bytes:
+        decoded.append(len(raw))
+        return real(raw)
+
+    monkeypatch.setattr(_hpack, "decode_huffman", spy)
+    data = hpack.Encoder().encode([(b"x-big", b"a" * 400_000)], huffman=True)
+    ours = Decoder(oversized=_MARK)
+    ours.max_header_list_size = 65536
+    assert ours.decode(data) == [_MARK]
+    # 250 000 octets: 66 666 or more decoded, past 64 KiB: never decoded.
+    assert max(decoded) < 100
+    small = hpack.Encoder().encode([(b"x-small", b"a" * 100)], huffman=True)
+    assert ours.decode(small) == [(b"x-small", b"a" * 100)]
+    assert decoded

@@ -18,6 +18,12 @@ coding was most of an HTTP/2 request's cost in pure Python:
   bounded header list). Huffman strings are decoded by ``hpack``'s decoder
   and memoised: servers send the same ``server``, ``content-type`` and
   ``date`` strings over and over.
+- A list over ``max_header_list_size`` is still read to the block's end,
+  since the dynamic table must follow it (RFC 7541 §2.2), but keeps nothing;
+  a string that can fit neither the list nor the table is skipped without
+  being decoded (n Huffman octets decode to at least n * 8 / 30). With
+  ``oversized`` set, such a block decodes to that one marker field instead
+  of raising: the HTTP/2 client fails the stream, not the connection.
 
 Errors are ``hpack``'s exception types, which h2 turns into protocol errors.
 """
@@ -146,10 +152,18 @@ class Encoder:
 class Decoder:
     """HPACK decoder with a bounded Huffman memo (see the module docstring)."""
 
-    def __init__(self, rename: dict[bytes, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        rename: dict[bytes, bytes] | None = None,
+        oversized: tuple[bytes, bytes] | None = None,
+    ) -> None:
         #: Field names to hand over under another name (the HTTP/2 client uses
         #: it to keep content-length away from h2's own body accounting).
         self.rename = rename
+        #: What a block whose list is over ``max_header_list_size`` decodes to
+        #: (the block is still decoded to its end, so the table stays right);
+        #: None: OversizedHeaderListError, as hpack's decoder raises.
+        self.oversized = oversized
         self.max_header_list_size = 65536
         self.max_allowed_table_size = 4096
         self.header_table_size = 4096
@@ -188,7 +202,13 @@ class Decoder:
 
     # ------------------------------------------------------------ decoding
 
-    def _read_string(self, data: bytes, at: int) -> tuple[bytes, int]:
+    def _read_string(self, data: bytes, at: int, room: int) -> tuple[bytes | None, int]:
+        """Read a string literal (RFC 7541 §5.2); None if it cannot fit in ``room`` bytes.
+
+        A Huffman string of n octets decodes to at least n * 8 / 30 octets
+        (the longest code is 30 bits) and at most n * 8 / 5: one that cannot
+        fit is skipped, never decoded, and one that is decoded is bounded.
+        """
         if at >= len(data):
             raise HPACKDecodingError("string runs past the end of the header block")
         huffman = data[at] & 0x80
@@ -196,9 +216,11 @@ class Decoder:
         end = at + length
         if end > len(data):
             raise HPACKDecodingError("string runs past the end of the header block")
-        raw = data[at:end]
         if not huffman:
-            return raw, end
+            return (data[at:end] if length <= room else None), end
+        if length * 8 // 30 > room:
+            return None, end
+        raw = data[at:end]
         memo = self._huffman
         decoded = memo.get(raw)
         if decoded is None:
@@ -214,21 +236,20 @@ class Decoder:
         cached = self._blocks.get(data)
         if cached is not None:
             fields, inserted = cached
-            for name, value in inserted:
-                self._add(name, value)
-            size = sum(32 + len(n) + len(v) for n, v in fields)
-            if size > self.max_header_list_size:
-                raise OversizedHeaderListError(
-                    f"header list larger than {self.max_header_list_size} bytes"
-                )
+            for entry in inserted:
+                self._add(*entry)
             return list(fields)
         added: list[tuple[bytes, bytes]] = []
         cacheable = True
         headers: list[tuple[bytes, bytes]] = []
+        count = 0  # fields read, kept or not
         size = 0
         at = 0
         end = len(data)
         limit = self.max_header_list_size
+        over = False  # the list is past the limit: decode on for the table, keep nothing
+        name: bytes | None
+        value: bytes | None
         while at < end:
             octet = data[at]
             if octet & 0x80:  # indexed field
@@ -239,19 +260,27 @@ class Decoder:
                     cacheable = False
                 field = self._field(index)
             elif octet & 0x40:  # literal with incremental indexing
+                # Its value is needed if the list can hold it or the table can.
+                room = max(limit - size, self.header_table_size) - 32
                 index, at = decode_integer(data, at, 6)
                 if index:
                     if index > _STATIC_LENGTH:
                         cacheable = False
                     name = self._field(index)[0]
                 else:
-                    name, at = self._read_string(data, at)
-                value, at = self._read_string(data, at)
+                    name, at = self._read_string(data, at, room)
+                value, at = self._read_string(data, at, room - len(name or b""))
+                if name is None or value is None:  # larger than the table and the list
+                    self._dynamic.clear()  # what adding it does (RFC 7541 §4.4)
+                    self._dynamic_size = 0
+                    over = True
+                    count += 1
+                    continue
                 field = (name, value)
                 self._add(name, value)
                 added.append(field)
             elif octet & 0x20:  # dynamic table size update
-                if headers:
+                if count:
                     raise HPACKDecodingError("table size update after a header field")
                 cacheable = False
                 new_size, at = decode_integer(data, at, 5)
@@ -261,21 +290,35 @@ class Decoder:
                 self._shrink()
                 continue
             else:  # literal without indexing (0000) or never indexed (0001)
+                room = limit - size - 32
                 index, at = decode_integer(data, at, 4)
                 if index:
                     if index > _STATIC_LENGTH:
                         cacheable = False
                     name = self._field(index)[0]
                 else:
-                    name, at = self._read_string(data, at)
-                value, at = self._read_string(data, at)
+                    name, at = self._read_string(data, at, room)
+                value, at = self._read_string(data, at, room - len(name or b""))
+                if name is None or value is None:
+                    over = True
+                    count += 1
+                    continue
                 field = (name, value)
-            headers.append(field)
+            count += 1
+            if over:
+                continue
             size += 32 + len(field[0]) + len(field[1])
             if size > limit:
-                raise OversizedHeaderListError(f"header list larger than {limit} bytes")
+                over = True
+                headers = []
+                continue
+            headers.append(field)
         if self.header_table_size > self.max_allowed_table_size:
             raise InvalidTableSizeError("the peer did not shrink its table to our limit")
+        if over:
+            if self.oversized is None:
+                raise OversizedHeaderListError(f"header list larger than {limit} bytes")
+            return [self.oversized]
         rename = self.rename
         if rename:
             headers = [(rename.get(n, n), v) for n, v in headers]

@@ -31,6 +31,15 @@ Rules
    ``RemoteProtocolError`` and closes the connection; so does its loss.
 4. A stream abandoned before its end (cancelled, or a body not read) is
    reset with CANCEL and frees its slot; the connection stays usable.
+5. What a server can make us hold is bounded before we hold it: a frame
+   over our SETTINGS_MAX_FRAME_SIZE, or a header block (HEADERS or
+   PUSH_PROMISE + CONTINUATION) over SETTINGS_MAX_HEADER_LIST_SIZE, ends
+   the connection as its frame header arrives; a block within it that
+   decodes to a longer list fails its stream only. DATA is bounded by the
+   receive windows.
+6. The server's first frame must be SETTINGS (RFC 9113 §3.4); a response
+   is held to HTTP/1.1's rules (no body before the final head, none on
+   HEAD/204/304, :status 100-599, a sane Content-Length): stream errors.
 """
 
 from __future__ import annotations
@@ -70,9 +79,20 @@ __all__ = ["H2Stream", "HTTP2Connection", "StreamRefused"]
 STREAM_WINDOW = 2 * 1024 * 1024
 CONNECTION_WINDOW = 4 * 1024 * 1024
 MAX_STREAMS = 1000  # what we carry on one connection, whatever the peer allows
-MAX_HEADER_LIST_SIZE = 256 * 1024
-MAX_FRAME_SIZE = (1 << 24) - 1  # the largest RFC 9113 allows
+# What a response head (or trailer section) may hold, decoded, as RFC 9113
+# §6.5.2 counts it (name + value + 32 per field): our SETTINGS say so, and a
+# compressed block (HEADERS + CONTINUATION) is refused once it is larger,
+# before it is buffered; a block never compresses to more than its list's
+# size. 64 KiB, as HTTP/1.1's head limit (hyperhttp-parser) and h2's default.
+MAX_HEADER_LIST_SIZE = 64 * 1024
+# The largest frame we read (SETTINGS_MAX_FRAME_SIZE): one read buffer. DATA
+# is taken as it comes whatever its size; any other frame is held whole
+# until complete, so this bounds what one frame can make us hold.
+MAX_FRAME_SIZE = 256 * 1024
 READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as much)
+# Our HPACK decoder's stand-in for a header list over MAX_HEADER_LIST_SIZE
+# (decoded in full, so the HPACK state stays right: a stream error only).
+OVERSIZED = b":oversized header list"
 # How our HPACK decoder names content-length for h2 (see check_fields); a
 # field of this name on the wire is renamed to an invalid one, and rejected.
 CONTENT_LENGTH = b":content-length"
@@ -82,6 +102,7 @@ _PUSH_PROMISE = 0x5
 _CONTINUATION = 0x9
 _END_STREAM = 0x1
 _END_HEADERS = 0x4
+_BLOCK_FRAMES = frozenset((_HEADERS, _PUSH_PROMISE, _CONTINUATION))  # a header block's
 _PADDED = 0x8
 _PRIORITY = 0x20
 _frame_head = struct.Struct(">IBI").unpack_from  # length << 8 | type, flags, stream id
@@ -314,6 +335,12 @@ def check_fields(
             fields.append((b"content-length", value))
             continue
         if name[:1] == b":":
+            if name == OVERSIZED:
+                what = "response head" if head else "trailer section"
+                raise RemoteProtocolError(
+                    f"{what}: header list larger than {MAX_HEADER_LIST_SIZE} bytes"
+                    " (our SETTINGS_MAX_HEADER_LIST_SIZE)"
+                )
             if not head or name != b":status" or status >= 0 or fields:
                 raise RemoteProtocolError(f"misplaced or unknown pseudo-header {name!r}")
             if len(value) != 3 or not value.isdigit() or not b"100" <= value <= b"599":
@@ -438,7 +465,10 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         # Our HPACK codec (see _hpack): same interface, a fraction of the cost.
         self.encoder = Encoder()
         self.h2.encoder = self.encoder  # type: ignore[assignment]
-        decoder = Decoder(rename={b"content-length": CONTENT_LENGTH, CONTENT_LENGTH: b"\x00"})
+        decoder = Decoder(
+            rename={b"content-length": CONTENT_LENGTH, CONTENT_LENGTH: b"\x00"},
+            oversized=(OVERSIZED, b""),
+        )
         decoder.max_header_list_size = MAX_HEADER_LIST_SIZE
         self.h2.decoder = decoder  # type: ignore[assignment]
         self.h2.local_settings = h2.settings.Settings(
@@ -448,7 +478,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 _SETTINGS.INITIAL_WINDOW_SIZE: stream_window,
                 _SETTINGS.MAX_CONCURRENT_STREAMS: 100,
                 _SETTINGS.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST_SIZE,
-                # Fewer, larger DATA frames from servers that honour it.
+                # Fewer, larger DATA frames than 16 KiB from servers that honour it.
                 _SETTINGS.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
             },
         )
@@ -617,7 +647,28 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             length = head >> 8
             frame_end = pos + 9 + length
             kind = head & 0xFF
+            if length > MAX_FRAME_SIZE:  # RFC 9113 §4.2: before holding any of it
+                self._connection_error(
+                    f"a frame of {length} bytes, larger than our SETTINGS_MAX_FRAME_SIZE",
+                    h2.errors.ErrorCodes.FRAME_SIZE_ERROR,
+                )
+                return
             if kind != _DATA:
+                if kind in _BLOCK_FRAMES:
+                    # A header block is bounded before it is buffered (RFC 9113
+                    # §10.5.1). Not decoding it loses the HPACK state: the
+                    # connection ends (a decoded block over the limit fails
+                    # its stream only: see OVERSIZED).
+                    size = (
+                        length + self.block if kind == _CONTINUATION and self.block > 0 else length
+                    )
+                    if size > MAX_HEADER_LIST_SIZE:
+                        self._connection_error(
+                            f"header block larger than {MAX_HEADER_LIST_SIZE} bytes"
+                            " (our SETTINGS_MAX_HEADER_LIST_SIZE)",
+                            h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
+                        )
+                        return
                 if frame_end > end:
                     break
                 if kind == _HEADERS:
@@ -1013,6 +1064,12 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self.ready.set_exception(RemoteProtocolError(f"the server sent GOAWAY ({code})"))
         if self.on_retire is not None:
             self.on_retire(self)
+
+    def _connection_error(self, message: str, code: h2.errors.ErrorCodes) -> None:
+        """Fail the connection for a reason h2 did not see: GOAWAY with ``code``, then close."""
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self.h2.close_connection(error_code=code)
+        self._protocol_error(ValueError(message))
 
     def _protocol_error(self, exc: Exception) -> None:
         self._fail_all(RemoteProtocolError(f"HTTP/2 protocol error from the server: {exc}"))
