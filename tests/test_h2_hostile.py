@@ -1,0 +1,774 @@
+"""The HTTP/2 client against a hostile server (issue 15): floods, oversized blocks, bad frames.
+
+Each scenario runs one request against a scripted peer that misbehaves at
+the frame level (tests/servers/h2_hostile.py), while the test measures:
+
+- the client's memory: tracemalloc's peak over the scenario (the peer
+  writes through ``drain``, so it never holds more than a transport's
+  high-water mark itself);
+- event-loop stalls: a probe task that sleeps 5 ms in a loop and records
+  the longest gap between its wake-ups, as the CPU time the loop's thread
+  spent in it (the machine's other load stretches wall-clock gaps, not
+  this) and, for the record, as wall-clock time;
+- what the client has queued for a peer that does not read: the largest
+  write buffer seen on the client's connections;
+- unhandled errors inside the protocol: the loop's exception handler must
+  never be called ("Fatal error on transport").
+
+The request must end with a correct response or a typed ``hyperhttp``
+error (never a bare ValueError, AssertionError, or a hang), the bounds
+must hold (generous: 64 MiB, 1 s), and afterwards the *same* client must
+get a correct answer from a well-behaved peer (the hostile connection
+dropped, or still serving if the frames were harmless). The autouse
+fixtures check that no task, timer or socket is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import struct
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import hpack
+import hyperhttp
+import pytest
+
+from tests.servers.h2_hostile import (
+    CONTINUATION,
+    DATA,
+    END_HEADERS,
+    END_STREAM,
+    GOAWAY,
+    HEADERS,
+    PING,
+    PRIORITY,
+    PUSH_PROMISE,
+    RST_STREAM,
+    WINDOW_UPDATE,
+    HostilePeer,
+    HostileServer,
+    Script,
+    block,
+    frame,
+    frame_head,
+    settings,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from tests.servers.fixtures import TLSSetup
+
+pytestmark = pytest.mark.asyncio
+
+MiB = 1024 * 1024
+PEAK_LIMIT = 64 * MiB  # client memory over one scenario
+# Seconds the loop may be blocked at once. Measured under tracemalloc, which
+# makes allocation-heavy code (h2 handling tiny frames) several times slower.
+STALL_LIMIT = 1.0
+QUEUE_LIMIT = 512 * 1024  # what the client may queue for a peer that does not read
+FLOOD = 5_000  # frames in a flood the client must survive ("thousands")
+MAX_FRAME = (1 << 24) - 1  # the largest frame length the wire can carry
+_PROBE_PERIOD = 0.005
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass
+class Measured:
+    """What one scenario cost the client."""
+
+    peak: int = 0  # bytes, tracemalloc
+    stall: float = 0.0  # CPU seconds of the loop's thread between two probe wake-ups, at most
+    wall_stall: float = 0.0  # seconds, the longest extra gap between probe wake-ups
+    queued: int = 0  # bytes, the largest client write buffer seen
+    cpu: float = 0.0  # process CPU seconds over the scenario
+    wall: float = 0.0
+    loop_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"peak {self.peak / MiB:.1f} MiB, stall {self.stall * 1000:.0f} ms "
+            f"(wall {self.wall_stall * 1000:.0f} ms), "
+            f"queued {self.queued / 1024:.0f} KiB, cpu {self.cpu:.2f} s of {self.wall:.2f} s"
+        )
+
+
+def _write_buffers(client: hyperhttp.Client) -> int:
+    """Return the largest write buffer among the client's connections (for the probe)."""
+    largest = 0
+    for connection in list(client._connections):
+        transport = getattr(connection, "transport", None)
+        if transport is not None and not transport.is_closing():
+            largest = max(largest, transport.get_write_buffer_size())
+    return largest
+
+
+@contextlib.asynccontextmanager
+async def measure(client: hyperhttp.Client) -> AsyncIterator[Measured]:
+    """Measure memory peak, loop stalls, queued output and loop errors over the block."""
+    loop = asyncio.get_running_loop()
+    result = Measured()
+    previous_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: result.loop_errors.append(context))
+    running = True
+
+    async def probe() -> None:
+        last, last_cpu = loop.time(), time.thread_time()
+        while running:
+            await asyncio.sleep(_PROBE_PERIOD)
+            now, cpu = loop.time(), time.thread_time()
+            result.wall_stall = max(result.wall_stall, now - last - _PROBE_PERIOD)
+            result.stall = max(result.stall, cpu - last_cpu)
+            result.queued = max(result.queued, _write_buffers(client))
+            last, last_cpu = now, cpu
+
+    tracemalloc.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    task = asyncio.ensure_future(probe())
+    try:
+        yield result
+    finally:
+        running = False
+        await task
+        result.cpu = time.process_time() - cpu
+        result.wall = time.perf_counter() - wall
+        result.peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        loop.set_exception_handler(previous_handler)
+
+
+# ---------------------------------------------------------------- running a scenario
+
+
+@dataclass
+class Outcome:
+    """How the hostile request ended, and what it cost."""
+
+    response: hyperhttp.Response | None
+    error: BaseException | None
+    measured: Measured
+    server: HostileServer
+
+
+Call = Callable[[hyperhttp.Client, str], Awaitable[Any]]
+
+
+async def _get(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+    return await client.get(url)
+
+
+async def scenario(
+    script: Script,
+    *,
+    call: Call = _get,
+    warm: bool = False,
+    timeout: hyperhttp.Timeout | None = None,
+    tls: tuple[ssl.SSLContext, str] | None = None,
+    stall_limit: float = STALL_LIMIT,
+    **server_options: Any,
+) -> Outcome:
+    """Run ``script`` on the first connection, then a request to a well-behaved peer.
+
+    With ``warm`` the client first sends ``GET /warm`` (the script answers
+    it with ``warm``). The hostile request is ``call(client, url + "/hostile")``;
+    its result (response or typed error) is returned with the measurements,
+    after checking what holds for every scenario: only typed errors, the
+    bounds, no loop errors, and a correct answer to ``GET /after`` on the
+    same client.
+    """
+    server = HostileServer([script], ssl_context=tls[0] if tls else None, **server_options)
+    await server.start()
+    kwargs: dict[str, Any] = {"verify": tls[1]} if tls else {}
+    response: hyperhttp.Response | None = None
+    error: BaseException | None = None
+    try:
+        async with hyperhttp.Client(
+            http1=False, http2=True, timeout=timeout or hyperhttp.Timeout(5.0), **kwargs
+        ) as client:
+            server.context["client"] = client
+            if warm:
+                first = await asyncio.wait_for(client.get(f"{server.url}/warm"), 10)
+                assert first.content == b"warm"
+            async with measure(client) as measured:
+                try:
+                    response = await asyncio.wait_for(call(client, f"{server.url}/hostile"), 30)
+                except hyperhttp.HTTPError as exc:
+                    error = exc
+            after = await asyncio.wait_for(client.get(f"{server.url}/after"), 10)
+            assert after.status_code == 200, after
+            assert after.content == b"well-behaved /after"
+    finally:
+        server.context.clear()
+        await server.stop()
+    print(f"\n{measured}")  # shown with -s: the figures for the report
+    assert not server.errors, server.errors  # the script itself ran as written
+    assert not measured.loop_errors, measured.loop_errors
+    assert measured.peak < PEAK_LIMIT, str(measured)
+    assert measured.stall < stall_limit, str(measured)
+    return Outcome(response, error, measured, server)
+
+
+def typed(
+    outcome: Outcome,
+    kind: type[BaseException] | tuple[type[BaseException], ...] = hyperhttp.HTTPError,
+) -> None:
+    """Check that the hostile request ended with a typed error (connection or stream error)."""
+    assert outcome.response is None, f"a response came: {outcome.response}"
+    assert isinstance(outcome.error, kind), repr(outcome.error)
+
+
+def answered(outcome: Outcome, body: bytes = b"fine") -> None:
+    """Check that the hostile request got its correct response."""
+    assert outcome.error is None, repr(outcome.error)
+    assert outcome.response is not None
+    assert outcome.response.status_code == 200
+    assert outcome.response.content == body
+
+
+def answered_or_typed(outcome: Outcome, body: bytes = b"fine") -> None:
+    """Check for either outcome (the RFC lets the client choose); nothing else is right."""
+    if outcome.error is None:
+        answered(outcome, body)
+    else:
+        typed(outcome)
+
+
+async def _request(peer: HostilePeer) -> int:
+    """Wait for the next request; answer ``/warm`` ones and return the first other stream."""
+    while True:
+        request = await peer.next_request()
+        assert request is not None, "no request came"
+        if request.path != "/warm":
+            return request.stream_id
+        await peer.respond(request.stream_id, body=b"warm")
+
+
+def _shrink_client_send_buffer(peer: HostilePeer, size: int) -> None:
+    """Set a small SO_SNDBUF on the client's socket: what it queues shows in its write buffer."""
+    client = peer.server.context["client"]
+    assert isinstance(client, hyperhttp.Client)
+    for connection in list(client._connections):
+        transport = getattr(connection, "transport", None)
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _head(stream_id: int, fields: list[tuple[bytes, bytes]], flags: int = END_HEADERS) -> bytes:
+    return frame(HEADERS, flags, stream_id, block(fields))
+
+
+_OK_HEAD = [(b":status", b"200")]
+
+
+# ---------------------------------------------------------------- floods
+
+
+async def test_settings_flood_is_acknowledged() -> None:
+    """Thousands of SETTINGS frames, each needing an ACK, before the response."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.flood(settings({0x3: 100}), FLOOD)
+        await peer.respond(stream, body=b"fine")
+        await peer.wait_for(lambda: peer.seen["settings ack"] > FLOOD or peer.eof.is_set())
+        await peer.serve()
+
+    outcome = await scenario(script)
+    answered_or_typed(outcome)
+    if outcome.error is None:  # all answered: one ACK each, plus the preface's
+        assert outcome.server.peers[0].seen["settings ack"] == FLOOD + 1
+
+
+async def test_ping_flood_is_answered() -> None:
+    """Thousands of PINGs: each answered with its payload, or the connection dropped."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.flood(frame(PING, 0, 0, b"flooding"), FLOOD)
+        await peer.respond(stream, body=b"fine")
+        await peer.wait_for(lambda: peer.seen["ping ack"] >= FLOOD or peer.eof.is_set())
+        await peer.serve()
+
+    outcome = await scenario(script)
+    answered_or_typed(outcome)
+    if outcome.error is None:
+        assert outcome.server.peers[0].seen["ping ack"] == FLOOD
+
+
+@pytest.mark.parametrize("where", ["idle", "closed"])
+async def test_rst_stream_flood_on_streams_not_open(where: str) -> None:
+    """RST_STREAM on idle streams (a PROTOCOL_ERROR, §5.1) or on a closed one (ignored)."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        if where == "idle":  # odd ids the client has not opened yet
+            units = b"".join(frame(RST_STREAM, 0, 1001 + 2 * i, b"\0\0\0\x08") for i in range(64))
+        else:  # the finished /warm stream (1), again and again
+            units = frame(RST_STREAM, 0, 1, b"\0\0\0\x08") * 64
+        await peer.flood(units, FLOOD // 64)
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    outcome = await scenario(script, warm=True)
+    if where == "idle":
+        answered_or_typed(outcome)
+    else:
+        answered(outcome)
+
+
+async def test_empty_data_flood() -> None:
+    """Thousands of empty DATA frames on the response stream, then the body."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(_head(stream, _OK_HEAD))
+        await peer.flood(frame(DATA, 0, stream), FLOOD)
+        await peer.send(frame(DATA, END_STREAM, stream, b"fine"))
+        await peer.serve()
+
+    answered_or_typed(await scenario(script))
+
+
+@pytest.mark.parametrize("on", ["connection", "stream"])
+async def test_window_update_of_zero(on: str) -> None:
+    """WINDOW_UPDATE with increment 0: a PROTOCOL_ERROR (RFC 9113 §6.9), even in a flood."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        target = 0 if on == "connection" else stream
+        await peer.flood(frame(WINDOW_UPDATE, 0, target, b"\0\0\0\0"), FLOOD)
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+@pytest.mark.parametrize("size", [0, 16384])
+async def test_continuation_flood(size: int) -> None:
+    """Endless CONTINUATION frames without END_HEADERS (the CVE-2024-27316 class).
+
+    Empty ones (nothing to bound by bytes: the count must be bounded) and
+    16 KiB ones; the peer keeps going for up to 64 MiB or 100 000 frames.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(_head(stream, [*_OK_HEAD, (b"x-a", b"a")], flags=0))
+        count = 100_000 if not size else 64 * MiB // size
+        await peer.flood(frame(CONTINUATION, 0, stream, b"\x40" * size), count, seconds=10)
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+async def test_priority_flood() -> None:
+    """Thousands of PRIORITY frames (deprecated, RFC 9113 §5.3.2: ignored) before the response."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        units = b"".join(
+            frame(PRIORITY, 0, 3 + 2 * i, struct.pack(">IB", 1, 15)) for i in range(64)
+        )
+        await peer.flood(units, FLOOD // 64)
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    answered_or_typed(await scenario(script))
+
+
+# ---------------------------------------------------------------- oversized header blocks
+
+
+def _literal(name: bytes, value: bytes, *, huffman_value: bool = False) -> bytes:
+    """Encode a literal field without indexing, with a new name (RFC 7541 §6.2.2)."""
+    encoded = hpack.hpack.encode_integer(len(value), 7)
+    if huffman_value:
+        encoded[0] |= 0x80
+    return b"\x00" + bytes(hpack.hpack.encode_integer(len(name), 7)) + name + bytes(encoded) + value
+
+
+def _value_length(length: int) -> bytearray:
+    return hpack.hpack.encode_integer(length, 7)
+
+
+def _field_head_filling(total: int) -> bytes:
+    """``:status 200`` and the head of a literal field whose value fills ``total`` octets."""
+    head = b"\x88\x00\x05x-big"
+    for width in range(1, 6):
+        encoded = _value_length(total - len(head) - width)
+        if len(encoded) == width:
+            return head + bytes(encoded)
+    raise AssertionError(total)
+
+
+async def test_header_list_larger_than_advertised() -> None:
+    """A 512 KiB header list in 16 KiB frames: over SETTINGS_MAX_HEADER_LIST_SIZE, refused."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        fields = b"\x88" + b"".join(_literal(b"x-h%d" % i, b"v" * 1000) for i in range(512))
+        frames = [fields[at : at + 16384] for at in range(0, len(fields), 16384)]
+        wire = frame(HEADERS, END_STREAM, stream, frames[0])
+        for i, piece in enumerate(frames[1:], 2):
+            wire += frame(CONTINUATION, END_HEADERS if i == len(frames) else 0, stream, piece)
+        await peer.send(wire)
+        await peer.serve()
+
+    outcome = await scenario(script)
+    typed(outcome, hyperhttp.RemoteProtocolError)
+
+
+def _huffman_length(length: int) -> bytearray:
+    encoded = hpack.hpack.encode_integer(length, 7)
+    encoded[0] |= 0x80
+    return encoded
+
+
+@pytest.mark.parametrize("abuse", ["above-limit", "thousands", "after-a-field"])
+async def test_hpack_table_size_update_abuse(abuse: str) -> None:
+    """Dynamic table size updates (RFC 7541 §4.2, §6.3) used against the decoder.
+
+    Above our SETTINGS_HEADER_TABLE_SIZE, or after a field: COMPRESSION_ERROR.
+    Thousands at the start of a block: legal, if silly (bounded by the block).
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        if abuse == "above-limit":
+            updates = b"\x3f" + bytes(hpack.hpack.encode_integer(1 << 20, 5))[1:]
+            payload = updates + b"\x88"
+        elif abuse == "thousands":
+            payload = b"\x20" * 12_000 + b"\x88"
+        else:
+            payload = b"\x88\x20"
+        await peer.send(frame(HEADERS, END_HEADERS, stream, payload))
+        await peer.send(frame(DATA, END_STREAM, stream, b"fine"))
+        await peer.serve()
+
+    outcome = await scenario(script)
+    if abuse == "thousands":
+        answered_or_typed(outcome)
+    else:
+        typed(outcome, hyperhttp.RemoteProtocolError)
+
+
+async def test_hpack_index_out_of_range() -> None:
+    """An indexed field past both tables: COMPRESSION_ERROR, a connection error."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        index = bytes(hpack.hpack.encode_integer(70, 7))
+        payload = b"\x88" + bytes([index[0] | 0x80]) + index[1:]
+        await peer.send(frame(HEADERS, END_HEADERS | END_STREAM, stream, payload))
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+# ---------------------------------------------------------------- flow control
+
+
+@pytest.mark.parametrize("on", ["connection", "stream"])
+async def test_window_update_overflowing(on: str) -> None:
+    """WINDOW_UPDATEs taking a window past 2^31-1: FLOW_CONTROL_ERROR (RFC 9113 §6.9.1)."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        target = 0 if on == "connection" else stream
+        update = frame(WINDOW_UPDATE, 0, target, struct.pack(">I", (1 << 31) - 1))
+        await peer.send(update * 2)
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+async def test_data_beyond_the_connection_window() -> None:
+    """Three streamed responses, none read: together they overrun the connection window."""
+    from hyperhttp._http2 import CONNECTION_WINDOW, STREAM_WINDOW
+
+    each = CONNECTION_WINDOW // 3 + 16384
+    assert each < STREAM_WINDOW  # no stream's own window is overrun
+
+    async def script(peer: HostilePeer) -> None:
+        streams = [await _request(peer)]
+        await peer.send(_head(streams[0], _OK_HEAD))
+        for _ in range(2):
+            streams.append(await _request(peer))
+            await peer.send(_head(streams[-1], _OK_HEAD))
+        for stream in streams:
+            for at in range(0, each, 16384):
+                await peer.send(frame(DATA, 0, stream, b"d" * min(16384, each - at)))
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            responses = [
+                await stack.enter_async_context(client.stream("GET", f"{url}/{i}"))
+                for i in range(3)
+            ]
+            await asyncio.sleep(0.5)  # read nothing: the windows fill
+            for response in responses:
+                async for _ in response.aiter_raw():
+                    pass
+
+    outcome = await scenario(script, call=call)
+    typed(outcome, hyperhttp.RemoteProtocolError)
+    assert "window" in str(outcome.error)
+
+
+# ---------------------------------------------------------------- frames where they may not be
+
+
+async def test_push_promise_when_push_is_disabled() -> None:
+    """PUSH_PROMISE after SETTINGS_ENABLE_PUSH=0: a connection PROTOCOL_ERROR (§6.6)."""
+
+    async def script(peer: HostilePeer) -> None:
+        assert peer.client_settings.get(0x2) == 0  # the client disabled push
+        stream = await _request(peer)
+        promised = block([(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/p")])
+        promised = block([]) + promised
+        await peer.send(frame(PUSH_PROMISE, END_HEADERS, stream, struct.pack(">I", 2) + promised))
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+@pytest.mark.parametrize("kind", ["data", "headers"])
+async def test_frames_on_a_closed_stream(kind: str) -> None:
+    """DATA or HEADERS on a stream that ended: STREAM_CLOSED; the next request still works."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.respond(stream, body=b"fine")
+        await peer.wait_for(lambda: False, 0.05)  # the response is read
+        if kind == "data":
+            await peer.send(frame(DATA, END_STREAM, stream, b"late") * 16)
+        else:
+            await peer.send(_head(stream, _OK_HEAD, END_HEADERS | END_STREAM) * 16)
+        await peer.serve()
+
+    answered(await scenario(script))
+
+
+@pytest.mark.parametrize("kind", ["data", "headers", "rst_stream", "window_update-0"])
+async def test_frames_on_stream_zero(kind: str) -> None:
+    """Stream frames on stream 0: a connection PROTOCOL_ERROR (§6.1, §6.2, §6.4)."""
+    frames = {
+        "data": frame(DATA, 0, 0, b"zero"),
+        "headers": _head(0, _OK_HEAD),
+        "rst_stream": frame(RST_STREAM, 0, 0, b"\0\0\0\x08"),
+        "window_update-0": frame(WINDOW_UPDATE, 0, 0, b"\0\0\0\0"),
+    }
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(frames[kind])
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+@pytest.mark.parametrize("kind", ["too-short", "huge-debug-data", "unknown-code"])
+async def test_goaway_with_garbage(kind: str) -> None:
+    """GOAWAY too short for its fields (FRAME_SIZE_ERROR), or with a frame of debug data.
+
+    A GOAWAY that lets the stream finish (last stream id 2^31-1) with an
+    unknown error code or a megabyte of debug data: the response completes,
+    and the connection is not used again.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        if kind == "too-short":
+            payload = b"\0\0\0"
+        elif kind == "huge-debug-data":  # as large as the client's SETTINGS allow
+            size = min(MiB, peer.client_settings.get(0x5, 16384)) - 8
+            payload = struct.pack(">II", (1 << 31) - 1, 0) + b"d" * size
+        else:
+            payload = struct.pack(">II", (1 << 31) - 1, 0xDEADBEEF)
+        await peer.send(frame(GOAWAY, 0xFF, 0, payload))
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    outcome = await scenario(script)
+    if kind == "too-short":
+        typed(outcome, hyperhttp.RemoteProtocolError)
+    else:
+        answered(outcome)
+    assert len(outcome.server.peers) == 2  # /after went to a new connection
+
+
+async def test_unknown_frame_types_are_ignored() -> None:
+    """Frames of unknown types (RFC 9113 §4.1, §5.5) on stream 0 and on the stream: ignored."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        noise = frame(0xFA, 0xFF, 0, b"?" * 100) + frame(0x0B, 0xFF, stream, b"?" * 5000)
+        head = _head(stream, _OK_HEAD)
+        await peer.send(noise + head + noise + frame(DATA, 0, stream, b"fi") + noise)
+        await peer.send(frame(DATA, END_STREAM, stream, b"ne") + noise)
+        await peer.serve()
+
+    outcome = await scenario(script)
+    answered(outcome)
+    assert len(outcome.server.peers) == 1  # the connection served /after too
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        (0x2, 2),  # ENABLE_PUSH: 0 or 1 only
+        (0x4, 1 << 31),  # INITIAL_WINDOW_SIZE above 2^31-1: FLOW_CONTROL_ERROR
+        (0x5, 16383),  # MAX_FRAME_SIZE below 2^14
+        (0x5, 1 << 24),  # MAX_FRAME_SIZE above 2^24-1
+    ],
+    ids=["enable_push-2", "initial_window-2^31", "max_frame-16383", "max_frame-2^24"],
+)
+async def test_invalid_settings(setting: int, value: int) -> None:
+    """A server preface SETTINGS with an invalid value: a connection error (§6.5.2)."""
+
+    async def script(peer: HostilePeer) -> None:
+        await peer.serve()
+
+    preface = settings({setting: value})
+    outcome = await scenario(script, preface=preface)
+    # Found while connecting: the connection attempt fails (ConnectError).
+    typed(outcome, (hyperhttp.ConnectError, hyperhttp.RemoteProtocolError))
+
+
+# ---------------------------------------------------------------- odd but hostile heads (defect 10)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        [(b":status", b"000")],
+        [(b":status", b"099")],
+        [(b":status", b"200"), (b"content-length", b"9" * 5000)],
+    ],
+    ids=["status-000", "status-099", "content-length-5000-digits"],
+)
+async def test_malformed_status_and_length(head: list[tuple[bytes, bytes]]) -> None:
+    """:status out of 100..599, a Content-Length of 5 000 digits: malformed (§8.1.1)."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(_head(stream, head) + frame(DATA, END_STREAM, stream, b"fine"))
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+@pytest.mark.parametrize("case", ["HEAD", "204", "304"])
+async def test_data_on_a_response_without_content(case: str) -> None:
+    """DATA on a HEAD response or on 204/304: malformed (RFC 9110 §6.4.1), never returned."""
+    status = b"200" if case == "HEAD" else case.encode()
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        fields = [(b":status", status), (b"content-length", b"4")]
+        await peer.send(_head(stream, fields) + frame(DATA, END_STREAM, stream, b"body"))
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        return await client.request("HEAD" if case == "HEAD" else "GET", url)
+
+    outcome = await scenario(script, call=call)
+    if outcome.error is None:  # the body must not be handed out as content
+        assert outcome.response is not None
+        assert outcome.response.content == b""
+    else:
+        typed(outcome, hyperhttp.RemoteProtocolError)
+
+
+# ---------------------------------------------------------------- slowloris
+
+
+async def _dribble(peer: HostilePeer, stream: int, data: bytes, *, seconds: float) -> None:
+    """Write ``data`` one byte per 50 ms, for at most ``seconds`` or until the client resets.
+
+    Then the rest at once, so that the framing stays intact for what follows.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    at = 0
+    while at < len(data) and loop.time() < deadline and (stream, 8) not in peer.resets:
+        if not await peer.send(data[at : at + 1]):
+            return
+        at += 1
+        await asyncio.sleep(0.05)
+    await peer.send(data[at:])
+
+
+@pytest.mark.parametrize("where", ["head", "body"])
+async def test_slowloris_is_cut_by_the_total_timeout(where: str) -> None:
+    """An endless response one byte per 50 ms: ``total`` ends it, as a ReadTimeout, no spin."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        if where == "head":  # a HEADERS frame of 16 KiB, dribbled
+            head = _field_head_filling(16384)
+            await peer.send(frame_head(HEADERS, END_HEADERS, stream, 16384) + head)
+            await _dribble(peer, stream, b"v" * (16384 - len(head)), seconds=3)
+        else:
+            await peer.send(_head(stream, _OK_HEAD) + frame_head(DATA, 0, stream, 16384))
+            await _dribble(peer, stream, b"b" * 16384, seconds=3)
+        await peer.serve()
+
+    started = time.perf_counter()
+    outcome = await scenario(script, timeout=hyperhttp.Timeout(5.0, total=1.0))
+    typed(outcome, hyperhttp.ReadTimeout)
+    assert time.perf_counter() - started < 4.5  # ended by the timeout, not by the peer
+    measured = outcome.measured
+    assert measured.cpu < 0.5 * measured.wall, str(measured)
+
+
+# ---------------------------------------------------------------- over TLS
+
+
+@pytest.fixture(scope="module")
+def h2_tls(tls: TLSSetup, tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
+    """Make a server context offering only h2 (ALPN), certified by the ``tls`` CA."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    context.set_alpn_protocols(["h2"])
+    return context, tls.ca_path
+
+
+async def test_over_tls_continuation_flood_and_then_a_good_response(
+    h2_tls: tuple[ssl.SSLContext, str],
+) -> None:
+    """The CONTINUATION flood over TLS (ALPN h2): a typed error, bounds kept, then served."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(_head(stream, [*_OK_HEAD, (b"x-a", b"a")], flags=0))
+        await peer.flood(frame(CONTINUATION, 0, stream, b"\x40" * 16384), 4096, seconds=10)
+        await peer.serve()
+
+    typed(await scenario(script, tls=h2_tls), hyperhttp.RemoteProtocolError)
+
+
+async def test_over_tls_ping_flood(h2_tls: tuple[ssl.SSLContext, str]) -> None:
+    """Thousands of PINGs over TLS, each answered, and the response."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.flood(frame(PING, 0, 0, b"flooding"), FLOOD)
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    answered_or_typed(await scenario(script, tls=h2_tls))
