@@ -397,6 +397,29 @@ def _literal(name: bytes, value: bytes, *, huffman_value: bool = False) -> bytes
     return b"\x00" + bytes(hpack.hpack.encode_integer(len(name), 7)) + name + bytes(encoded) + value
 
 
+async def test_headers_frame_larger_than_advertised() -> None:
+    """A 16 MiB HEADERS frame: refused (FRAME_SIZE_ERROR if over our SETTINGS_MAX_FRAME_SIZE).
+
+    The frame is as large as the wire allows (or larger than what the client
+    advertised, if it advertised less), filled with one literal field.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        advertised = peer.client_settings.get(0x5, 16384)
+        length = min(MAX_FRAME, advertised + 1)
+        payload_head = _field_head_filling(length)
+        filler = length - len(payload_head)
+        await peer.stream_payload(
+            frame_head(HEADERS, END_HEADERS | END_STREAM, stream, length) + payload_head,
+            filler,
+            b"v",
+        )
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
 def _value_length(length: int) -> bytearray:
     return hpack.hpack.encode_integer(length, 7)
 
@@ -426,6 +449,23 @@ async def test_header_list_larger_than_advertised() -> None:
 
     outcome = await scenario(script)
     typed(outcome, hyperhttp.RemoteProtocolError)
+
+
+async def test_huge_huffman_string() -> None:
+    """A 12 MiB Huffman-coded value: refused by its size, not decoded for seconds."""
+    aaaa = b"\x18\xc61\x8cc"  # eight 'a' in Huffman code (5 bits each): 5 octets
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        size = 12 * MiB
+        head = b"\x88\x00\x05x-big" + bytes(_huffman_length(size))
+        length = len(head) + size
+        await peer.stream_payload(
+            frame_head(HEADERS, END_HEADERS | END_STREAM, stream, length) + head, size, aaaa
+        )
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
 
 
 def _huffman_length(length: int) -> bytearray:
