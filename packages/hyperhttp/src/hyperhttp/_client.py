@@ -488,7 +488,7 @@ class Client:
         if cookies is not None:
             request.extensions["cookies"] = Cookies(cookies)
         if request_headers is None or not request_headers._list:
-            _check_line(method, target.target)
+            _check_method(method)  # the target is parse_url's; both are checked again as sent
         else:  # the caller's fields: validated (and the head memoized) before any I/O
             self._checked_fields(request)
         return request
@@ -516,17 +516,38 @@ class Client:
         :meth:`_checked_fields`. Framing comes from the body sent, each time.
         """
         headers = request._headers
-        if headers is None or not headers._list:
-            url = request.url
-            method = request.method
-            _check_line(method, url.target)
+        url = request.url
+        method = request.method
+        if headers is None or not headers._list:  # the hot path: inlined checks, no calls
+            target = url.target
+            if method not in _KNOWN_METHODS or not target or target.translate(None, _TARGET):
+                _check_line(method, target)  # raises, unless an unusual method is a token
+            body = request.content
+            if body is not None:
+                framing = b"Content-Length: %d\r\n" % len(body)
+            elif request.stream is None and method in _BODYLESS:
+                framing = b""
+            else:
+                framing = _framing(request)
             return b"%s %s HTTP/1.1\r\n%s%s\r\n" % (
                 method.encode("ascii"),
-                url.target,
+                target,
                 self._block(url),
-                _framing(request),
+                framing,
             )
-        return self._checked_fields(request) + _framing(request) + b"\r\n"
+        wire = request._wire
+        if (
+            wire is None
+            or wire[0] is not headers._list
+            or wire[1] is not url
+            or wire[2] is not method
+        ):
+            self._checked_fields(request)
+            wire = request._wire
+            assert wire is not None
+        if request.content is None and request.stream is None and method in _BODYLESS:
+            return wire[4]  # type: ignore[no-any-return]
+        return wire[3] + _framing(request) + b"\r\n"  # type: ignore[no-any-return]
 
     def _checked_fields(self, request: Request) -> bytes:
         """Return the request line and fields of a request with fields of its own, validated.
@@ -547,7 +568,7 @@ class Client:
         except hp.LocalProtocolError as exc:
             raise LocalProtocolError(str(exc), request=request) from None
         checked = head[:-2]
-        request._wire = (own, url, method, checked)
+        request._wire = (own, url, method, checked, head)  # head: as sent without a body
         return checked
 
     def _proxy_head(self, request: Request, proxy_auth: bytes | None) -> bytes:
@@ -1239,17 +1260,22 @@ def _check_line(method: str, target: bytes) -> None:
     The usual methods pass on one set lookup; a target must be non-empty
     printable ASCII (no SP, CR, LF, NUL: nothing that could end the line).
     """
+    _check_method(method)
+    if not target or target.translate(None, _TARGET):
+        raise LocalProtocolError(
+            f"request target {target!r} is empty or holds whitespace, control or non-ASCII"
+            " bytes (RFC 9112 §3.2)"
+        )
+
+
+def _check_method(method: str) -> None:
+    """Refuse a method that is not a token (RFC 9110 §9.1); the usual ones pass on a lookup."""
     if method not in _KNOWN_METHODS and (
         not isinstance(method, str)
         or not method
         or method.encode("ascii", "replace").translate(None, _TOKEN)
     ):
         raise LocalProtocolError(f"method {method!r} is not a token (RFC 9110 §9.1)")
-    if not target or target.translate(None, _TARGET):
-        raise LocalProtocolError(
-            f"request target {target!r} is empty or holds whitespace, control or non-ASCII"
-            " bytes (RFC 9112 §3.2)"
-        )
 
 
 def _stream_length(request: Request) -> int | None:
