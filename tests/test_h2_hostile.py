@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import ssl
 import struct
@@ -47,6 +48,7 @@ from tests.servers.h2_hostile import (
     END_STREAM,
     GOAWAY,
     HEADERS,
+    PADDED,
     PING,
     PRIORITY,
     PUSH_PROMISE,
@@ -371,6 +373,32 @@ async def test_continuation_flood(size: int) -> None:
     typed(await scenario(script), hyperhttp.RemoteProtocolError)
 
 
+def _interrupted_block(stream: int, interruption: bytes) -> bytes:
+    """Build HEADERS without END_HEADERS, ``interruption``, the CONTINUATION, the body."""
+    return (
+        _head(stream, [*_OK_HEAD, (b"x-a", b"a")], flags=0)
+        + interruption
+        + frame(CONTINUATION, END_HEADERS, stream, block([(b"x-b", b"b")]))
+        + frame(DATA, END_STREAM, stream, b"fine")
+    )
+
+
+@pytest.mark.parametrize("frame_kind", ["ping", "headers-other-stream"])
+async def test_header_block_interrupted(frame_kind: str) -> None:
+    """Another frame inside a header block: a connection PROTOCOL_ERROR (RFC 9113 §6.10)."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        interruption = {
+            "ping": frame(PING, 0, 0, b"12345678"),
+            "headers-other-stream": _head(stream + 2, _OK_HEAD),
+        }[frame_kind]
+        await peer.send(_interrupted_block(stream, interruption))  # one write, one read
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
 async def test_priority_flood() -> None:
     """Thousands of PRIORITY frames (deprecated, RFC 9113 §5.3.2: ignored) before the response."""
 
@@ -434,21 +462,42 @@ def _field_head_filling(total: int) -> bytes:
     raise AssertionError(total)
 
 
-async def test_header_list_larger_than_advertised() -> None:
-    """A 512 KiB header list in 16 KiB frames: over SETTINGS_MAX_HEADER_LIST_SIZE, refused."""
+def _split_block(stream: int, fields: bytes, *, end_stream: bool = True) -> bytes:
+    """Send a header block as HEADERS and CONTINUATION frames of 16 KiB."""
+    pieces = [fields[at : at + 16384] for at in range(0, len(fields), 16384)]
+    flags = END_STREAM if end_stream else 0
+    if len(pieces) == 1:
+        return frame(HEADERS, flags | END_HEADERS, stream, pieces[0])
+    wire = frame(HEADERS, flags, stream, pieces[0])
+    for i, piece in enumerate(pieces[1:], 2):
+        wire += frame(CONTINUATION, END_HEADERS if i == len(pieces) else 0, stream, piece)
+    return wire
+
+
+@pytest.mark.parametrize("ratio", [0.5, 2.0], ids=["half", "twice"])
+async def test_header_list_against_the_advertised_limit(ratio: float) -> None:
+    """A header list in 16 KiB frames: half SETTINGS_MAX_HEADER_LIST_SIZE is read, twice refused.
+
+    The size counts 32 octets per field besides name and value (RFC 9113
+    §6.5.2, RFC 7541 §4.1); with no limit advertised, 512 KiB is sent.
+    """
 
     async def script(peer: HostilePeer) -> None:
         stream = await _request(peer)
-        fields = b"\x88" + b"".join(_literal(b"x-h%d" % i, b"v" * 1000) for i in range(512))
-        frames = [fields[at : at + 16384] for at in range(0, len(fields), 16384)]
-        wire = frame(HEADERS, END_STREAM, stream, frames[0])
-        for i, piece in enumerate(frames[1:], 2):
-            wire += frame(CONTINUATION, END_HEADERS if i == len(frames) else 0, stream, piece)
-        await peer.send(wire)
+        limit = peer.client_settings.get(0x6, 256 * 1024)
+        count = int(limit * ratio) // (32 + 6 + 1000)
+        fields = b"\x88" + b"".join(_literal(b"x-h%03d" % i, b"v" * 1000) for i in range(count))
+        await peer.send(_split_block(stream, fields, end_stream=False))
+        await peer.send(frame(DATA, END_STREAM, stream, b"fine"))
         await peer.serve()
 
     outcome = await scenario(script)
-    typed(outcome, hyperhttp.RemoteProtocolError)
+    if ratio < 1:
+        answered(outcome)
+        assert outcome.response is not None
+        assert outcome.response.headers["x-h000"] == "v" * 1000
+    else:
+        typed(outcome, hyperhttp.RemoteProtocolError)
 
 
 async def test_huge_huffman_string() -> None:
@@ -567,6 +616,76 @@ async def test_data_beyond_the_connection_window() -> None:
     assert "window" in str(outcome.error)
 
 
+async def test_data_beyond_the_stream_window() -> None:
+    """A streamed response not read: DATA past the stream's window is a FLOW_CONTROL_ERROR."""
+    from hyperhttp._http2 import STREAM_WINDOW
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(_head(stream, _OK_HEAD))
+        chunk = frame(DATA, 0, stream, b"d" * 16384)
+        await peer.flood(chunk, STREAM_WINDOW // 16384 + 2)
+        await peer.wait_for(functools.partial(peer.was_reset, stream))
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> None:
+        async with client.stream("GET", url) as response:
+            await asyncio.sleep(0.5)  # read nothing: the window fills
+            async for _ in response.aiter_raw():
+                pass
+
+    outcome = await scenario(script, call=call)
+    typed(outcome, hyperhttp.RemoteProtocolError)
+    assert "window" in str(outcome.error)
+    assert any(code == 3 for _, code in outcome.server.peers[0].resets)  # FLOW_CONTROL_ERROR
+
+
+@pytest.mark.parametrize("kind", ["data", "headers"])
+async def test_padding_longer_than_the_frame(kind: str) -> None:
+    """A Pad Length as long as the frame's payload: a connection PROTOCOL_ERROR (§6.1, §6.2)."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        if kind == "data":
+            await peer.send(_head(stream, _OK_HEAD))
+            await peer.send(frame(DATA, PADDED | END_STREAM, stream, b"\x05fine"))
+        else:
+            await peer.send(frame(HEADERS, PADDED | END_HEADERS, stream, b"\x02\x88"))
+            await peer.send(frame(DATA, END_STREAM, stream, b"fine"))
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+async def test_data_on_streams_the_client_reset() -> None:
+    """The server keeps sending DATA on streams the client abandoned (reset with CANCEL).
+
+    Three streams, each abandoned after its first chunk and then sent its
+    whole window: 6 MiB in all, more than the connection window. The client
+    must hand the connection window back for what it drops, so the same
+    connection still serves the next request.
+    """
+    from hyperhttp._http2 import STREAM_WINDOW
+
+    async def script(peer: HostilePeer) -> None:
+        for _ in range(3):
+            stream = await _request(peer)
+            await peer.send(_head(stream, _OK_HEAD) + frame(DATA, 0, stream, b"d" * 16384))
+            await peer.wait_for(functools.partial(peer.was_reset, stream))
+            await peer.flood(frame(DATA, 0, stream, b"d" * 16384), STREAM_WINDOW // 16384 - 1)
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> None:
+        for i in range(3):
+            async with client.stream("GET", f"{url}/{i}") as response:
+                async for _ in response.aiter_raw():
+                    break  # abandoned: the stream is reset
+
+    outcome = await scenario(script, call=call)
+    assert outcome.error is None, repr(outcome.error)
+    assert len(outcome.server.peers) == 1  # the same connection served /after
+
+
 # ---------------------------------------------------------------- frames where they may not be
 
 
@@ -592,7 +711,7 @@ async def test_frames_on_a_closed_stream(kind: str) -> None:
     async def script(peer: HostilePeer) -> None:
         stream = await _request(peer)
         await peer.respond(stream, body=b"fine")
-        await peer.wait_for(lambda: False, 0.05)  # the response is read
+        await asyncio.sleep(0.05)  # the response is read
         if kind == "data":
             await peer.send(frame(DATA, END_STREAM, stream, b"late") * 16)
         else:
@@ -615,6 +734,18 @@ async def test_frames_on_stream_zero(kind: str) -> None:
     async def script(peer: HostilePeer) -> None:
         stream = await _request(peer)
         await peer.send(frames[kind])
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+async def test_data_on_a_server_initiated_stream() -> None:
+    """DATA on an even (idle) stream: a connection PROTOCOL_ERROR (RFC 9113 §5.1)."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(frame(DATA, END_STREAM, 2, b"even"))
         await peer.respond(stream, body=b"fine")
         await peer.serve()
 
@@ -689,6 +820,46 @@ async def test_invalid_settings(setting: int, value: int) -> None:
     typed(outcome, (hyperhttp.ConnectError, hyperhttp.RemoteProtocolError))
 
 
+async def test_unknown_settings_are_ignored() -> None:
+    """SETTINGS with identifiers nobody defined (§6.5.2: ignored), before and during a response."""
+    odd = settings({0xFFFF: 1, 0x7A7A: 0xFFFFFFFF, 0x0A: 7})
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(odd + _head(stream, _OK_HEAD) + odd)
+        await peer.send(frame(DATA, END_STREAM, stream, b"fine"))
+        await peer.serve()
+
+    outcome = await scenario(script, preface=odd)
+    answered(outcome)
+    assert len(outcome.server.peers) == 1
+
+
+async def test_zero_concurrent_streams() -> None:
+    """A server allowing no stream (MAX_CONCURRENT_STREAMS 0) and refusing any.
+
+    A client may open a stream before the server's SETTINGS arrive (RFC 9113
+    §3.4); refused (REFUSED_STREAM), it is replayed on another connection
+    (here a well-behaved one), and no more go to the first: no hang, no
+    stream past the limit once it is known.
+    """
+    refused: list[int] = []
+
+    async def script(peer: HostilePeer) -> None:
+        for _ in range(100):
+            request = await peer.next_request(timeout=None)
+            if request is None:
+                return
+            refused.append(request.stream_id)
+            await peer.send(frame(RST_STREAM, 0, request.stream_id, b"\0\0\0\x07"))
+
+    outcome = await scenario(
+        script, preface=settings({0x3: 0}), timeout=hyperhttp.Timeout(5.0, pool=1.0)
+    )
+    answered_or_typed(outcome, b"well-behaved /hostile")
+    assert len(refused) <= 1, refused
+
+
 # ---------------------------------------------------------------- odd but hostile heads (defect 10)
 
 
@@ -745,7 +916,7 @@ async def _dribble(peer: HostilePeer, stream: int, data: bytes, *, seconds: floa
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     at = 0
-    while at < len(data) and loop.time() < deadline and (stream, 8) not in peer.resets:
+    while at < len(data) and loop.time() < deadline and not peer.was_reset(stream):
         if not await peer.send(data[at : at + 1]):
             return
         at += 1

@@ -45,11 +45,16 @@ if TYPE_CHECKING:
     import ssl
 
 __all__ = [
+    "ACK",
     "CONTINUATION",
     "DATA",
+    "END_HEADERS",
+    "END_STREAM",
     "GOAWAY",
     "HEADERS",
+    "PADDED",
     "PING",
+    "PREFACE",
     "PRIORITY",
     "PUSH_PROMISE",
     "RST_STREAM",
@@ -57,8 +62,13 @@ __all__ = [
     "WINDOW_UPDATE",
     "HostilePeer",
     "HostileServer",
+    "Request",
+    "Script",
     "block",
     "frame",
+    "frame_head",
+    "response_frames",
+    "settings",
 ]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -233,6 +243,10 @@ class HostilePeer:
                 return True
             await asyncio.sleep(0.01)
         return condition()
+
+    def was_reset(self, stream_id: int) -> bool:
+        """Tell whether the client sent RST_STREAM for ``stream_id``."""
+        return any(stream == stream_id for stream, _ in self.resets)
 
     async def _read_frame(self) -> tuple[int, int, int, bytes]:
         head = await self.reader.readexactly(9)
