@@ -163,7 +163,7 @@ def test_a_huffman_string_that_cannot_fit_is_not_decoded(monkeypatch: pytest.Mon
     from hyperhttp import _hpack
 
     decoded: list[int] = []
-    real = _hpack.decode_huffman
+    real = _hpack.decode_huffman  # type: ignore[attr-defined]
 
     def spy(raw: bytes) -> bytes:
         decoded.append(len(raw))
@@ -179,3 +179,27 @@ def test_a_huffman_string_that_cannot_fit_is_not_decoded(monkeypatch: pytest.Mon
     small = hpack.Encoder().encode([(b"x-small", b"a" * 100)], huffman=True)
     assert ours.decode(small) == [(b"x-small", b"a" * 100)]
     assert decoded
+
+
+def test_the_memos_keep_small_strings_only() -> None:
+    """Large Huffman strings and large blocks are decoded, never kept (bounded in bytes)."""
+    ours = Decoder()
+    encoder = hpack.Encoder()
+    for i in range(50):
+        value = b"%d" % i + b"v" * 5000
+        fields = [(b"set-cookie", value)]
+        assert ours.decode(encoder.encode(fields, huffman=True)) == fields
+    assert sum(len(k) + len(v) for k, v in ours._huffman.items()) < 64 * 1024
+    assert sum(len(block) for block in ours._blocks) < 64 * 1024
+
+
+def test_the_encoder_memo_keeps_small_fields_only() -> None:
+    """A new large value per request (a rotating cookie) is encoded, never kept."""
+    encoder = Encoder()
+    theirs = hpack.Decoder()
+    for i in range(300):
+        fields = [(b":method", b"GET"), (b"cookie", b"s=%d" % i + b"c" * 4000)]
+        assert [tuple(h) for h in theirs.decode(encoder.encode(fields), raw=True)] == fields
+    kept = sum(len(n) + len(v) + len(e) for (n, v), e in encoder._memo.items())
+    assert kept < 64 * 1024
+    assert (b":method", b"GET") in encoder._memo  # small fields still are

@@ -8,8 +8,10 @@ coding was most of an HTTP/2 request's cost in pure Python:
   indexed field (exact static-table match) or a literal *without indexing*
   (name from the static table when it is there), so a field's encoding does
   not depend on what came before and is memoised per (name, value): a
-  request costs a few dict look-ups. Values are sent as plain octets (no
-  Huffman: the CPU matters more than the bytes on loopback-scale links).
+  request costs a few dict look-ups. Only small fields are memoised, and
+  few (every memo here is bounded in bytes, whatever the peer sends).
+  Values are sent as plain octets (no Huffman: the CPU matters more than
+  the bytes on loopback-scale links).
   Authorization and cookies are sent *never indexed* (RFC 7541 §7.1.3).
   It announces a dynamic table size of 0 at the start and after every
   SETTINGS_HEADER_TABLE_SIZE change.
@@ -53,8 +55,15 @@ for _index, (_name, _value) in enumerate(_STATIC, 1):
 del _index, _name, _value
 
 _NEVER_INDEXED = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"})
-_MEMO_LIMIT = 4096
-_BLOCK_LIMIT = 256
+# The memos keep small things only, and few of them: bounded in bytes per
+# connection however many distinct values a peer sends (a rotating cookie,
+# a request id). Larger fields are coded anew each time, which is cheap.
+_FIELD_MEMO = 256  # fields (name + value) of at most this many octets ...
+_FIELD_MEMO_ENTRIES = 256  # ... this many of them: about 150 KiB at most
+_HUFFMAN_MEMO = 128  # Huffman strings of at most this many octets ...
+_HUFFMAN_MEMO_ENTRIES = 256  # ... this many: about 80 KiB at most
+_BLOCK_MEMO = 512  # whole blocks of at most this many octets ...
+_BLOCK_MEMO_ENTRIES = 64  # ... this many: about 70 KiB at most
 _MAX_INTEGER_OCTETS = 8  # 2^56: far beyond any size we accept
 
 
@@ -127,9 +136,10 @@ class Encoder:
             encoded = memo.get(key)
             if encoded is None:
                 encoded = self._encode_field(*key)
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                memo[key] = encoded
+                if len(key[0]) + len(key[1]) <= _FIELD_MEMO:
+                    if len(memo) >= _FIELD_MEMO_ENTRIES:
+                        memo.clear()
+                    memo[key] = encoded
             parts.append(encoded)
         return b"".join(parts)
 
@@ -225,9 +235,10 @@ class Decoder:
         decoded = memo.get(raw)
         if decoded is None:
             decoded = decode_huffman(raw)
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            memo[raw] = decoded
+            if length <= _HUFFMAN_MEMO:
+                if len(memo) >= _HUFFMAN_MEMO_ENTRIES:
+                    memo.clear()
+                memo[raw] = decoded
         return decoded, end
 
     def decode(self, data: bytes, raw: bool = True) -> list[tuple[bytes, bytes]]:
@@ -240,7 +251,7 @@ class Decoder:
                 self._add(*entry)
             return list(fields)
         added: list[tuple[bytes, bytes]] = []
-        cacheable = True
+        cacheable = len(data) <= _BLOCK_MEMO
         headers: list[tuple[bytes, bytes]] = []
         count = 0  # fields read, kept or not
         size = 0
@@ -324,7 +335,7 @@ class Decoder:
             headers = [(rename.get(n, n), v) for n, v in headers]
         if cacheable:
             blocks = self._blocks
-            if len(blocks) >= _BLOCK_LIMIT:
+            if len(blocks) >= _BLOCK_MEMO_ENTRIES:
                 blocks.clear()
             blocks[data] = (headers, added)
             return list(headers)

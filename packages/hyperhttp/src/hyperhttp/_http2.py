@@ -123,7 +123,10 @@ _InformationalResponseReceived = h2.events.InformationalResponseReceived
 # and do not start or end with whitespace.
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
-_GOOD_FIELDS: set[tuple[bytes, bytes]] = set()  # fields that passed check_fields (bounded)
+# check_fields remembers, per connection, small fields that passed (server,
+# content-type...): at most _GOOD_ENTRIES of at most _GOOD_FIELD octets.
+_GOOD_FIELD = 256
+_GOOD_ENTRIES = 256
 _CONNECTION_FIELDS = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
@@ -300,7 +303,10 @@ _EMPTY_END = b"\x00\x00\x00\x00\x01%s"  # DATA, no payload, END_STREAM; then the
 
 
 def check_fields(
-    headers: list[tuple[bytes, bytes]], *, head: bool
+    headers: list[tuple[bytes, bytes]],
+    *,
+    head: bool,
+    good: set[tuple[bytes, bytes]] | None = None,
 ) -> tuple[int, list[tuple[bytes, bytes]], int | None]:
     """Validate a received field block (RFC 9113 §8.1.1, §8.2, §8.3.2); split off ``:status``.
 
@@ -309,7 +315,8 @@ def check_fields(
     and value: h2's own inbound validation is off because this costs a
     fraction of it. Returns the status, the fields, and the declared
     Content-Length (our decoder hands it over as ``CONTENT_LENGTH``, so that
-    h2, which never sees the DATA we take, does not count it).
+    h2, which never sees the DATA we take, does not count it). ``good``: the
+    connection's set of small fields already checked, skipped and added to.
 
     Raises:
         RemoteProtocolError: the block is malformed.
@@ -320,7 +327,8 @@ def check_fields(
     fields: list[tuple[bytes, bytes]] = []
     name_ok = _FIELD_NAME.fullmatch
     value_bad = _BAD_VALUE.search
-    good = _GOOD_FIELDS
+    if good is None:
+        good = set()  # nothing remembered
     for name, value in headers:
         if name is CONTENT_LENGTH or name == CONTENT_LENGTH:
             # 1*DIGIT (RFC 9110 §8.6); 19 digits at most, so int() is cheap and
@@ -355,9 +363,10 @@ def check_fields(
                 raise RemoteProtocolError(f"invalid value for field {name.decode('latin-1')}")
             if name in _CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
                 raise RemoteProtocolError(f"connection-specific field {name!r} in HTTP/2")
-            if len(good) >= 4096:
-                good.clear()
-            good.add(field)
+            if len(name) + len(value) <= _GOOD_FIELD:
+                if len(good) >= _GOOD_ENTRIES:
+                    good.clear()
+                good.add(field)
         fields.append(field)
     if head and status < 0:
         raise RemoteProtocolError("response without :status")
@@ -501,6 +510,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.streams: dict[int, H2Stream] = {}
         self.goaway = False
         self.heads = 0  # final response heads received: the connection's progress
+        self.good_fields: set[tuple[bytes, bytes]] = set()  # see check_fields
         self.started = False  # the server's first frame, a SETTINGS, came (RFC 9113 §3.4)
         self.ready: asyncio.Future[None] = loop.create_future()
         self.rbuf = bytearray(READ_BUFFER)
@@ -922,7 +932,11 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 if stream is not None:
                     stream.received_frames += 1
                     try:
-                        check_fields(event.headers, head=kind is not _TrailersReceived)  # type: ignore[attr-defined]
+                        check_fields(
+                            event.headers,  # type: ignore[attr-defined]
+                            head=kind is not _TrailersReceived,
+                            good=self.good_fields,
+                        )
                     except RemoteProtocolError as exc:
                         self._malformed(stream, exc)
             # Pings are answered by h2; settings ACKs and the rest need nothing.
@@ -954,7 +968,9 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
     def _on_head(self, stream: H2Stream, headers: list[tuple[bytes, bytes]]) -> None:
         stream.received_frames += 1
         try:
-            status, fields, stream.expected = check_fields(headers, head=True)
+            status, fields, stream.expected = check_fields(
+                headers, head=True, good=self.good_fields
+            )
         except RemoteProtocolError as exc:
             self._malformed(stream, exc)
             return
