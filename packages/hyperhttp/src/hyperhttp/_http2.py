@@ -67,6 +67,8 @@ from ._http11 import StaleConnection
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Callable
 
+    from hyperframe.frame import Frame, GoAwayFrame
+
 __all__ = ["H2Stream", "HTTP2Connection", "StreamRefused"]
 
 # Receive windows (Client(http2_stream_window=, http2_connection_window=)).
@@ -218,6 +220,20 @@ class _H2(h2.connection.H2Connection):
         self.state_machine.process_input(_RECV_DATA)
         stream.receive_data(b"", True, 0)
         return True
+
+    def _receive_goaway_frame(
+        self, frame: GoAwayFrame
+    ) -> tuple[list[Frame], list[h2.events.Event]]:
+        """Take GOAWAY as h2 does, but keep what is queued to send.
+
+        h2 empties its outbound buffer here, as if the connection were over;
+        it is not (see _StateMachine): the HEADERS of streams just opened,
+        their DATA and our acknowledgements must still go out (RFC 9113 §6.8).
+        """
+        queued = self._data_to_send
+        result = super()._receive_goaway_frame(frame)
+        self._data_to_send = queued + self._data_to_send
+        return result
 
 
 class StreamRefused(RemoteProtocolError):
