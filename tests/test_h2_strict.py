@@ -410,3 +410,38 @@ async def test_the_limits_are_advertised() -> None:
         assert peer.max_frame_size == MAX_FRAME_SIZE
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize("split", ["over-reads", "empty-headers-frame", "one-read"])
+async def test_a_head_in_continuation_frames_then_its_body(split: str) -> None:
+    """HEADERS + CONTINUATION, then DATA: a good response however the reads fall."""
+
+    async def answer(request: ScriptedRequest) -> None:
+        conn, sid = request.conn, request.stream_id
+        head = [(b":status", b"200"), (b"x-long", b"v" * 3000), (b"content-length", b"4")]
+        block = conn.h2.encoder.encode(head)
+        cut = 0 if split == "empty-headers-frame" else len(block) // 2
+        first = _frame(0x1, 0x0, sid, block[:cut])
+        rest = _frame(0x9, 0x4, sid, block[cut:]) + conn.data_frame(sid, b"body", end_stream=True)
+        if split == "over-reads":
+            conn.write(first)
+            await asyncio.sleep(0.05)
+            conn.write(rest)
+        else:
+            conn.write(first + rest)
+
+    def handler(request: ScriptedRequest) -> None:
+        task = asyncio.ensure_future(answer(request))
+        request.conn.server.tasks.add(task)
+
+    server = await ScriptedH2Server(handler).start()
+    try:
+        async with hyperhttp.Client(http1=False) as client:
+            for _ in range(2):
+                r = await asyncio.wait_for(client.get(f"{server.url}/"), 10)
+                assert r.status_code == 200
+                assert r.content == b"body"
+                assert r.headers["x-long"] == "v" * 3000
+        assert len(server.connections) == 1
+    finally:
+        await server.stop()

@@ -663,7 +663,9 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         # an empty DATA frame with END_STREAM tells h2 of the end.
         parts: list[tuple[int, int] | bytes] = []  # ranges of data, or END markers
         fed = False  # h2 read frames of this read already (a head it had to judge first)
-        opened: dict[int, int] = {}  # stream -> where its HEADERS frame is (not fed yet)
+        # stream -> where its HEADERS frame is (not fed to h2 yet); -2: a block
+        # ended by CONTINUATION, its HEADERS frame in an earlier read.
+        opened: dict[int, int] = {}
         moved: list[int] = []  # HEADERS frames that get END_STREAM
         h2_from = pos  # bytes from here on are h2's, up to the next DATA we take
         streams = self.streams
@@ -703,7 +705,11 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     if not flags & _END_HEADERS:
                         self.block = length
                 elif kind == _CONTINUATION and self.block >= 0:
-                    self.block = -1 if flags & _END_HEADERS else self.block + length
+                    if flags & _END_HEADERS:  # a head, maybe begun in an earlier read
+                        self.block = -1
+                        opened.setdefault(stream_id & 0x7FFFFFFF, -2)  # -2: not here to peek
+                    else:
+                        self.block += length
                 elif kind == _PUSH_PROMISE and not flags & _END_HEADERS:
                     self.block = length
                 pos = frame_end
@@ -715,7 +721,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 # of this read opening with an indexed final :status (nearly all
                 # responses) is one; anything else h2 must read first.
                 at = opened.get(stream_id, -1)
-                if at >= 0 and not _final_head(data, at):
+                if at != -1 and (at < 0 or not _final_head(data, at)):
                     if h2_from < pos:
                         parts.append((h2_from, pos))
                     if parts:
