@@ -292,6 +292,30 @@ async def test_settings_flood_is_acknowledged() -> None:
         assert outcome.server.peers[0].seen["settings ack"] == FLOOD + 1
 
 
+async def test_settings_flood_churning_limits() -> None:
+    """Thousands of SETTINGS swinging MAX_CONCURRENT_STREAMS and INITIAL_WINDOW_SIZE.
+
+    Each one reaches the pool (capacity) and every open stream's window;
+    the client keeps up, answers each, and its three requests complete.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        streams = [await _request(peer) for _ in range(3)]
+        swing = settings({0x3: 1, 0x4: 1}) + settings({0x3: 100, 0x4: 65535})
+        await peer.flood(swing, FLOOD // 4)  # 2 500 frames: each costs the pool a look
+        for stream in streams:
+            await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        responses = await asyncio.gather(*(client.get(f"{url}/{i}") for i in range(3)))
+        assert [r.content for r in responses] == [b"fine"] * 3
+        return responses[0]
+
+    outcome = await scenario(script, call=call, warm=True)
+    answered_or_typed(outcome)
+
+
 async def test_ping_flood_is_answered() -> None:
     """Thousands of PINGs: each answered with its payload, or the connection dropped."""
 
@@ -564,6 +588,27 @@ async def test_hpack_index_out_of_range() -> None:
         stream = await _request(peer)
         index = bytes(hpack.hpack.encode_integer(70, 7))
         payload = b"\x88" + bytes([index[0] | 0x80]) + index[1:]
+        await peer.send(frame(HEADERS, END_HEADERS | END_STREAM, stream, payload))
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\x81\xfe",  # Huffman, padding not all ones (RFC 7541 §5.2)
+        b"\x85\xff\xff\xff\xff\xff",  # Huffman, 40 bits of padding (more than 7)
+        b"\x7f\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",  # a length of 2^70
+    ],
+    ids=["huffman-padding", "huffman-long-padding", "integer-overflow"],
+)
+async def test_hpack_malformed_strings(value: bytes) -> None:
+    """Malformed HPACK strings: a COMPRESSION_ERROR, typed, whatever the decoder."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        payload = b"\x88\x00\x01x" + value  # :status 200, a literal field named x
         await peer.send(frame(HEADERS, END_HEADERS | END_STREAM, stream, payload))
         await peer.serve()
 
@@ -989,3 +1034,21 @@ async def test_over_tls_ping_flood(h2_tls: tuple[ssl.SSLContext, str]) -> None:
         await peer.serve()
 
     answered_or_typed(await scenario(script, tls=h2_tls))
+
+
+async def test_over_tls_slowloris_is_cut_by_the_total_timeout(
+    h2_tls: tuple[ssl.SSLContext, str],
+) -> None:
+    """A body one byte per 50 ms over TLS (a record per byte): ``total`` ends it, no spin."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(_head(stream, _OK_HEAD) + frame_head(DATA, 0, stream, 16384))
+        await _dribble(peer, stream, b"b" * 16384, seconds=3)
+        await peer.serve()
+
+    timeout = hyperhttp.Timeout(5.0, total=1.0)
+    outcome = await scenario(script, timeout=timeout, tls=h2_tls)
+    typed(outcome, hyperhttp.ReadTimeout)
+    measured = outcome.measured
+    assert measured.cpu < 0.5 * measured.wall, str(measured)
