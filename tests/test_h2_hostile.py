@@ -134,7 +134,12 @@ async def measure(client: hyperhttp.Client) -> AsyncIterator[Measured]:
             result.queued = max(result.queued, _write_buffers(client))
             last, last_cpu = now, cpu
 
-    tracemalloc.start()
+    tracing = tracemalloc.is_tracing()  # already on (PYTHONTRACEMALLOC): measure from here
+    if tracing:
+        tracemalloc.reset_peak()
+    else:
+        tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
     cpu, wall = time.process_time(), time.perf_counter()
     task = asyncio.ensure_future(probe())
     try:
@@ -144,8 +149,9 @@ async def measure(client: hyperhttp.Client) -> AsyncIterator[Measured]:
         await task
         result.cpu = time.process_time() - cpu
         result.wall = time.perf_counter() - wall
-        result.peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+        result.peak = tracemalloc.get_traced_memory()[1] - base
+        if not tracing:
+            tracemalloc.stop()
         loop.set_exception_handler(previous_handler)
 
 
