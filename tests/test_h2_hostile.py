@@ -77,7 +77,7 @@ PEAK_LIMIT = 64 * MiB  # client memory over one scenario
 # makes allocation-heavy code (h2 handling tiny frames) several times slower.
 STALL_LIMIT = 1.0
 QUEUE_LIMIT = 512 * 1024  # what the client may queue for a peer that does not read
-FLOOD = 5_000  # frames in a flood the client must survive ("thousands")
+FLOOD = 3_000  # frames in a flood the client must survive ("thousands")
 MAX_FRAME = (1 << 24) - 1  # the largest frame length the wire can carry
 _PROBE_PERIOD = 0.005
 
@@ -308,7 +308,7 @@ async def test_settings_flood_churning_limits() -> None:
     async def script(peer: HostilePeer) -> None:
         streams = [await _request(peer) for _ in range(3)]
         swing = settings({0x3: 1, 0x4: 1}) + settings({0x3: 100, 0x4: 65535})
-        await peer.flood(swing, FLOOD // 4)  # 2 500 frames: each costs the pool a look
+        await peer.flood(swing, 1_000)  # 2 000 frames: each costs the pool a look
         for stream in streams:
             await peer.respond(stream, body=b"fine")
         await peer.serve()
