@@ -103,6 +103,10 @@ def h2_seeds() -> dict[str, bytes]:
     tail = ContinuationFrame(1, flags=("END_HEADERS",))
     tail.data = block[100:]
     settings = SettingsFrame(0, settings={3: 10, 4: 1 << 20, 5: 32768})
+    plain = HeadersFrame(1, flags=("END_HEADERS",))  # no Huffman: digits are plain bytes
+    plain.data = hpack.Encoder().encode(
+        [(":status", "201"), ("content-length", "7"), ("x-request-id", "abc")], huffman=False
+    )
     promise = PushPromiseFrame(1, promised_stream_id=2, flags=("END_HEADERS",))
     promise.data = hpack.Encoder().encode([(":method", "GET"), (":path", "/p")])
     return {
@@ -160,6 +164,7 @@ def h2_seeds() -> dict[str, bytes]:
             _data(1, b"b" * 2000, "END_STREAM"),
         ),
         "seed-no-preface": b"\x01\x00\x00" + _frames(settings, GoAwayFrame(0, error_code=1)),
+        "seed-plain-literals": b"\x00\x00\x00" + _frames(plain, _data(1, b"created", "END_STREAM")),
     }
 
 

@@ -156,6 +156,8 @@ def _check_events(events: list[Event], methods: list[bytes], size: int) -> None:
 
 def _check_end(head: ResponseHead, method: bytes, body: int, end: EndOfMessage) -> None:
     status = head.status_code
+    if status == 101 or (method == b"CONNECT" and 200 <= status <= 299):
+        return  # the connection left HTTP/1.1: no body is framed
     names = {name for name, _ in head.headers}
     if (method == b"HEAD" or status in (204, 304)) and body:
         fail("http11.no_body", f"{body} body bytes for {method!r} / {status}")
