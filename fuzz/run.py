@@ -195,11 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory-check", action="store_true", help="skip tracemalloc")
     parser.add_argument("--child", choices=NAMES, help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", type=Path, help="inputs for --replay")
-    options = parser.parse_args(argv)
+    options, unknown = parser.parse_known_args(argv)
     names: list[str] = options.target or []
-    if options.child:
-        _child(options.child, passthrough, not options.no_memory_check)
+    if options.child:  # libFuzzer's own arguments follow (hatch run drops a "--")
+        files = [str(path) for path in options.paths]
+        _child(options.child, [*unknown, *passthrough, *files], not options.no_memory_check)
         return 0
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if options.replay:
         return 1 if _replay(options.paths, names) else 0
     if options.merge:
