@@ -338,19 +338,22 @@ async def test_ping_flood_is_answered() -> None:
         assert outcome.server.peers[0].seen["ping ack"] == FLOOD
 
 
-@pytest.mark.parametrize("where", ["idle", "closed"])
+@pytest.mark.parametrize("where", ["idle", "idle-even", "closed"])
 async def test_rst_stream_flood_on_streams_not_open(where: str) -> None:
     """RST_STREAM on idle streams or on a closed one, thousands of times.
 
-    On a closed stream it is ignored (RFC 9113 §5.1). On an idle one §6.4
-    asks for a connection PROTOCOL_ERROR; h2 ignores it, which costs
-    nothing, so either outcome passes here.
+    On a closed stream it is ignored (RFC 9113 §5.1). On an idle one, odd
+    ids the client has not opened yet or even ones (the server promised
+    none), it is a connection PROTOCOL_ERROR (§6.4, §5.1): the first one
+    ends the connection.
     """
 
     async def script(peer: HostilePeer) -> None:
         stream = await _request(peer)
         if where == "idle":  # odd ids the client has not opened yet
             units = b"".join(frame(RST_STREAM, 0, 1001 + 2 * i, b"\0\0\0\x08") for i in range(64))
+        elif where == "idle-even":  # server-initiated ids, never promised
+            units = b"".join(frame(RST_STREAM, 0, 2 + 2 * i, b"\0\0\0\x08") for i in range(64))
         else:  # the finished /warm stream (1), again and again
             units = frame(RST_STREAM, 0, 1, b"\0\0\0\x08") * 64
         await peer.flood(units, FLOOD // 64)
@@ -358,10 +361,11 @@ async def test_rst_stream_flood_on_streams_not_open(where: str) -> None:
         await peer.serve()
 
     outcome = await scenario(script, warm=True)
-    if where == "idle":
-        answered_or_typed(outcome)
-    else:
+    if where == "closed":
         answered(outcome)
+    else:
+        typed(outcome, hyperhttp.RemoteProtocolError)
+        assert "idle" in str(outcome.error), repr(outcome.error)
 
 
 async def test_empty_data_flood() -> None:
@@ -430,6 +434,20 @@ async def test_header_block_interrupted(frame_kind: str) -> None:
             "headers-other-stream": _head(stream + 2, _OK_HEAD),
         }[frame_kind]
         await peer.send(_interrupted_block(stream, interruption))  # one write, one read
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+async def test_data_inside_a_header_block() -> None:
+    """DATA of the same stream inside its header block: a connection PROTOCOL_ERROR (§6.2).
+
+    All in one write, so the client reads the HEADERS and the DATA at once.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(_interrupted_block(stream, frame(DATA, 0, stream, b"body")))
         await peer.serve()
 
     typed(await scenario(script), hyperhttp.RemoteProtocolError)
@@ -803,6 +821,18 @@ async def test_data_on_a_server_initiated_stream() -> None:
     async def script(peer: HostilePeer) -> None:
         stream = await _request(peer)
         await peer.send(frame(DATA, END_STREAM, 2, b"even"))
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    typed(await scenario(script), hyperhttp.RemoteProtocolError)
+
+
+async def test_headers_on_a_stream_the_server_never_promised() -> None:
+    """HEADERS opening an even stream without PUSH_PROMISE: a PROTOCOL_ERROR (§5.1.1, §8.4)."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(_head(2, _OK_HEAD, END_HEADERS | END_STREAM))
         await peer.respond(stream, body=b"fine")
         await peer.serve()
 

@@ -40,6 +40,10 @@ Rules
 6. The server's first frame must be SETTINGS (RFC 9113 §3.4); a response
    is held to HTTP/1.1's rules (no body before the final head, none on
    HEAD/204/304, :status 100-599, a sane Content-Length): stream errors.
+7. Frames the server may not send are connection PROTOCOL_ERRORs, also
+   where h2 is lenient or never looks (DATA we take ourselves): HEADERS on
+   a stream we did not open (RFC 9113 §5.1.1), any frame but CONTINUATION
+   inside a header block (§6.2, §6.10), RST_STREAM on an idle stream (§6.4).
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ from ._http11 import StaleConnection
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Callable
 
-    from hyperframe.frame import Frame, GoAwayFrame
+    from hyperframe.frame import Frame, GoAwayFrame, RstStreamFrame
 
 __all__ = ["H2Stream", "HTTP2Connection", "StreamRefused"]
 
@@ -220,6 +224,23 @@ class _H2(h2.connection.H2Connection):
         self.state_machine.process_input(_RECV_DATA)
         stream.receive_data(b"", True, 0)
         return True
+
+    def _receive_rst_stream_frame(
+        self, frame: RstStreamFrame
+    ) -> tuple[list[Frame], list[h2.events.Event]]:
+        """Take RST_STREAM as h2 does, but on an idle stream as a PROTOCOL_ERROR.
+
+        h2 ignores it there; RFC 9113 §6.4 and §5.1 make it a connection
+        error. Idle: an odd id above every stream we opened, or any even id
+        (the server may promise none: we disable push). Closed streams are
+        not idle: a reset crossing our END_STREAM or our own reset is fine.
+        """
+        stream_id = frame.stream_id
+        if stream_id not in self.streams and (
+            not stream_id & 1 or stream_id > self.highest_outbound_stream_id
+        ):
+            raise h2.exceptions.ProtocolError(f"RST_STREAM on idle stream {stream_id}")
+        return super()._receive_rst_stream_frame(frame)
 
     def _receive_goaway_frame(
         self, frame: GoAwayFrame
@@ -700,6 +721,13 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 if frame_end > end:
                     break
                 if kind == _HEADERS:
+                    if not stream_id & 1:  # RFC 9113 §5.1.1: we open odd ones, none promised
+                        self._connection_error(
+                            f"HEADERS on stream {stream_id & 0x7FFFFFFF}, which the client"
+                            " did not open (no PUSH_PROMISE: we disable push)",
+                            h2.errors.ErrorCodes.PROTOCOL_ERROR,
+                        )
+                        return
                     if not flags & _END_STREAM:
                         opened[stream_id & 0x7FFFFFFF] = pos
                     if not flags & _END_HEADERS:
@@ -714,6 +742,11 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     self.block = length
                 pos = frame_end
                 continue
+            if self.block >= 0:  # RFC 9113 §6.2, §6.10: only CONTINUATION until END_HEADERS
+                self._connection_error(
+                    "DATA inside a header block", h2.errors.ErrorCodes.PROTOCOL_ERROR
+                )
+                return
             stream_id &= 0x7FFFFFFF
             stream = streams.get(stream_id)
             if stream is not None and stream.head is None:
@@ -733,10 +766,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     stream = streams.get(stream_id)
                     at = -1
                 if stream is not None and stream.head is None and at < 0:
-                    if self.block < 0:  # no header block on its way: body before any head
-                        self._stream_error(
-                            stream, RemoteProtocolError("DATA before the response head")
-                        )
+                    self._stream_error(stream, RemoteProtocolError("DATA before the response head"))
                     stream = None
             if stream is None:
                 if frame_end > end:
