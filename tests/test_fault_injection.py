@@ -29,6 +29,7 @@ shape exactly; which request rides which connection depends on scheduling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import time
@@ -45,7 +46,7 @@ import hyperhttp_resilience
 import pytest
 from aiohttp import web
 
-from tests.servers.chaos import ChaosProxy, Profile
+from tests.servers.chaos import ChaosProxy, Fault, Profile
 from tests.servers.id_echo import EchoRecord, echo_app, expected_body, start_echo_nginx
 from tests.servers.nginx_proc import nginx_binary
 
@@ -340,21 +341,24 @@ def _need_nginx() -> None:
 # ------------------------------------------------------------------ the suite
 
 
-@pytest.mark.parametrize("target", TARGETS)
-async def test_every_request_ends_correctly_or_typed_under_chaos(
-    target: str, tls: TLSSetup, tmp_path: Path
-) -> None:
-    """Under injected faults: right response or typed error, in time; no leaks; recovery."""
+@dataclass
+class Rig:
+    """The servers of one test and the proxy in front of them."""
+
+    base: str
+    proxy: ChaosProxy
+    record: EchoRecord
+
+
+@contextlib.asynccontextmanager
+async def rig(target: str, tls: TLSSetup, tmp_path: Path, **chaos: Any) -> AsyncIterator[Rig]:
+    """Start the echo app (and nginx in front of it) and a chaos proxy for ``target``."""
     if target.startswith("nginx"):
         _need_nginx()
-    loop = asyncio.get_running_loop()
-    loop_name = type(loop).__module__.split(".")[0]
-    seed = f"{SEED}:{target}:{loop_name}"
     record = EchoRecord()
     runner, app_port = await _start_app(record)
     nginx = None
     proxy: ChaosProxy | None = None
-    client: hyperhttp.Client | None = None
     try:
         if target == "aiohttp-h1":
             upstream, scheme = app_port, "http"
@@ -369,82 +373,139 @@ async def test_every_request_ends_correctly_or_typed_under_chaos(
             else:
                 upstream, scheme = nginx.tls_port, "https"
         proxy = await ChaosProxy(
-            ("127.0.0.1", upstream),
-            seed=seed,
-            profile=H2_PROFILE if target == "nginx-h2" else Profile(),
-            check_http1=scheme == "http",
+            ("127.0.0.1", upstream), check_http1=scheme == "http", **chaos
         ).start()
-        base = f"{scheme}://127.0.0.1:{proxy.port}"
-        client = hyperhttp.Client(verify=tls.ca_path, limits=LIMITS, trust_env=False)
-        run = Run(target)
-        items = [shape(seed, target, number) for number in range(PER_TEST)]
-        started = time.perf_counter()
-        async with asyncio.timeout(60 + PER_TEST * 0.5):  # the run is bounded whatever happens
-            await drive(client, base, run, items, CONCURRENCY)
-        chaos_seconds = time.perf_counter() - started
-        report = (
-            f"\nchaos {target} on {loop_name}: {PER_TEST} requests in {chaos_seconds:.1f} s"
-            f" through {proxy.connections} connections (CHAOS_SEED={SEED})\n"
-            f"  outcomes: {dict(run.outcomes.most_common())}\n"
-            f"  faults struck: {dict(proxy.struck.most_common())}\n"
-            f"  slowest request: {run.slowest:.2f} s\n"
-            + "".join(f"  {name}: {text}\n" for name, text in sorted(run.examples.items()))
-        )
-        print(report)
-        assert not proxy.framing_errors, (
-            "the client sent a request on a connection whose previous request it had not"
-            f" finished (HTTP/1.1 desync):{report}\n" + "\n".join(proxy.framing_errors[:10])
-        )
-        problems = run.failures[:20]
-        assert not run.failures, f"{len(run.failures)} broken promises{report}\n" + "\n".join(
-            problems
-        )
-        assert sum(run.outcomes.values()) == PER_TEST
-
-        # Every lease came back; nothing waits; no task of the client runs.
-        await asyncio.sleep(0.05)
-        stats = client.pool_stats()
-        assert (stats.leases, stats.in_use, stats.waiters, stats.connecting) == (0, 0, 0, 0), (
-            f"pool after the run: {stats}{report}"
-        )
-        assert not _client_tasks(), f"client tasks left: {_client_tasks()}{report}"
-
-        # The servers received exactly what the client sent, for the id it was sent with.
-        by_id = {item.ident: item for item in items}
-        assert not record.strays, f"requests without their id reached the app: {record.strays}"
-        for ident, (length, crc) in record.bodies.items():
-            item = by_id[ident]
-            sent = item.sent
-            assert (length, crc) == (len(sent), zlib.crc32(sent)), (
-                f"{ident}: the app read {length} bytes, the client sent {len(sent)}{report}"
-            )
-
-        # Chaos off: the same client and pool serve fresh requests, all correctly.
-        proxy.calm()
-        calm = Run(target, strict=True)
-        fresh = [
-            s
-            for s in (shape(seed + ":calm", target, number) for number in range(RECOVERY * 2))
-            if s.body not in ("stream", "raising")  # every one replayable: none may fail
-        ][:RECOVERY]
-        await drive(client, base, calm, fresh, 16)
-        assert not calm.failures, "with the chaos off:\n" + "\n".join(calm.failures[:20])
-        assert calm.outcomes == Counter(ok=len(fresh)), f"with the chaos off: {calm.outcomes}"
-        stats = client.pool_stats()
-        assert (stats.leases, stats.in_use, stats.waiters) == (0, 0, 0), f"{stats}"
-
-        # aclose leaves no socket, task or timer of the client behind.
-        await client.aclose()
-        client = None
-        await asyncio.sleep(0)
-        assert not _sockets_to(proxy.port), f"client sockets left: {_sockets_to(proxy.port)}"
-        assert not _client_tasks()
-        assert not _client_timers(loop), f"client timers left: {_client_timers(loop)}"
+        yield Rig(f"{scheme}://127.0.0.1:{proxy.port}", proxy, record)
     finally:
-        if client is not None:
-            await client.aclose()
         if proxy is not None:
             await proxy.aclose()
         await _stop_app(runner)
         if nginx is not None:
             nginx.stop()
+
+
+def check_bodies_arrived_whole(record: EchoRecord, items: list[Shape], report: str) -> None:
+    """Check the app read exactly what the client sent, under the id it was sent with."""
+    by_id = {item.ident: item for item in items}
+    assert not record.strays, f"requests without their id reached the app: {record.strays}"
+    for ident, (length, crc) in record.bodies.items():
+        sent = by_id[ident].sent
+        assert (length, crc) == (len(sent), zlib.crc32(sent)), (
+            f"{ident}: the app read {length} bytes, the client sent {len(sent)}{report}"
+        )
+
+
+@pytest.mark.parametrize("target", TARGETS)
+async def test_every_request_ends_correctly_or_typed_under_chaos(
+    target: str, tls: TLSSetup, tmp_path: Path
+) -> None:
+    """Under injected faults: right response or typed error, in time; no leaks; recovery."""
+    loop = asyncio.get_running_loop()
+    loop_name = type(loop).__module__.split(".")[0]
+    seed = f"{SEED}:{target}:{loop_name}"
+    profile = H2_PROFILE if target == "nginx-h2" else Profile()
+    client: hyperhttp.Client | None = None
+    async with rig(target, tls, tmp_path, seed=seed, profile=profile) as setup:
+        proxy = setup.proxy
+        try:
+            client = hyperhttp.Client(verify=tls.ca_path, limits=LIMITS, trust_env=False)
+            run = Run(target)
+            items = [shape(seed, target, number) for number in range(PER_TEST)]
+            started = time.perf_counter()
+            async with asyncio.timeout(60 + PER_TEST * 0.5):  # bounded whatever happens
+                await drive(client, setup.base, run, items, CONCURRENCY)
+            report = (
+                f"\nchaos {target} on {loop_name}: {PER_TEST} requests in"
+                f" {time.perf_counter() - started:.1f} s through {proxy.connections}"
+                f" connections (CHAOS_SEED={SEED})\n"
+                f"  outcomes: {dict(run.outcomes.most_common())}\n"
+                f"  faults struck: {dict(proxy.struck.most_common())}\n"
+                f"  slowest request: {run.slowest:.2f} s\n"
+                + "".join(f"  {name}: {text}\n" for name, text in sorted(run.examples.items()))
+            )
+            print(report)
+            assert not proxy.framing_errors, (
+                "the client sent a request on a connection whose previous request it had not"
+                f" finished (HTTP/1.1 desync):{report}\n" + "\n".join(proxy.framing_errors[:10])
+            )
+            assert not run.failures, f"{len(run.failures)} broken promises{report}\n" + "\n".join(
+                run.failures[:20]
+            )
+            assert sum(run.outcomes.values()) == PER_TEST
+
+            # Every lease came back; nothing waits; no task of the client runs.
+            await asyncio.sleep(0.05)
+            stats = client.pool_stats()
+            assert (stats.leases, stats.in_use, stats.waiters, stats.connecting) == (0, 0, 0, 0), (
+                f"pool after the run: {stats}{report}"
+            )
+            assert not _client_tasks(), f"client tasks left: {_client_tasks()}{report}"
+            check_bodies_arrived_whole(setup.record, items, report)
+
+            # Chaos off: the same client and pool serve fresh requests, all correctly.
+            proxy.calm()
+            calm = Run(target, strict=True)
+            fresh = [
+                s
+                for s in (shape(seed + ":calm", target, number) for number in range(RECOVERY * 2))
+                if s.body not in ("stream", "raising")  # every one replayable: none may fail
+            ][:RECOVERY]
+            await drive(client, setup.base, calm, fresh, 16)
+            assert not calm.failures, "with the chaos off:\n" + "\n".join(calm.failures[:20])
+            assert calm.outcomes == Counter(ok=len(fresh)), f"with the chaos off: {calm.outcomes}"
+            stats = client.pool_stats()
+            assert (stats.leases, stats.in_use, stats.waiters) == (0, 0, 0), f"{stats}"
+
+            # aclose leaves no socket, task or timer of the client behind.
+            await client.aclose()
+            client = None
+            await asyncio.sleep(0)
+            assert not _sockets_to(proxy.port), f"client sockets left: {_sockets_to(proxy.port)}"
+            assert not _client_tasks()
+            assert not _client_timers(loop), f"client timers left: {_client_timers(loop)}"
+        finally:
+            if client is not None:
+                await client.aclose()
+
+
+async def test_http2_connection_loss_errors_name_each_request_its_own(
+    tls: TLSSetup, tmp_path: Path
+) -> None:
+    """One HTTP/2 connection reset under 8 streams: 8 errors, each naming its own request.
+
+    Found by the chaos run (CHAOS_SEED=3, nginx-h2 on asyncio): the connection
+    failed every stream with one shared exception object, whose ``request``
+    the first caller set, so the other seven named a request not theirs.
+    """
+    reset = (Fault("reset", "down", 512 * 1024),)
+    async with (
+        rig(
+            "nginx-h2", tls, tmp_path, seed=0, plan=lambda index: reset if index == 0 else ()
+        ) as setup,
+        hyperhttp.Client(verify=tls.ca_path, trust_env=False) as client,
+    ):
+        items = [Shape(f"reset-{n}", "GET", "large", "none") for n in range(8)]
+
+        async def one(item: Shape) -> BaseException | hyperhttp.Response:
+            try:
+                return await client.get(
+                    setup.base + item.path(), headers={"X-Request-Id": item.ident}, timeout=TIMEOUT
+                )
+            except hyperhttp.HTTPError as exc:
+                return exc
+
+        results = await asyncio.gather(*(one(item) for item in items))
+        assert setup.proxy.struck == {"reset@down": 1}
+        errors = [r for r in results if isinstance(r, hyperhttp.HTTPError)]
+        assert len(errors) == len(items), results
+        assert len({id(error) for error in errors}) == len(errors), "one error object, shared"
+        for item, error in zip(items, results, strict=True):
+            assert isinstance(error, hyperhttp.HTTPError)
+            if error.request is not None:  # None when it broke off the body, after the head
+                assert item.ident in str(error.request.url), (item.ident, error.request.url)
+        # The client moves on to a new connection.
+        fresh = Shape("after-reset", "GET", "small", "none")
+        response = await client.get(
+            setup.base + fresh.path(), headers={"X-Request-Id": fresh.ident}, timeout=TIMEOUT
+        )
+        assert response.content == fresh.expected()

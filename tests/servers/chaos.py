@@ -41,7 +41,10 @@ import socket
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["ChaosProxy", "Fault", "Profile", "RequestFraming", "plan_connection"]
 
@@ -271,7 +274,8 @@ def _linger_zero(writer: asyncio.StreamWriter) -> None:
 class ChaosProxy:
     """Relay ``127.0.0.1:<port>`` to ``upstream``, breaking connections as planned.
 
-    With ``check_http1`` (cleartext HTTP/1.1 only) each connection's
+    ``plan`` replaces the seeded plans (a test of one fault gives it to every
+    connection). With ``check_http1`` (cleartext HTTP/1.1 only) each connection's
     client-to-server bytes go through :class:`RequestFraming`; what it
     finds is listed in ``framing_errors``.
 
@@ -289,8 +293,10 @@ class ChaosProxy:
         seed: int | str,
         profile: Profile | None = None,
         check_http1: bool = False,
+        plan: Callable[[int], tuple[Fault, ...]] | None = None,
     ) -> None:
         self.upstream = upstream
+        self._plan = plan or (lambda index: plan_connection(seed, index, self.profile))
         self.check_http1 = check_http1
         self.framing_errors: list[str] = []
         self.seed = seed
@@ -348,7 +354,7 @@ class ChaosProxy:
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         index = self.connections
         self.connections += 1
-        plan = plan_connection(self.seed, index, self.profile) if self.enabled else ()
+        plan = self._plan(index) if self.enabled else ()
         self.plans[index] = plan
         link = _Link(index, {"up": [], "down": []}, writer)
         if self.check_http1:
