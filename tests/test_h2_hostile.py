@@ -61,6 +61,7 @@ from tests.servers.h2_hostile import (
     block,
     frame,
     frame_head,
+    response_frames,
     settings,
 )
 
@@ -1009,6 +1010,63 @@ async def _dribble(peer: HostilePeer, stream: int, data: bytes, *, seconds: floa
         at += 1
         await asyncio.sleep(0.05)
     await peer.send(data[at:])
+
+
+async def test_slowloris_within_the_read_timeout() -> None:
+    """A response one byte per 50 ms with read=0.3: the read timeout bounds *silence*.
+
+    docs/guide.md: ``read`` is the silence between bytes of the response,
+    not the time for the whole body; so the response (about 1.5 s of
+    dribbling) arrives, and the client waits without spinning.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await _dribble(peer, stream, response_frames(stream, body=b"fine"), seconds=5)
+        await peer.serve()
+
+    outcome = await scenario(script, timeout=hyperhttp.Timeout(5.0, read=0.3))
+    answered(outcome)
+    measured = outcome.measured
+    assert measured.cpu < 0.5 * measured.wall, str(measured)
+
+
+async def test_read_timeout_counts_only_the_streams_own_bytes() -> None:
+    """One response dribbled, the other never answered, read=0.3, no total.
+
+    Bytes count as activity for the stream whose frame they carry (or,
+    before a frame header is complete, for any stream), never for all
+    streams of the connection: the silent stream still ends with a
+    ReadTimeout while the other one's bytes keep coming.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        dribbled = await _request(peer)
+        await _request(peer)  # never answered
+        await _dribble(peer, dribbled, response_frames(dribbled, body=b"fine"), seconds=5)
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        ended: list[str] = []
+
+        async def dribbled() -> hyperhttp.Response:
+            response = await client.get(f"{url}/dribbled")
+            ended.append("dribbled")
+            return response
+
+        async def silent() -> None:
+            with pytest.raises(hyperhttp.ReadTimeout):
+                await client.get(f"{url}/silent")
+            ended.append("silent")
+
+        response, _ = await asyncio.gather(dribbled(), silent())
+        assert ended == ["silent", "dribbled"]  # not kept alive by the other stream's bytes
+        return response
+
+    outcome = await scenario(
+        script, call=call, timeout=hyperhttp.Timeout(5.0, read=0.3, total=None)
+    )
+    answered(outcome)
 
 
 @pytest.mark.parametrize("where", ["head", "body"])

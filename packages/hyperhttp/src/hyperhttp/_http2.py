@@ -544,6 +544,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.partial: tuple[int, int, int] | None = None
         # Bytes of a header block whose END_HEADERS has not come; -1: none open.
         self.block = -1
+        self.block_stream = 0  # the stream of that block
         self.streams: dict[int, H2Stream] = {}
         self.goaway = False
         self.heads = 0  # final response heads received: the connection's progress
@@ -553,7 +554,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.rbuf = bytearray(READ_BUFFER)
         self.rview = memoryview(self.rbuf)
         self.rfill = 0  # bytes at the start of rbuf: a frame not complete yet
-        self.read_at = 0.0  # loop time of the latest read
+        self.read_at = 0.0  # loop time of the latest read (see _arriving)
         self.flush_pending = False
         self.window_waiters: list[asyncio.Future[None]] = []
         self._capacity = 0
@@ -732,6 +733,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                         opened[stream_id & 0x7FFFFFFF] = pos
                     if not flags & _END_HEADERS:
                         self.block = length
+                        self.block_stream = stream_id & 0x7FFFFFFF
                 elif kind == _CONTINUATION and self.block >= 0:
                     if flags & _END_HEADERS:  # a head, maybe begun in an earlier read
                         self.block = -1
@@ -740,6 +742,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                         self.block += length
                 elif kind == _PUSH_PROMISE and not flags & _END_HEADERS:
                     self.block = length
+                    self.block_stream = stream_id & 0x7FFFFFFF
                 pos = frame_end
                 continue
             if self.block >= 0:  # RFC 9113 §6.2, §6.10: only CONTINUATION until END_HEADERS
@@ -983,6 +986,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 stream = streams.get(event.stream_id)  # type: ignore[attr-defined]
                 if stream is not None:
                     stream.received_frames += 1
+                    stream.last_data = self.read_at
                     try:
                         check_fields(
                             event.headers,  # type: ignore[attr-defined]
@@ -1049,6 +1053,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self._stream_error(stream, RemoteProtocolError("DATA before the response head"))
             return
         stream.received_frames += 1
+        stream.last_data = self.read_at
         stream.chunks.append(data)
         stream.buffered += len(data)
         stream.received += len(data)
@@ -1235,6 +1240,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 due = now + timeout  # the consumer holds the window, not the server
             else:
                 due = stream.last_data + timeout
+                if due <= now:  # its frame may be on its way, a byte at a time
+                    due = max(due, self._arriving(stream.stream_id) + timeout)
             if due <= now:
                 self.streams.pop(stream.stream_id, None)
                 stream.fail(ReadTimeout(f"no data from the server for {timeout:g} s"))
@@ -1244,6 +1251,31 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         if next_due is not None:
             self.arm_timer(next_due)
         self.schedule_flush()
+
+    def _arriving(self, stream_id: int) -> float:
+        """When bytes of a frame of ``stream_id`` last came, if it is still incomplete; else 0.
+
+        ``read`` bounds the silence between bytes of a response (docs/guide.md),
+        as on HTTP/1.1; a stream's ``last_data`` moves only as frames complete
+        (DATA payload is taken as it comes, but a frame header, a HEADERS or
+        CONTINUATION frame is taken whole). Bytes of a frame still arriving
+        therefore count for its stream, known from its header; before that
+        header is complete they may be any stream's and count for every one.
+        Never all of the connection's bytes for all of its streams: a stream
+        the server left silent times out while others are busy. The timer
+        asks only once a deadline passed, so reads pay nothing for this.
+        """
+        if self.partial is not None:  # a DATA frame, its payload partly taken
+            arriving = self.partial[0]
+        elif self.block >= 0:  # inside a header block: only its stream's frames may come
+            arriving = self.block_stream
+        elif self.rfill >= 9:  # a frame held until complete
+            arriving = int.from_bytes(self.rbuf[5:9], "big") & 0x7FFFFFFF
+        elif self.rfill:
+            return self.read_at  # the first bytes of a frame header: any stream's
+        else:
+            return 0.0
+        return self.read_at if arriving == stream_id else 0.0
 
     # ------------------------------------------------------------ requests
 
