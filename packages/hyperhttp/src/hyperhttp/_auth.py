@@ -12,10 +12,10 @@ the origin they were given for.
 
 Rules
 -----
-1. A flow never mutates the request it is given: the client may share one
-   empty :class:`Headers` between requests, and keeps a serialized head in
-   ``extensions["head"]``. :func:`with_header` returns a new request with its
-   own fields and without that cached head. A subclass overriding
+1. A flow never mutates the request it is given (the caller may still hold
+   it): :func:`with_header` returns a new request with its own fields. The
+   client checks every request again just before it goes on the wire, so a
+   field a flow adds is validated like any other. A subclass overriding
    :meth:`Auth.auth_flow` is handed a private copy, so mutating it is safe.
 2. Secrets never appear in a repr, a str or an exception message: reprs
    show ``'***'``, errors name the challenge's problem, never a credential.
@@ -96,8 +96,7 @@ def with_header(request: Request, name: str, value: str) -> Request:
     """Return a new request: ``request`` with the field ``name`` set to ``value``.
 
     Any existing field of that name is replaced. The original request is not
-    changed; its extensions are copied except ``"head"`` (the serialized head,
-    rebuilt by the client from the new fields).
+    changed; its extensions are copied, its cached head is not.
     """
     copy = request.copy()
     copy.headers[name] = value

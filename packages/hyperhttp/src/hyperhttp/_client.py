@@ -59,7 +59,7 @@ from ._proxy import Proxy, ProxySelector
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, redirect_request
 from ._tls import VerifyTypes, ssl_context
 from ._transport import Connection, connect_origin, connect_via_proxy
-from ._urls import URL, QueryParams, join_base, merge_params, parse_url
+from ._urls import URL, QueryParams, join_base, merge_params, parse_url, redact
 
 if TYPE_CHECKING:
     from ._mock import MockTransport
@@ -416,7 +416,7 @@ class Client:
             raise TypeError(f"method must be str, not {type(method).__name__}")
         method = method.upper()
         if isinstance(url, str) and "://" not in url[:16] and self.base_url is None:
-            raise InvalidURL(f"relative URL {url!r} without a base_url")
+            raise InvalidURL(f"relative URL {redact(url)!r} without a base_url")
         target = join_base(self.base_url, url)
         if params:
             target = merge_params(target, params)
