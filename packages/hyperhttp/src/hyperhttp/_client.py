@@ -1129,6 +1129,9 @@ class Client:
         headers = request._headers
         own = headers is not None and bool(headers._list)
         plain = not own and request.content is None and request.stream is None
+        # Only short targets are memoized: a crawler's long URLs, each sent
+        # once, would otherwise be kept (twice) until the entry cap.
+        plain = plain and len(url.target) <= _MEMO_TARGET
         if plain:
             key = (url.origin, request.method, url.target)
             cached = self._h2_lists.get(key)
@@ -1183,6 +1186,9 @@ class Client:
                 self._h2_lists.clear()
             self._h2_lists[key] = fields
         return fields
+
+
+_MEMO_TARGET = 256  # longest request-target whose HTTP/2 header list is memoized
 
 
 def _replayable(request: Request) -> bool:

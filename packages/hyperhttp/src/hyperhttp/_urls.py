@@ -18,8 +18,10 @@ A password in the userinfo is never shown: ``str(url)`` and ``repr(url)``
 ``url.unredacted`` is the real text, for resolving references against
 (redirects, :meth:`URL.join`) and for equality; nothing sends it, the wire
 gets ``target`` and ``host_header``.
-Parsed URLs are immutable and remembered in a small bounded cache, so a
-client calling the same endpoints pays for parsing once.
+Parsed URLs are immutable and remembered in a small cache bounded in bytes
+(1024 URLs of at most 256 characters each), so a client calling the same
+endpoints pays for parsing once, while long URLs (a crawler's, a hostile
+``Location``) are parsed each time and never kept.
 """
 
 from __future__ import annotations
@@ -259,6 +261,8 @@ def _host(raw: str, url: str) -> str:
 
 _cache: dict[str, URL] = {}
 _CACHE_SIZE = 1024
+_CACHE_URL = 256  # longest URL text kept: the cache holds at most ~1 MiB
+_urlsplit_uncached = getattr(urlsplit, "__wrapped__", urlsplit)  # functools' documented attribute
 
 
 def parse_url(url: str | URL) -> URL:
@@ -279,7 +283,9 @@ def parse_url(url: str | URL) -> URL:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
         raise InvalidURL(f"control characters in URL {redact(url)!r}")
     try:
-        parts = urlsplit(text)
+        # urlsplit memoizes its last 128 answers process-wide (an lru_cache):
+        # a long URL is split by the function itself, so it is never kept.
+        parts = urlsplit(text) if len(text) <= _CACHE_URL else _urlsplit_uncached(text)
         port = parts.port
         hostname = parts.hostname
     except ValueError as exc:
@@ -315,9 +321,10 @@ def parse_url(url: str | URL) -> URL:
         parts.username or "",
         parts.password or "",
     )
-    if len(_cache) >= _CACHE_SIZE:
-        _cache.clear()
-    _cache[url] = result
+    if len(url) <= _CACHE_URL:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[url] = result
     return result
 
 
