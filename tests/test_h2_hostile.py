@@ -339,6 +339,34 @@ async def test_ping_flood_is_answered() -> None:
         assert outcome.server.peers[0].seen["ping ack"] == FLOOD
 
 
+async def test_unread_ping_acks_stay_bounded() -> None:
+    """A peer floods PINGs and never reads the ACKs (the CVE-2019-9512 class).
+
+    The client may not queue an ACK per PING without bound: once the answers
+    it owes pass a bound while its transport is paused (the peer reads
+    nothing), it drops the connection (ENHANCE_YOUR_CALM, RFC 9113 §10.5).
+    Small socket buffers on the ACKs' way keep the kernel from hiding the
+    queue; 45 000 PINGs make 765 KB of ACKs. (SETTINGS ACKs take the same
+    path: every answer h2 makes to what it reads is counted.) A read of
+    256 KiB holds 15 000 PINGs: handling them under tracemalloc takes about
+    a second, hence the wider stall bound.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        _shrink_client_send_buffer(peer, 4096)
+        peer.stop_reading()
+        await peer.flood(frame(PING, 0, 0, b"flooding"), 45_000, seconds=10)
+        peer.resume_reading()
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    outcome = await scenario(script, receive_buffer=4096, stall_limit=2.5)
+    typed(outcome, hyperhttp.RemoteProtocolError)
+    assert "does not read the answers" in str(outcome.error), repr(outcome.error)
+    assert outcome.measured.queued < QUEUE_LIMIT, str(outcome.measured)
+
+
 @pytest.mark.parametrize("where", ["idle", "idle-even", "closed"])
 async def test_rst_stream_flood_on_streams_not_open(where: str) -> None:
     """RST_STREAM on idle streams or on a closed one, thousands of times.

@@ -36,7 +36,10 @@ Rules
    PUSH_PROMISE + CONTINUATION) over SETTINGS_MAX_HEADER_LIST_SIZE, ends
    the connection as its frame header arrives; a block within it that
    decodes to a longer list fails its stream only. DATA is bounded by the
-   receive windows.
+   receive windows. The answers its frames make us owe (PING and SETTINGS
+   ACKs...) while it reads nothing of ours are bounded by ``MAX_OWED``
+   (then ENHANCE_YOUR_CALM): a peer that does not read cannot grow our
+   write buffer without end.
 6. The server's first frame must be SETTINGS (RFC 9113 §3.4); a response
    is held to HTTP/1.1's rules (no body before the final head, none on
    HEAD/204/304, :status 100-599, a sane Content-Length): stream errors.
@@ -96,6 +99,14 @@ MAX_HEADER_LIST_SIZE = 64 * 1024
 # until complete, so this bounds what one frame can make us hold.
 MAX_FRAME_SIZE = 256 * 1024
 READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as much)
+# What the frames we read may make us owe the server (PING and SETTINGS
+# ACKs, RST_STREAM for frames on closed streams: h2's answers) while it
+# reads none of ours, i.e. while the transport holds more than its high-water
+# mark and has paused us. A peer that floods such frames and does not read
+# (the CVE-2019-9512 class) would otherwise grow our write buffer without
+# bound; past this it is ENHANCE_YOUR_CALM (RFC 9113 §10.5). A legitimate
+# server owes us a few answers at a time, far below it.
+MAX_OWED = 64 * 1024
 # Our HPACK decoder's stand-in for a header list over MAX_HEADER_LIST_SIZE
 # (decoded in full, so the HPACK state stays right: a stream error only).
 OVERSIZED = b":oversized header list"
@@ -555,6 +566,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.rview = memoryview(self.rbuf)
         self.rfill = 0  # bytes at the start of rbuf: a frame not complete yet
         self.read_at = 0.0  # loop time of the latest read (see _arriving)
+        self.owed = 0  # answers queued since the transport paused us (see MAX_OWED)
         self.flush_pending = False
         self.window_waiters: list[asyncio.Future[None]] = []
         self._capacity = 0
@@ -577,6 +589,10 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             return False
         transport = self.transport
         return transport is not None and not transport.is_closing()
+
+    def resume_writing(self) -> None:
+        self.owed = 0  # the server reads again: what we owed is on its way
+        super().resume_writing()
 
     def close(self) -> None:
         if self.closed:
@@ -948,10 +964,15 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
 
     def _feed_h2(self, data: bytes | bytearray) -> bool:
         """Hand frames to h2 and act on its events; False once the connection failed."""
+        h2conn = self.h2
+        paused = self.write_paused
+        queued = len(h2conn._data_to_send) if paused else 0
         try:
-            events = self.h2.receive_data(data)
+            events = h2conn.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self._protocol_error(exc)
+            return False
+        if paused and not self._owe(len(h2conn._data_to_send) - queued):
             return False
         streams = self.streams
         for event in events:
@@ -997,6 +1018,19 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                         self._malformed(stream, exc)
             # Pings are answered by h2; settings ACKs and the rest need nothing.
         return not self.closed
+
+    def _owe(self, size: int) -> bool:
+        """Count ``size`` bytes of answers queued while paused; False once over MAX_OWED."""
+        self.owed += size
+        if self.owed <= MAX_OWED:
+            return True
+        self.h2.clear_outbound_data_buffer()  # the connection ends: none of it is sent
+        self._connection_error(
+            "the server sends frames that need an answer (PING, SETTINGS...) and does not"
+            f" read the answers: over {MAX_OWED // 1024} KiB owed",
+            h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
+        )
+        return False
 
     def _on_end(self, stream: H2Stream) -> None:
         expected = stream.expected
