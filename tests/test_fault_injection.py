@@ -9,10 +9,21 @@ injects latency, bandwidth caps, stalls past the timeouts, resets,
 half-closes and truncations at random byte offsets. Every request carries
 a unique id the server echoes (header and body). Each request must end in
 a correct response for *its* id, or a typed hyperhttp error, within its
-total timeout plus a margin. Afterwards: no lease held, no waiter, no
-client task, no client timer, no client socket left after ``aclose``, the
-servers saw exactly the bodies sent, and with the chaos off the same pool
-serves fresh requests.
+total timeout plus a margin; an error's ``request``, when set, is its own.
+On cleartext connections the proxy also checks the client's byte stream is
+whole requests one after another (``RequestFraming``): a request started
+on a connection whose previous body was left half-sent is a desync even
+when the server's answer to it is only a typed error on the client's side.
+Afterwards: no lease held, no waiter, no client task, no client timer, no
+client socket left after ``aclose``, the app read exactly the bodies sent
+under their ids, and with the chaos off the same pool serves fresh
+(replayable) requests, every one correctly.
+
+What is allowed besides a correct response: any hyperhttp error; the
+caller's own exception from a body iterator that raises; a response for the
+right id saying the server saw a cut upload (the app's 400, nginx's error
+page). Streamed bodies cannot be replayed, so a StreamRefused for one (an
+nginx GOAWAY at ``keepalive_requests``) is an outcome even without chaos.
 
 Configuration (environment):
 
@@ -20,7 +31,9 @@ Configuration (environment):
 - ``CHAOS_REQUESTS``: requests for the whole file (default 3600), split
   over the three servers and the two event loops; a longer run is
   ``CHAOS_REQUESTS=20000 hatch test tests/test_fault_injection.py``;
-- ``CHAOS_CONCURRENCY``: requests in flight (default 32).
+- ``CHAOS_CONCURRENCY``: requests in flight (default 32);
+- ``CHAOS_CLEAN``: the share of connections left without faults (``1``: a
+  baseline run of the same mix with no chaos at all).
 
 The same seed replays each connection's faults exactly and each request's
 shape exactly; which request rides which connection depends on scheduling.
@@ -30,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import time
@@ -61,6 +75,7 @@ pytestmark = pytest.mark.asyncio
 SEED = os.environ.get("CHAOS_SEED") or str(random.SystemRandom().randrange(10**9))
 TOTAL = int(os.environ.get("CHAOS_REQUESTS", "3600"))
 CONCURRENCY = int(os.environ.get("CHAOS_CONCURRENCY", "32"))
+CLEAN = float(os.environ["CHAOS_CLEAN"]) if os.environ.get("CHAOS_CLEAN") else None
 TARGETS = ("aiohttp-h1", "nginx-h1", "nginx-h2")
 PER_TEST = max(1, TOTAL // (len(TARGETS) * 2))  # two event loops
 RECOVERY = 48  # requests with the chaos off, afterwards
@@ -91,6 +106,11 @@ class Shape:
     kind: str  # small, large, chunked, early, native
     body: str  # none, small, big, stream, raising
     chunks: list[bytes] = field(default_factory=list)
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the body is an async iterator (sent once, never replayed)."""
+        return self.body in ("stream", "raising")
 
     @property
     def sent(self) -> bytes:
@@ -211,7 +231,7 @@ async def send(client: hyperhttp.Client, base: str, run: Run, item: Shape) -> No
         run.outcomes["ChaosBodyError (the body's own)"] += 1
     except hyperhttp.HTTPError as exc:
         name = type(exc).__name__
-        run.outcomes[name if item.body != "stream" else f"{name} (streamed body)"] += 1
+        run.outcomes[f"{name} (streamed body)" if item.streamed else name] += 1
         run.examples.setdefault(name, str(exc))
         if run.strict:
             run.fail(item, f"{exc!r}")
@@ -404,6 +424,8 @@ async def test_every_request_ends_correctly_or_typed_under_chaos(
     loop_name = type(loop).__module__.split(".")[0]
     seed = f"{SEED}:{target}:{loop_name}"
     profile = H2_PROFILE if target == "nginx-h2" else Profile()
+    if CLEAN is not None:
+        profile = dataclasses.replace(profile, clean=CLEAN)
     client: hyperhttp.Client | None = None
     async with rig(target, tls, tmp_path, seed=seed, profile=profile) as setup:
         proxy = setup.proxy
@@ -457,6 +479,7 @@ async def test_every_request_ends_correctly_or_typed_under_chaos(
             assert (stats.leases, stats.in_use, stats.waiters) == (0, 0, 0), f"{stats}"
 
             # aclose leaves no socket, task or timer of the client behind.
+            assert _sockets_to(proxy.port), "the probe sees the pooled connections"
             await client.aclose()
             client = None
             await asyncio.sleep(0)
