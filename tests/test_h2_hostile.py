@@ -531,6 +531,31 @@ async def test_headers_frame_larger_than_advertised() -> None:
     typed(await scenario(script), hyperhttp.RemoteProtocolError)
 
 
+@pytest.mark.parametrize("cut", [3, 8])
+async def test_partial_frame_header_claiming_too_much(cut: int) -> None:
+    """The first 3-8 bytes of a frame header claiming 16 MiB, then silence (fuzz finding).
+
+    The length is known with its 3 bytes: the client refuses the frame then
+    (FRAME_SIZE_ERROR, RFC 9113 §4.2), without making room for it and
+    without waiting for the rest of the header (which never comes: a client
+    that waits ends with a ReadTimeout instead).
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.send(frame_head(HEADERS, END_HEADERS, stream, MAX_FRAME)[:cut])
+        await peer.wait_for(lambda: peer.goaway is not None or peer.eof.is_set(), seconds=3)
+        await peer.serve()
+
+    outcome = await scenario(script, timeout=hyperhttp.Timeout(5.0, read=2.0))
+    typed(outcome, hyperhttp.RemoteProtocolError)
+    assert "SETTINGS_MAX_FRAME_SIZE" in str(outcome.error), repr(outcome.error)
+    assert outcome.measured.peak < 4 * MiB, str(outcome.measured)  # not the claimed 16 MiB
+    goaway = outcome.server.peers[0].goaway
+    assert goaway is not None
+    assert goaway[1] == 0x6, goaway  # FRAME_SIZE_ERROR
+
+
 def _value_length(length: int) -> bytearray:
     return hpack.hpack.encode_integer(length, 7)
 

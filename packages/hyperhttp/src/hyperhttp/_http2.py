@@ -660,6 +660,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             return False
         if end < 9:
             self.rfill = end  # wait for the whole frame header
+            if end >= 3 and int.from_bytes(data[:3], "big") > MAX_FRAME_SIZE:  # RFC 9113 §4.2
+                self._frame_too_large(int.from_bytes(data[:3], "big"))
             return False
         self.started = True
         return True
@@ -714,10 +716,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             frame_end = pos + 9 + length
             kind = head & 0xFF
             if length > MAX_FRAME_SIZE:  # RFC 9113 §4.2: before holding any of it
-                self._connection_error(
-                    f"a frame of {length} bytes, larger than our SETTINGS_MAX_FRAME_SIZE",
-                    h2.errors.ErrorCodes.FRAME_SIZE_ERROR,
-                )
+                self._frame_too_large(length)
                 return
             if kind != _DATA:
                 if kind in _BLOCK_FRAMES:
@@ -844,7 +843,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             parts.append((h2_from, pos))
         feed = _assemble(data, parts, moved) if parts else None
         if pos < end:
-            self._keep(pos, end)
+            if not self._keep(pos, end):
+                return
         elif len(data) > READ_BUFFER:  # grown for one large frame: back to the usual size
             self.rbuf = bytearray(READ_BUFFER)
             self.rview = memoryview(self.rbuf)
@@ -857,12 +857,15 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         if self.goaway and not self.streams:
             self.close()
 
-    def _keep(self, pos: int, end: int) -> None:
+    def _keep(self, pos: int, end: int) -> bool:
         """Move the start of an incomplete frame to the front of the buffer.
 
         The buffer grows when the frame is larger than it (up to the largest
-        frame our SETTINGS allow); a DATA frame never needs this, its payload
-        is taken as it comes.
+        frame our SETTINGS allow, plus its header); a DATA frame never needs
+        this, its payload is taken as it comes. A frame header cut after its
+        3 length bytes is judged on them at once (RFC 9113 §4.2): a frame
+        over our SETTINGS_MAX_FRAME_SIZE ends the connection before any room
+        is made for it. False once the connection failed.
         """
         size = end - pos
         data = self.rbuf
@@ -870,12 +873,24 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             data[:size] = data[pos:end]
         self.rfill = size
         if size >= 3:
-            need = 9 + int.from_bytes(data[:3], "big")
+            length = int.from_bytes(data[:3], "big")
+            if length > MAX_FRAME_SIZE:
+                self._frame_too_large(length)
+                return False
+            need = 9 + length
             if need > len(data):
                 grown = bytearray(need)
                 grown[:size] = data[:size]
                 self.rbuf = grown
                 self.rview = memoryview(grown)
+        return True
+
+    def _frame_too_large(self, length: int) -> None:
+        """Refuse a frame over our SETTINGS_MAX_FRAME_SIZE: FRAME_SIZE_ERROR (RFC 9113 §4.2)."""
+        self._connection_error(
+            f"a frame of {length} bytes, larger than our SETTINGS_MAX_FRAME_SIZE",
+            h2.errors.ErrorCodes.FRAME_SIZE_ERROR,
+        )
 
     def _continue_partial(self, view: memoryview, end: int) -> int:
         """Take the rest of a DATA frame cut by the previous read; return where it ends."""
