@@ -556,6 +556,44 @@ async def test_partial_frame_header_claiming_too_much(cut: int) -> None:
     assert goaway[1] == 0x6, goaway  # FRAME_SIZE_ERROR
 
 
+@pytest.mark.parametrize("how", ["reset", "protocol-error"])
+async def test_connection_failure_gives_each_request_its_own_error(how: str) -> None:
+    """The connection fails under 4 streams: 4 error objects, each naming its own request.
+
+    Found by the fault-injection suite: the connection failed every stream
+    with one shared exception, whose ``request`` the first caller set, so
+    the others were told of a request not theirs.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        for _ in range(4):
+            await _request(peer)
+        if how == "reset":
+            peer.abort()
+        else:
+            await peer.send(frame_head(DATA, 0, 1, MAX_FRAME))  # over SETTINGS_MAX_FRAME_SIZE
+        await peer.wait_for(lambda: peer.eof.is_set())
+
+    async def call(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        async def one(number: int) -> BaseException | hyperhttp.Response:
+            try:
+                return await client.get(f"{url}/{number}")
+            except hyperhttp.HTTPError as exc:
+                return exc
+
+        results = await asyncio.gather(*(one(number) for number in range(4)))
+        errors = [r for r in results if isinstance(r, hyperhttp.RemoteProtocolError)]
+        assert len(errors) == 4, results
+        assert len({id(error) for error in errors}) == 4, "one error object, shared"
+        for number, error in enumerate(errors):
+            assert error.request is not None
+            assert str(error.request.url).endswith(f"/hostile/{number}"), (number, error.request)
+            assert str(error) == str(errors[0])  # the same failure, told to each
+        raise errors[0]
+
+    typed(await scenario(script, call=call), hyperhttp.RemoteProtocolError)
+
+
 def _value_length(length: int) -> bytearray:
     return hpack.hpack.encode_integer(length, 7)
 

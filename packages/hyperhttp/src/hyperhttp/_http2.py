@@ -343,6 +343,15 @@ def _final_head(data: bytes | bytearray, at: int) -> bool:
     )
 
 
+def _own(
+    error: RemoteProtocolError, kind: type[RemoteProtocolError] | None = None
+) -> RemoteProtocolError:
+    """Return a new exception of ``kind`` (default: ``error``'s) with its message and cause."""
+    own = (kind or type(error))(str(error))
+    own.__cause__ = error.__cause__
+    return own
+
+
 def _window_update(stream: int, increment: int) -> bytes:
     return _pack(">IBII", (4 << 8) | 0x8, 0, stream, increment)
 
@@ -1206,15 +1215,19 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.abort()
 
     def _fail_all(self, error: RemoteProtocolError) -> None:
+        """Fail every stream with ``error``: each with its own exception object.
+
+        The client names the request on the error a stream raises
+        (``exc.request``); one object shared by several streams would name
+        the first caller's request to all of them.
+        """
         streams = list(self.streams.values())
         self.streams.clear()
         for stream in streams:
             if stream.received_frames == 0 and self.served > len(streams) and not self.goaway:
-                stale = StaleConnection(str(error))
-                stale.__cause__ = error.__cause__
-                stream.fail(stale)
+                stream.fail(_own(error, StaleConnection))
             else:
-                stream.fail(error)
+                stream.fail(_own(error))
         if not self.ready.done():
             self.ready.set_exception(error)
             self.ready.exception()  # retrieved: a failed connect reports it its own way
