@@ -479,7 +479,12 @@ async def test_every_request_ends_correctly_or_typed_under_chaos(
             assert (stats.leases, stats.in_use, stats.waiters) == (0, 0, 0), f"{stats}"
 
             # aclose leaves no socket, task or timer of the client behind.
-            assert _sockets_to(proxy.port), "the probe sees the pooled connections"
+            probe = Shape(f"{target}-probe", "GET", "small", "none")
+            async with client.stream(
+                "GET", setup.base + probe.path(), headers={"X-Request-Id": probe.ident}
+            ) as response:
+                assert _sockets_to(proxy.port), "the socket probe sees a connection in use"
+                assert await response.aread() == probe.expected()
             await client.aclose()
             client = None
             await asyncio.sleep(0)
