@@ -81,7 +81,7 @@ PER_TEST = max(1, TOTAL // (len(TARGETS) * 2))  # two event loops
 RECOVERY = 48  # requests with the chaos off, afterwards
 
 TIMEOUT = hyperhttp.Timeout(1.0, pool=2.0, total=3.0)
-MARGIN = 1.5  # scheduling slack on a loaded 2-core machine
+MARGIN = 2.0  # scheduling slack on a loaded 2-core machine
 LIMITS = hyperhttp.Limits(max_connections_per_host=24, keepalive_expiry=10.0)
 MIB = 1024 * 1024
 # One HTTP/2 connection carries up to 100 requests (nginx's keepalive_requests),
