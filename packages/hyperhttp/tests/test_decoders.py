@@ -1,13 +1,18 @@
-"""Decoding, sans-IO: a bounded Content-Encoding chain, text codecs only, brotli's floor."""
+"""Decoding, sans-IO: a bounded Content-Encoding chain, text codecs only, brotli's floor.
+
+Also the fuzz findings: zstd frames one after another, br and zstd bombs in bounded steps.
+"""
 
 from __future__ import annotations
 
 import gzip
 import importlib
+import os
 import re
 import subprocess
 import sys
 import tomllib
+import tracemalloc
 import types
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +25,7 @@ from hyperhttp._decoders import make_decoder
 from hyperhttp._models import BodySource
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
 PACKAGE = Path(__file__).resolve().parents[1]
 MAX_CODINGS = 5  # urllib3's limit (CVE-2025-66418)
@@ -208,3 +213,153 @@ async def test_an_empty_body_with_a_content_encoding_is_empty(coding: bytes, sta
     assert await read.aread() == b""
     streamed = Response(status, headers=headers, source=_Empty())
     assert [piece async for piece in streamed.aiter_bytes()] == []
+
+
+# ---------------------------------------------------------------- fuzz findings: zstd and br
+
+
+def _decode_pieces(coding: bytes, reads: list[bytes]) -> list[bytes]:
+    """Decode ``reads`` as a response's body arrives: every piece, then flush()."""
+    decoder = make_decoder([coding])
+    assert decoder is not None
+    out = [piece for data in reads for piece in decoder.decode(data)]
+    out += list(decoder.flush())
+    assert all(len(piece) <= decoders.CHUNK for piece in out), max(map(len, out))
+    return out
+
+
+def _decode_all(coding: bytes, body: bytes) -> bytes:
+    return b"".join(_decode_pieces(coding, [body]))
+
+
+def _zstd() -> types.ModuleType:
+    module = importlib.import_module("zstandard")  # in every test env: never skipped
+    assert "zstd" in decoders.SUPPORTED
+    return module
+
+
+def _brotli() -> types.ModuleType:
+    module = importlib.import_module("brotli")  # in every test env: never skipped
+    assert "br" in decoders.SUPPORTED
+    return module
+
+
+def test_zstd_two_frames_in_one_read_are_both_decoded() -> None:
+    """RFC 8878 §3.1: a zstd stream is frames one after another; every one is decoded."""
+    frame = _zstd().ZstdCompressor().compress(b"a")
+    assert _decode_all(b"zstd", frame + frame) == b"aa"  # was b"a", and flush() passed
+
+
+def test_zstd_frames_decode_whatever_the_reads() -> None:
+    """Frames (with and without checksums, skippable ones between) cut into reads anywhere."""
+    zstd = _zstd()
+    parts = [b"first " * 50, bytes(300_000), os.urandom(70_000), b"", b"last"]
+    frames = [
+        zstd.ZstdCompressor(write_checksum=bool(n % 2), write_content_size=n != 2).compress(p)
+        for n, p in enumerate(parts)
+    ]
+    skippable = b"\x5a\x2a\x4d\x18" + (5).to_bytes(4, "little") + b"hello"  # RFC 8878 §3.1.2
+    body = frames[0] + skippable + b"".join(frames[1:])
+    expected = b"".join(parts)
+    for size in (1, 2, 3, 7, 1000, 65536, len(body)):
+        reads = [body[at : at + size] for at in range(0, len(body), size)]
+        assert b"".join(_decode_pieces(b"zstd", reads)) == expected, size
+
+
+@pytest.mark.parametrize("cut", [1, 4, 6, 20, -5, -1])
+def test_a_truncated_zstd_frame_is_a_decoding_error(cut: int) -> None:
+    """A body ending inside a frame (also the second of two) is truncated."""
+    frame = _zstd().ZstdCompressor(write_checksum=True).compress(b"zstd " * 1000)
+    for body in (frame[:cut], frame + frame[:cut]):
+        with pytest.raises(DecodingError, match="truncated zstd"):
+            _decode_pieces(b"zstd", [body])
+
+
+@pytest.mark.parametrize("tail", [b"\x00", b"\x00" * 8, b"not zstd", b"\x28\xb5\x2f\xfd\xff"])
+def test_bytes_after_a_zstd_frame_that_are_no_frame_are_a_decoding_error(tail: bytes) -> None:
+    frame = _zstd().ZstdCompressor().compress(b"data")
+    with pytest.raises(DecodingError, match="zstd"):
+        _decode_pieces(b"zstd", [frame + tail])
+
+
+def test_brotli_high_ratio_body_decodes_whole_in_chunk_pieces() -> None:
+    """1 MiB of zeros in 14 bytes of br: whole, in pieces of at most CHUNK."""
+    raw = b"\x00" * (1 << 20)
+    body = _brotli().compress(raw)
+    assert _decode_all(b"br", body) == raw  # was one 98 272-byte piece, then "truncated br body"
+
+
+def test_brotli_decodes_whatever_the_reads() -> None:
+    brotli = _brotli()
+    raw = b"".join(os.urandom(100) + bytes(20_000) for _ in range(40))
+    body = brotli.compress(raw)
+    for size in (1, 5, 1000, len(body)):
+        reads = [body[at : at + size] for at in range(0, len(body), size)]
+        assert b"".join(_decode_pieces(b"br", reads)) == raw, size
+    with pytest.raises(DecodingError, match="truncated br"):
+        _decode_pieces(b"br", [body[:-3]])
+
+
+def _peak_while(step: Callable[[], object]) -> int:
+    """Return the peak of traced allocations while ``step`` runs, above where it started."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        step()
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+@pytest.mark.parametrize("coding", [b"zstd", b"br", b"gzip"])
+def test_one_step_of_a_decompression_bomb_is_bounded(coding: bytes) -> None:
+    """1 KiB of a 64 MiB body of zeros: the first piece costs a few CHUNKs, not 32 MiB."""
+    raw = bytes(64 << 20)
+    if coding == b"zstd":
+        body = _zstd().ZstdCompressor(level=19).compress(raw)  # ~2 KiB
+    elif coding == b"br":
+        body = _brotli().compress(raw)
+    else:
+        body = gzip.compress(raw, compresslevel=9)
+    decoder = make_decoder([coding])
+    assert decoder is not None
+
+    def first_piece() -> None:
+        for piece in decoder.decode(body[:1024]):
+            assert len(piece) <= decoders.CHUNK
+            break  # the consumer stops at the first piece (a size limit would)
+
+    peak = _peak_while(first_piece)
+    # zstd was ~32 MiB: one decompress() of a 1 KiB slice, checked against the limit afterwards
+    assert peak < 16 * decoders.CHUNK, f"{peak} bytes for 1 KiB of {coding.decode()}"
+
+
+@pytest.mark.parametrize("coding", [b"zstd", b"br", b"gzip"])
+def test_a_whole_decompression_bomb_comes_in_bounded_steps(coding: bytes) -> None:
+    """Decoding all of it, no step (from one piece to the next) holds more than a few CHUNKs."""
+    raw = bytes(16 << 20)
+    if coding == b"zstd":
+        body = _zstd().ZstdCompressor(level=19).compress(raw)
+    elif coding == b"br":
+        body = _brotli().compress(raw)
+    else:
+        body = gzip.compress(raw, compresslevel=9)
+    decoder = make_decoder([coding])
+    assert decoder is not None
+    total = 0
+
+    def decode_all() -> None:
+        nonlocal total
+        for piece in decoder.decode(body):
+            assert len(piece) <= decoders.CHUNK
+            total += len(piece)
+        for piece in decoder.flush():
+            total += len(piece)
+
+    peak = _peak_while(decode_all)
+    assert total == len(raw)
+    assert peak < 16 * decoders.CHUNK, f"{peak} bytes decoding {coding.decode()}"
