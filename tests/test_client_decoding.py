@@ -9,16 +9,21 @@
   ``aiter_text()`` and ``aiter_lines()``.
 - ``max_decompressed_size`` bounds what a decoder produces, never an identity
   body: 70 MiB streamed with no Content-Encoding is fine under the 64 MiB default.
+- What the fuzzing found, end to end: a zstd body of several frames decodes
+  whole, a highly compressed br body too, and a zstd, br or gzip bomb stops at
+  ``max_decompressed_size`` with memory a few times the limit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import os
 import socket
 import subprocess
 import time
+import tracemalloc
 import zlib
 from typing import TYPE_CHECKING
 
@@ -312,3 +317,81 @@ async def test_a_long_content_encoding_chain_is_a_decoding_error(raw_server: Sta
             with pytest.raises(hyperhttp.DecodingError, match="codings"):
                 await _drain(client, f"{server.url}{path}")
         assert (await client.get(f"{server.url}/ok")).content == b"fine"
+
+
+# ---------------------------------------------------------------- fuzz findings: zstd and br
+
+
+@functools.cache
+def _compressed(coding: str, raw: bytes) -> bytes:
+    if coding == "zstd":
+        import zstandard  # a test dependency, like brotli
+
+        return zstandard.ZstdCompressor(level=19).compress(raw)
+    if coding == "br":
+        import brotli  # type: ignore[import-not-found,unused-ignore]
+
+        out: bytes = brotli.compress(raw)
+        return out
+    return gzip.compress(raw, compresslevel=9)
+
+
+async def test_a_zstd_body_of_several_frames_is_decoded_whole(raw_server: StartRaw) -> None:
+    """RFC 8878 §3.1: frames one after another (a streaming server flushes one per write)."""
+    import zstandard
+
+    parts = [b"first frame. " * 100, b"", bytes(200_000), b"last"]
+    body = b"".join(zstandard.ZstdCompressor().compress(part) for part in parts)
+    server = await raw_server(lambda r, n: response(body=body, headers=["Content-Encoding: zstd"]))
+    async with hyperhttp.Client() as client:
+        assert (await client.get(server.url)).content == b"".join(parts)  # was parts[0] only
+        pieces: list[bytes] = []
+        async with client.stream("GET", server.url) as streamed:
+            pieces.extend([piece async for piece in streamed.aiter_bytes()])
+        assert b"".join(pieces) == b"".join(parts)
+
+
+async def test_a_highly_compressed_br_body_is_decoded_whole(raw_server: StartRaw) -> None:
+    """8 MiB of zeros in a few dozen bytes of br: whole, in pieces of at most CHUNK."""
+    raw = bytes(8 * 1024 * 1024)
+    body = _compressed("br", raw)
+    server = await raw_server(lambda r, n: response(body=body, headers=["Content-Encoding: br"]))
+    async with hyperhttp.Client() as client:
+        assert (await client.get(server.url)).content == raw  # was "truncated br body"
+        size = 0
+        async with client.stream("GET", server.url) as streamed:
+            async for piece in streamed.aiter_bytes():
+                assert len(piece) <= 64 * 1024
+                size += len(piece)
+        assert size == len(raw)
+
+
+@pytest.mark.parametrize("coding", ["zstd", "br", "gzip"])
+async def test_max_decompressed_size_stops_a_bomb_as_it_goes(
+    raw_server: StartRaw, coding: str
+) -> None:
+    """64 MiB of zeros in a few KiB: ResponseTooLarge at the 1 MiB limit, memory stays small.
+
+    zstd used to make ~32 MiB out of one 1 KiB slice before the limit was consulted.
+    """
+    bomb = _compressed(coding, bytes(64 * 1024 * 1024))
+    server = await raw_server(
+        lambda r, n: response(body=bomb, headers=[f"Content-Encoding: {coding}"])
+    )
+    limit = 1024 * 1024
+    async with hyperhttp.Client(max_decompressed_size=limit) as client:
+        was_tracing = tracemalloc.is_tracing()
+        if not was_tracing:
+            tracemalloc.start()
+        try:
+            start = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            with pytest.raises(hyperhttp.ResponseTooLarge):
+                await client.get(server.url)
+            with pytest.raises(hyperhttp.ResponseTooLarge):
+                await _drain(client, server.url)
+            peak = tracemalloc.get_traced_memory()[1] - start
+        finally:
+            if not was_tracing:
+                tracemalloc.stop()
+    assert peak < 8 * limit, f"{peak} bytes at the peak for a {limit}-byte limit ({coding})"
