@@ -306,9 +306,17 @@ class Response:
                 parts.extend(decoder.flush())
                 content = b"".join(parts)
             self._content = content
+        except HTTPError as exc:
+            self._name_request(exc)
+            raise
         finally:
             await self.aclose()
         return content
+
+    def _name_request(self, error: HTTPError) -> None:
+        """Give an error raised while the body was read the request it belongs to."""
+        if error.request is None:
+            error.request = self.request
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """Yield the body as received (not decoded)."""
@@ -320,6 +328,9 @@ class Response:
         try:
             async for chunk in source.iter_raw():
                 yield chunk
+        except HTTPError as exc:
+            self._name_request(exc)
+            raise
         finally:
             await self.aclose()
 
