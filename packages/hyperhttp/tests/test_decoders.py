@@ -363,3 +363,28 @@ def test_a_whole_decompression_bomb_comes_in_bounded_steps(coding: bytes) -> Non
     peak = _peak_while(decode_all)
     assert total == len(raw)
     assert peak < 16 * decoders.CHUNK, f"{peak} bytes decoding {coding.decode()}"
+
+
+def test_zstd_frame_asking_for_a_window_over_8_mib_is_refused() -> None:
+    # RFC 9659 §3: HTTP's zstd windows are at most 8 MB; a hostile frame
+    # claiming 128 MiB would make zstd allocate that much, out of Python's sight.
+    zstandard = _zstd()
+    params = zstandard.ZstdCompressionParameters.from_level(
+        3, window_log=27, write_content_size=False
+    )
+    compressor = zstandard.ZstdCompressor(compression_params=params)
+    writer = compressor.compressobj()
+    body = writer.compress(b"x" * 1000) + writer.flush()
+    with pytest.raises(DecodingError):
+        _decode_all(b"zstd", body)
+
+
+def test_zstd_frame_with_an_8_mib_window_is_decoded() -> None:
+    zstandard = _zstd()
+    params = zstandard.ZstdCompressionParameters.from_level(
+        3, window_log=23, write_content_size=False
+    )
+    compressor = zstandard.ZstdCompressor(compression_params=params)
+    writer = compressor.compressobj()
+    body = writer.compress(b"x" * 1000) + writer.flush()
+    assert _decode_all(b"zstd", body) == b"x" * 1000

@@ -172,6 +172,7 @@ class _BrotliDecoder(Decoder):
 
 
 _ZSTD_MAGIC = 0xFD2FB528  # RFC 8878 §3.1.1
+ZSTD_MAX_WINDOW = 8 * 1024 * 1024  # RFC 9659 §3
 _SKIPPABLE_MAGIC = 0x184D2A50  # RFC 8878 §3.1.2: 0x184D2A50 to 0x184D2A5F
 _DID_SIZES = (0, 1, 2, 4)  # Dictionary_ID_Flag -> DID_Field_Size (§3.1.1.1.1.6)
 _FCS_SIZES = (0, 2, 4, 8)  # Frame_Content_Size_Flag -> FCS_Field_Size (§3.1.1.1.1.1)
@@ -300,7 +301,9 @@ class _ZstdDecoder(Decoder):
 
     def __init__(self) -> None:
         assert _zstd is not None
-        self.dctx = _zstd.ZstdDecompressor()
+        # RFC 9659 §3: HTTP's zstd windows are at most 8 MB; a larger one would
+        # make zstd allocate it (up to 2 GiB) where no Python limit sees it.
+        self.dctx = _zstd.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
         self.obj: Any = self._frame()
         self.blocks = _ZstdBlocks()
 
