@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 import socket
 import ssl
 import struct
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import hpack
 import hyperhttp
+import hyperhttp._http2
 import pytest
 
 from tests.servers.h2_hostile import (
@@ -300,16 +302,18 @@ async def test_settings_flood_is_acknowledged() -> None:
 
 
 async def test_settings_flood_churning_limits() -> None:
-    """Thousands of SETTINGS swinging MAX_CONCURRENT_STREAMS and INITIAL_WINDOW_SIZE.
+    """Hundreds of SETTINGS swinging MAX_CONCURRENT_STREAMS and INITIAL_WINDOW_SIZE.
 
     Each one reaches the pool (capacity) and every open stream's window;
     the client keeps up, answers each, and its three requests complete.
+    (800 frames: within the control-frame bound of a time window; a longer
+    flood is calmed, see test_control_frame_flood_is_calmed.)
     """
 
     async def script(peer: HostilePeer) -> None:
         streams = [await _request(peer) for _ in range(3)]
         swing = settings({0x3: 1, 0x4: 1}) + settings({0x3: 100, 0x4: 65535})
-        await peer.flood(swing, 1_000)  # 2 000 frames: each costs the pool a look
+        await peer.flood(swing, 400)  # 800 frames: each costs the pool a look
         for stream in streams:
             await peer.respond(stream, body=b"fine")
         await peer.serve()
@@ -339,7 +343,7 @@ async def test_ping_flood_is_answered() -> None:
         assert outcome.server.peers[0].seen["ping ack"] == FLOOD
 
 
-async def test_unread_ping_acks_stay_bounded() -> None:
+async def test_unread_ping_acks_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """A peer floods PINGs and never reads the ACKs (the CVE-2019-9512 class).
 
     The client may not queue an ACK per PING without bound: once the answers
@@ -349,8 +353,12 @@ async def test_unread_ping_acks_stay_bounded() -> None:
     queue; 45 000 PINGs make 765 KB of ACKs. (SETTINGS ACKs take the same
     path: every answer h2 makes to what it reads is counted.) A read of
     256 KiB holds 15 000 PINGs: handling them under tracemalloc takes about
-    a second, hence the wider stall bound.
+    a second, hence the wider stall bound. The control-frame flood bound
+    (CALM_FRAMES) would end this flood first; it is lifted here to show
+    the bound on answers owed on its own (a peer pinging slowly enough
+    for the flood bound, and reading nothing, meets this one).
     """
+    monkeypatch.setattr(hyperhttp._http2, "CALM_FRAMES", 10**9)
 
     async def script(peer: HostilePeer) -> None:
         stream = await _request(peer)
@@ -371,10 +379,12 @@ async def test_unread_ping_acks_stay_bounded() -> None:
 async def test_rst_stream_flood_on_streams_not_open(where: str) -> None:
     """RST_STREAM on idle streams or on a closed one, thousands of times.
 
-    On a closed stream it is ignored (RFC 9113 §5.1). On an idle one, odd
-    ids the client has not opened yet or even ones (the server promised
-    none), it is a connection PROTOCOL_ERROR (§6.4, §5.1): the first one
-    ends the connection.
+    On a closed stream it is ignored (RFC 9113 §5.1): 512 of them, within
+    the control-frame bound (a longer flood of them is calmed: see
+    test_control_frame_flood_is_calmed). On an idle one, odd ids the client
+    has not opened yet or even ones (the server promised none), it is a
+    connection PROTOCOL_ERROR (§6.4, §5.1): the first one ends the
+    connection, before the flood bound is reached later in the same read.
     """
 
     async def script(peer: HostilePeer) -> None:
@@ -385,11 +395,16 @@ async def test_rst_stream_flood_on_streams_not_open(where: str) -> None:
             units = b"".join(frame(RST_STREAM, 0, 2 + 2 * i, b"\0\0\0\x08") for i in range(64))
         else:  # the finished /warm stream (1), again and again
             units = frame(RST_STREAM, 0, 1, b"\0\0\0\x08") * 64
-        await peer.flood(units, FLOOD // 64)
+        await peer.flood(units, 8 if where == "closed" else FLOOD // 64)
         await peer.respond(stream, body=b"fine")
         await peer.serve()
 
-    outcome = await scenario(script, warm=True)
+    async def post(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        # Not idempotent: a GET that got no frame before the connection failed
+        # is replayed on a new connection, hiding the error this test is after.
+        return await client.post(url, content=b"x")
+
+    outcome = await scenario(script, call=post, warm=True)
     if where == "closed":
         answered(outcome)
     else:
@@ -495,6 +510,135 @@ async def test_priority_flood() -> None:
         await peer.serve()
 
     answered_or_typed(await scenario(script))
+
+
+_CALM_FLOODS = {
+    "settings": frame(0x4, 0, 0),
+    "settings-values": settings({0x3: 100}),
+    "ping": frame(PING, 0, 0, b"flooding"),
+    "priority": frame(PRIORITY, 0, 3, struct.pack(">IB", 1, 15)),
+    "rst-closed": frame(RST_STREAM, 0, 1, b"\0\0\0\x08"),
+    "window-update": frame(WINDOW_UPDATE, 0, 0, b"\0\0\0\x01"),
+    "unknown-type": frame(0xFA, 0, 0, b""),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_CALM_FLOODS))
+async def test_control_frame_flood_is_calmed(kind: str) -> None:
+    """A server floods tiny frames that each cost the client work and carry nothing.
+
+    Empty SETTINGS, PINGs, PRIORITY, RST_STREAM on a closed stream,
+    WINDOW_UPDATEs no upload asked for, unknown frame types: a 256 KiB read
+    holds up to 29 000 of them (nearly 300 ms of the loop, and a server can
+    send read after read, starving every other connection of the process).
+    Past a bound on such frames in a time window (credited by the streams
+    and DATA the client sends), the client ends the connection with
+    ENHANCE_YOUR_CALM (RFC 9113 §10.5) as it reads their headers, before
+    handling them: the stall stays short, the error is typed.
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        await peer.flood(_CALM_FLOODS[kind], 100_000, seconds=10)
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        # Not idempotent: not replayed on a new connection (the hostile one
+        # sent nothing on the stream before the flood; a GET would be).
+        return await client.post(url, content=b"x")
+
+    outcome = await scenario(script, call=call, warm=True, stall_limit=0.3)
+    typed(outcome, hyperhttp.RemoteProtocolError)
+    assert "ENHANCE_YOUR_CALM" in str(outcome.error), repr(outcome.error)
+    goaway = outcome.server.peers[0].goaway
+    assert goaway is not None
+    assert goaway[1] == 0xB, goaway  # ENHANCE_YOUR_CALM
+    assert outcome.measured.cpu < 2.0, str(outcome.measured)  # not 100 000 frames handled
+
+
+@pytest.mark.parametrize("kind", ["empty-data", "empty-continuation"])
+async def test_empty_frame_flood_is_calmed(kind: str) -> None:
+    """Empty DATA frames (no END_STREAM) or empty CONTINUATIONs, without end: calmed too."""
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        if kind == "empty-data":
+            await peer.send(_head(stream, _OK_HEAD))
+            unit = frame(DATA, 0, stream)
+        else:
+            await peer.send(_head(stream, [*_OK_HEAD, (b"x-a", b"a")], flags=0))
+            unit = frame(CONTINUATION, 0, stream)
+        await peer.flood(unit, 100_000, seconds=10)
+        await peer.serve()
+
+    outcome = await scenario(script, stall_limit=0.3)
+    typed(outcome, hyperhttp.RemoteProtocolError)
+    if kind == "empty-continuation":  # h2's own bound on CONTINUATIONs may come first
+        assert re.search("ENHANCE_YOUR_CALM|Too many continuation", str(outcome.error))
+    else:
+        assert "ENHANCE_YOUR_CALM" in str(outcome.error), repr(outcome.error)
+
+
+async def test_thousands_of_streams_with_resets_and_pings_are_not_a_flood() -> None:
+    """3 000 requests on one connection, each answered, then RST_STREAM(NO_ERROR), PINGs.
+
+    A legitimate server may reset every stream after its response (and
+    ping now and then): more control frames than the flood bound allows
+    in its window on their own, but each stream the client opened
+    accounts for a few.
+    """
+    total, batch = 3_000, 500
+
+    async def script(peer: HostilePeer) -> None:
+        for number in range(total):
+            request = await peer.next_request()
+            assert request is not None, "no request came"
+            stream = request.stream_id
+            extra = frame(RST_STREAM, 0, stream, b"\0\0\0\0")
+            if number % 10 == 0:
+                extra += frame(PING, 0, 0, b"keepaliv")
+            await peer.send(response_frames(stream, body=b"fine") + extra)
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        response: hyperhttp.Response | None = None
+        for first in range(0, total, batch):
+            responses = await asyncio.gather(
+                *(client.get(f"{url}/{n}") for n in range(first, first + batch))
+            )
+            assert all(r.content == b"fine" for r in responses)
+            response = responses[0]
+        assert response is not None
+        return response
+
+    outcome = await scenario(script, call=call)
+    answered(outcome)
+    assert len(outcome.server.peers) == 1, "all on one connection"
+    assert outcome.server.peers[0].seen["ping ack"] == total // 10
+
+
+async def test_big_upload_with_a_window_update_per_frame_is_not_a_flood() -> None:
+    """A 32 MiB upload to a server that returns window after every DATA frame.
+
+    Two WINDOW_UPDATEs per 16 KiB frame (stream and connection): 4 096 of
+    them, well over the flood bound for their time window, all legitimate:
+    each answers DATA the client sent.
+    """
+    body = b"u" * (32 * MiB)
+
+    async def script(peer: HostilePeer) -> None:
+        peer.window_per_data = True
+        stream = await _request(peer)
+        await peer.respond(stream, body=b"fine")
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        return await client.post(url, content=body)
+
+    outcome = await scenario(script, call=call)
+    answered(outcome)
+    assert outcome.server.peers[0].seen["data"] >= 2048
 
 
 # ---------------------------------------------------------------- oversized header blocks

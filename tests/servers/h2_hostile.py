@@ -148,6 +148,9 @@ class HostilePeer:
         self._block: list[bytes] = []  # a request header block being continued
         self._block_stream = 0
         self._block_end = False
+        #: Answer every DATA frame of the client with WINDOW_UPDATEs for its
+        #: stream and the connection (a legitimate, if chatty, server).
+        self.window_per_data = False
 
     # ------------------------------------------------------------ writing
 
@@ -300,6 +303,12 @@ class HostilePeer:
             self.seen["window_update"] += 1
         elif kind == DATA:
             self.seen["data"] += 1
+            if self.window_per_data and payload and not self.writer.is_closing():
+                increment = struct.pack(">I", len(payload))
+                self.writer.write(
+                    frame(WINDOW_UPDATE, 0, stream_id, increment)
+                    + frame(WINDOW_UPDATE, 0, 0, increment)
+                )
             if flags & END_STREAM:
                 self._request_ended(stream_id)
         elif kind == HEADERS:

@@ -39,7 +39,12 @@ Rules
    receive windows. The answers its frames make us owe (PING and SETTINGS
    ACKs...) while it reads nothing of ours are bounded by ``MAX_OWED``
    (then ENHANCE_YOUR_CALM): a peer that does not read cannot grow our
-   write buffer without end.
+   write buffer without end. Frames that carry nothing but cost us work
+   (SETTINGS, PING, PRIORITY, RST_STREAM, WINDOW_UPDATE, empty DATA or
+   CONTINUATION...) are counted as their headers are read: past
+   ``CALM_FRAMES`` per ``CALM_WINDOW`` (plus what our own streams and
+   uploads account for) it is ENHANCE_YOUR_CALM before they are handled,
+   so no read, and no series of reads, can hold the event loop for long.
 6. The server's first frame must be SETTINGS (RFC 9113 §3.4); a response
    is held to HTTP/1.1's rules (no body before the final head, none on
    HEAD/204/304, :status 100-599, a sane Content-Length): stream errors.
@@ -107,6 +112,23 @@ READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as
 # bound; past this it is ENHANCE_YOUR_CALM (RFC 9113 §10.5). A legitimate
 # server owes us a few answers at a time, far below it.
 MAX_OWED = 64 * 1024
+# Frames that cost us work and carry nothing (RFC 9113 §10.5): SETTINGS,
+# PING, PRIORITY, RST_STREAM, WINDOW_UPDATE, GOAWAY, unknown types, empty
+# DATA without END_STREAM, empty CONTINUATION. h2 spends about 10 µs on
+# each; one 256 KiB read holds 29 000 empty SETTINGS (~300 ms of the loop),
+# and a server could send read after read, starving every other connection
+# of the process (the CVE-2019-9512/9515/9518 class). We allow CALM_FRAMES
+# of them per CALM_WINDOW seconds, plus what our own sending accounts for:
+# CALM_PER_STREAM per stream we open (its RST_STREAM, its WINDOW_UPDATEs)
+# and CALM_PER_DATA per DATA frame of an upload (stream and connection
+# WINDOW_UPDATE), at most CALM_CREDIT at a time. Past that it is
+# ENHANCE_YOUR_CALM, seen as the frame headers are read, before h2 handles
+# any of them: no read makes us handle more than the allowance.
+CALM_FRAMES = 1000
+CALM_WINDOW = 1.0
+CALM_PER_STREAM = 4
+CALM_PER_DATA = 2
+CALM_CREDIT = 16 * CALM_FRAMES
 # Our HPACK decoder's stand-in for a header list over MAX_HEADER_LIST_SIZE
 # (decoded in full, so the HPACK state stays right: a stream error only).
 OVERSIZED = b":oversized header list"
@@ -576,6 +598,14 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.rfill = 0  # bytes at the start of rbuf: a frame not complete yet
         self.read_at = 0.0  # loop time of the latest read (see _arriving)
         self.owed = 0  # answers queued since the transport paused us (see MAX_OWED)
+        # Control-frame flood bound (see CALM_FRAMES): frames still allowed,
+        # when the allowance may be renewed, and the streams (served) and
+        # upload DATA frames already credited.
+        self.calm_left = CALM_FRAMES
+        self.calm_until = loop.time() + CALM_WINDOW
+        self.calm_streams = 0
+        self.data_frames = 0
+        self.calm_data = 0
         self.flush_pending = False
         self.window_waiters: list[asyncio.Future[None]] = []
         self._capacity = 0
@@ -719,6 +749,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         h2_from = pos  # bytes from here on are h2's, up to the next DATA we take
         streams = self.streams
         unpack = _frame_head
+        calm = self.calm_left  # see CALM_FRAMES: counted here, checked only when spent
+        flooded = False  # over it: what came before is handled, then the connection ends
         while pos + 9 <= end:
             head, flags, stream_id = unpack(data, pos)
             length = head >> 8
@@ -745,6 +777,13 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                         return
                 if frame_end > end:
                     break
+                if kind > _HEADERS and (kind != _CONTINUATION or not length):
+                    calm -= 1  # a control frame (or an empty CONTINUATION)
+                    if calm < 0:
+                        calm = self._calm(calm)
+                        if calm < 0:
+                            flooded = True
+                            break
                 if kind == _HEADERS:
                     if not stream_id & 1:  # RFC 9113 §5.1.1: we open odd ones, none promised
                         self._connection_error(
@@ -798,6 +837,13 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             if stream is None:
                 if frame_end > end:
                     break
+                if not length and not flags & _END_STREAM:
+                    calm -= 1  # an empty DATA frame: nothing but work
+                    if calm < 0:
+                        calm = self._calm(calm)
+                        if calm < 0:
+                            flooded = True
+                            break
                 pos = frame_end  # h2's to judge (a stream we reset, or a bad peer)
                 continue
             if h2_from < pos:
@@ -817,6 +863,14 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 if pad >= length:
                     self._protocol_error(ValueError("DATA padding longer than the frame"))
                     return
+                if pad + 1 == length and not flags & _END_STREAM:
+                    calm -= 1  # padding only: an empty DATA frame
+                    if calm < 0:
+                        calm = self._calm(calm)
+                        if calm < 0:
+                            h2_from = pos
+                            flooded = True
+                            break
                 self._take(stream, view[pos + 10 : frame_end - pad], length)
                 pos = h2_from = frame_end
             else:
@@ -824,7 +878,9 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 pieces = [view[pos + 9 : frame_end]]
                 flow = length
                 pos = frame_end
-                while not flags & _END_STREAM and pos + 9 <= end:
+                if not length and not flags & _END_STREAM:
+                    calm -= 1  # an empty DATA frame: nothing but work (see CALM_FRAMES)
+                while not flags & _END_STREAM and pos + 9 <= end and calm >= 0:
                     head, next_flags, next_id = unpack(data, pos)
                     length = head >> 8
                     if (
@@ -838,6 +894,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     flow += length
                     flags = next_flags
                     pos += 9 + length
+                    if not length and not flags & _END_STREAM:
+                        calm -= 1
                 self._take(stream, pieces, flow)
                 h2_from = pos
             if flags & _END_STREAM and stream_id in streams:
@@ -848,9 +906,24 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     parts.append(_EMPTY_END % stream_id.to_bytes(4, "big"))
                 elif not self._end_stream(stream_id):
                     return
+            if calm < 0:  # empty DATA frames in that run (never with END_STREAM)
+                calm = self._calm(calm)
+                if calm < 0:
+                    flooded = True
+                    break
+        self.calm_left = calm
         if h2_from < pos:
             parts.append((h2_from, pos))
         feed = _assemble(data, parts, moved) if parts else None
+        if flooded:  # the frames before the flood's, in wire order, then ENHANCE_YOUR_CALM
+            if (feed is None or self._feed_h2(feed)) and not self.closed:
+                self._connection_error(
+                    "a flood of frames that carry nothing (SETTINGS, PING, PRIORITY,"
+                    " RST_STREAM, WINDOW_UPDATE, empty DATA or CONTINUATION...): over"
+                    f" {CALM_FRAMES} in {CALM_WINDOW:g} s (ENHANCE_YOUR_CALM)",
+                    h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
+                )
+            return
         if pos < end:
             if not self._keep(pos, end):
                 return
@@ -865,6 +938,27 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self._write_now()
         if self.goaway and not self.streams:
             self.close()
+
+    def _calm(self, left: int) -> int:
+        """Renew the control-frame allowance once spent (see CALM_FRAMES); negative: a flood.
+
+        ``left`` is what is left of it, negative: the frames counted past it.
+        The allowance grows by what our sending accounts for since the last
+        look, and by CALM_FRAMES once CALM_WINDOW has passed since its last
+        renewal; if that does not cover what was counted, it is a flood (the
+        caller ends the connection with ENHANCE_YOUR_CALM, RFC 9113 §10.5).
+        """
+        served, frames = self.served, self.data_frames
+        credit = CALM_PER_STREAM * (served - self.calm_streams) + CALM_PER_DATA * (
+            frames - self.calm_data
+        )
+        self.calm_streams, self.calm_data = served, frames
+        left += min(credit, CALM_CREDIT)
+        now = self.read_at
+        if left < 0 and now >= self.calm_until:
+            left += CALM_FRAMES
+            self.calm_until = now + CALM_WINDOW
+        return left
 
     def _keep(self, pos: int, end: int) -> bool:
         """Move the start of an incomplete frame to the front of the buffer.
@@ -1400,6 +1494,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             h2conn.send_data(stream_id, data, end_stream=end)
             return
         view = memoryview(data)
+        self.data_frames += len(data) // size + 1  # their WINDOW_UPDATEs (see CALM_FRAMES)
         for at in range(0, len(data), size):
             piece = view[at : at + size]
             h2conn.send_data(stream_id, piece.tobytes(), end_stream=end and at + size >= len(data))
@@ -1473,6 +1568,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 continue
             piece = view[at : at + window].tobytes()
             h2conn.send_data(stream.stream_id, piece)
+            self.data_frames += 1  # its WINDOW_UPDATEs may come (see CALM_FRAMES)
             at += len(piece)
             self._write_now()
             await self.drain(write_timeout)
