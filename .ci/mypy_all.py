@@ -1,4 +1,4 @@
-"""Run mypy --strict over every package (sources and tests), then tests/ and bench/.
+"""Run mypy --strict over every package (sources and tests), then tests/, bench/ and fuzz/.
 
 Each package is checked on its own: test modules share names across packages
 (conftest.py, test_imports.py), which one mypy run would report as duplicates.
@@ -20,7 +20,7 @@ def main() -> int:
         for package in sorted((ROOT / "packages").iterdir())
         if (package / "pyproject.toml").is_file()
     ]
-    targets.append([str(ROOT / "tests"), str(ROOT / "bench")])
+    targets.append([str(ROOT / "tests"), str(ROOT / "bench"), str(ROOT / "fuzz")])
     failed = 0
     for paths in targets:
         print("mypy", *(Path(path).relative_to(ROOT) for path in paths), flush=True)
