@@ -907,18 +907,20 @@ class Client:
             if token is not None:
                 _connect_timeout.reset(token)
         connection = lease.connection
-        if trace is not None:
-            trace(
-                "pool.acquired",
-                {
-                    "origin": url.origin,
-                    "waited": time.perf_counter() - started,
-                    "http_version": connection.http_version,
-                    "served": connection.served,  # requests before this one on the connection
-                },
-            )
         exchange: Exchange | H2Stream
+        # From here every path gives the lease back: the release paths below
+        # also cover the tracer (a user's callback; what it raises propagates).
         try:  # the request is checked as its head is built: if that fails, nothing is sent
+            if trace is not None:
+                trace(
+                    "pool.acquired",
+                    {
+                        "origin": url.origin,
+                        "waited": time.perf_counter() - started,
+                        "http_version": connection.http_version,
+                        "served": connection.served,  # requests before this one on it
+                    },
+                )
             if type(connection) is HTTP11Connection:
                 if connection.forward:  # to a forward proxy: absolute-form
                     head = self._proxy_head(request, connection.proxy_auth)
@@ -994,14 +996,18 @@ class Client:
                 "url": str(url),
                 "status": head.status_code,
             }
-            trace(
-                "response.headers",
-                {
-                    **info,
-                    "http_version": connection.http_version,
-                    "ttfb": time.perf_counter() - started,
-                },
-            )
+            try:
+                trace(
+                    "response.headers",
+                    {
+                        **info,
+                        "http_version": connection.http_version,
+                        "ttfb": time.perf_counter() - started,
+                    },
+                )
+            except BaseException:
+                lease.release(reusable=connection.finish(exchange))
+                raise
             source = _TracedBody(connection, exchange, lease, trace, started, info)
         response = Response(
             head.status_code,
