@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import hyperhttp
 import pytest
@@ -21,6 +21,9 @@ from hyperhttp import URL, Headers, Request
 
 from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
 pytestmark = pytest.mark.asyncio
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -28,7 +31,7 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 @contextlib.asynccontextmanager
 async def _h1() -> AsyncIterator[tuple[str, list[bytes]]]:
-    """A keep-alive server answering every request with OK; yields (url, heads and bodies seen)."""
+    """Serve OK to every request, keeping the connection; yield (url, heads and bodies seen)."""
     heads: list[bytes] = []
     writers: list[asyncio.StreamWriter] = []
 
@@ -199,9 +202,11 @@ async def test_client_headers_changed_after_construction_are_what_is_sent(
     assert len(sent) == 6, sent
     assert all(b"old-token" in head for head in sent[:2])
     for head in sent[2:4]:
-        assert b"old-token" not in head and b"x-new: 1" in head, head
+        assert b"old-token" not in head, head
+        assert b"x-new: 1" in head, head
     for head in sent[4:]:
-        assert b"x-assigned: yes" in head and b"x-new" not in head, head
+        assert b"x-assigned: yes" in head, head
+        assert b"x-new" not in head, head
     assert all(b"injected" not in head for head in sent)
 
 
@@ -214,7 +219,7 @@ async def test_client_headers_changed_after_construction_are_what_is_sent(
         "http://127.0.0.1\\@evil.invalid/",
         "http://a b@evil.invalid/",
         "http://user:pa ss@evil.invalid/",
-        "http://us\"er@evil.invalid/",
+        'http://us"er@evil.invalid/',
         "http://user:%zz@evil.invalid/",
         "http://evil.invalid\\/",
         "http://u<>@evil.invalid/",
@@ -262,7 +267,8 @@ async def test_a_request_built_directly_takes_plain_types() -> None:
             Request("POST", URL(url), None, 42)  # type: ignore[arg-type]
     assert heads[0].startswith(b"GET /s ")
     assert b"X-D: 1" in heads[1]
-    assert b"X-L: 2" in heads[2] and heads[2].endswith("text é".encode())
+    assert b"X-L: 2" in heads[2]
+    assert heads[2].endswith("text é".encode())
 
 
 # F7 -------------------------------------------------------------------------------------------
@@ -287,4 +293,5 @@ async def test_mock_handler_sees_the_framing_the_wire_gets() -> None:
     assert seen[1].get("transfer-encoding") == "chunked"
     assert "content-length" not in seen[1]
     assert seen[2].get("content-length") == "3"
-    assert "content-length" not in seen[3] and "transfer-encoding" not in seen[3]
+    assert "content-length" not in seen[3]
+    assert "transfer-encoding" not in seen[3]

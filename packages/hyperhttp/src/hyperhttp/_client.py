@@ -541,6 +541,7 @@ class Client:
             or wire[0] is not headers._list
             or wire[1] is not url
             or wire[2] is not method
+            or wire[5] is not self._default_fields
         ):
             self._checked_fields(request)
             wire = request._wire
@@ -559,16 +560,25 @@ class Client:
         own = request.headers._list
         url = request.url
         method = request.method
+        defaults = self._default_fields
         wire = request._wire
-        if wire is not None and wire[0] is own and wire[1] is url and wire[2] is method:
+        if (
+            wire is not None
+            and wire[0] is own
+            and wire[1] is url
+            and wire[2] is method
+            and wire[5] is defaults
+        ):
             return wire[3]  # type: ignore[no-any-return]
+        target = url.target
         fields = self._fields(request)
         try:
-            head = hp.serialize_request_head(_method_bytes(method), url.target, fields)
+            head = hp.serialize_request_head(_method_bytes(method), target, fields)
         except hp.LocalProtocolError as exc:
             raise LocalProtocolError(str(exc), request=request) from None
         checked = head[:-2]
-        request._wire = (own, url, method, checked, head)  # head: as sent without a body
+        # head: as sent without a body; target and fields: what HTTP/2 sends
+        request._wire = (own, url, method, checked, head, defaults, target, fields)
         return checked
 
     def _proxy_head(self, request: Request, proxy_auth: bytes | None) -> bytes:
@@ -1144,15 +1154,29 @@ class Client:
             if cached is not None:  # method and target were checked as it was made
                 return cached
         if own:
+            # Built from what was checked (the memo's target and fields), never
+            # read again from the request: nothing unchecked reaches the wire.
             self._checked_fields(request)
+            wire = request._wire
+            assert wire is not None
+            target = wire[6]
+            checked: list[tuple[bytes, bytes]] = wire[7]
         else:
-            _check_line(request.method, url.target)
+            target = url.target
+            _check_line(request.method, target)
         fields = [
             (b":method", request.method.encode("ascii")),
             (b":scheme", b"https" if url.scheme == "https" else b"http"),
             (b":authority", url.host_header),
-            (b":path", url.target),
+            (b":path", target),
         ]
+        if own:  # Host first, then the defaults not overridden, then the request's own
+            for name, value in checked[1:]:
+                lower = name.lower()
+                if lower not in _H2_DROPPED or (
+                    lower == b"te" and value.strip().lower() == b"trailers"
+                ):
+                    fields.append((lower, value))
         origin = url.origin
         block = self._h2_blocks.get(origin)
         if block is None:
@@ -1166,17 +1190,6 @@ class Client:
             self._h2_blocks[origin] = block
         if not own:
             fields += block
-        else:
-            assert headers is not None
-            mine = [
-                (name.lower(), value)
-                for name, value in headers.raw
-                if name.lower() not in _H2_DROPPED
-                or (name.lower() == b"te" and value.strip().lower() == b"trailers")
-            ]
-            names = {name for name, _ in mine}
-            fields += [(n, v) for n, v in block if n not in names]
-            fields += mine
         body = request.content
         if body is not None:
             fields.append((b"content-length", b"%d" % len(body)))

@@ -18,7 +18,9 @@ A password in the userinfo is never shown: ``str(url)`` and ``repr(url)``
 ``url.unredacted`` is the real text, for resolving references against
 (redirects, :meth:`URL.join`) and for equality; nothing sends it, the wire
 gets ``target`` and ``host_header``.
-Parsed URLs are immutable and remembered in a small cache bounded in bytes
+Parsed URLs are immutable (setting or deleting a field raises
+``AttributeError``: the client keys its validated head to the URL object,
+so a URL changed in place could skip the checks) and remembered in a small cache bounded in bytes
 (1024 URLs of at most 256 characters each), so a client calling the same
 endpoints pays for parsing once, while long URLs (a crawler's, a hostile
 ``Location``) are parsed each time and never kept.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from ._exceptions import InvalidURL
@@ -85,6 +88,23 @@ class URL:
 
     def __new__(cls, url: str | URL) -> URL:
         return parse_url(url)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(
+            f"URL is immutable: cannot set {name!r} (build another with copy_with() or parse_url())"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"URL is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (URL, (self.unredacted,))
+
+    def __copy__(self) -> URL:
+        return self
+
+    def __deepcopy__(self, memo: object) -> URL:
+        return self
 
     @property
     def effective_port(self) -> int:
@@ -177,6 +197,21 @@ class URL:
         return hash(self.unredacted)
 
 
+class _Building(URL):
+    """A URL under construction: the one type whose fields can be set (by :func:`_build`).
+
+    Same layout as :class:`URL` (no slots of its own), so the finished object
+    becomes a URL by a ``__class__`` assignment: construction pays one plain
+    store per field, not an ``object.__setattr__`` call each.
+    """
+
+    __slots__ = ()
+    # Both, so CPython's attribute-setting slot is the plain one (one of them
+    # left to URL would route every store through a Python-level lookup).
+    __setattr__ = object.__setattr__  # type: ignore[assignment]
+    __delattr__ = object.__delattr__
+
+
 def redact(text: str) -> str:
     """Return URL text with the password of its userinfo replaced by ``***``.
 
@@ -217,7 +252,7 @@ def _build(
     username: str,
     password: str,
 ) -> URL:
-    url = object.__new__(URL)
+    url = object.__new__(_Building)
     url.scheme = scheme
     url.host = host
     url.port = None if port == DEFAULT_PORTS[scheme] else port
@@ -232,6 +267,7 @@ def _build(
     url.target = target.encode("ascii")
     bracketed = f"[{host}]" if ":" in host else host
     url.host_header = (bracketed if url.port is None else f"{bracketed}:{url.port}").encode("ascii")
+    url.__class__ = URL  # type: ignore[assignment]  # finished: immutable from here on
     return url
 
 
