@@ -216,7 +216,11 @@ class Client:
         self.limits = limits
         self._h2_windows = (http2_stream_window, http2_connection_window)
         self.base_url: URL | None = parse_url(base_url) if base_url else None
-        self.headers = Headers(headers)
+        self._blocks: dict[tuple[str, str, int], bytes] = {}
+        self._h2_blocks: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
+        # Whole header lists of requests with no headers or body of their own.
+        self._h2_lists: dict[tuple[Any, str, bytes], list[tuple[bytes, bytes]]] = {}
+        self.headers = headers  # the setter copies and validates
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
         self.retry = _policy(retry)
@@ -251,25 +255,49 @@ class Client:
             expected_capacity=self._expected_capacity,
         )
         self._closed = False
-        # Default fields in send order; the per-origin header block is built once.
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+    # ------------------------------------------------------------ default fields
+
+    @property
+    def headers(self) -> Headers:
+        """The fields every request carries unless it sets its own; change them at any time."""
+        return self._headers
+
+    @headers.setter
+    def headers(self, headers: Mapping[str, str] | list[tuple[str, str]] | Headers | None) -> None:
+        fresh = Headers(headers)
+        self._use_defaults(fresh)  # validated before it replaces anything
+        self._headers = fresh
+
+    def _use_defaults(self, headers: Headers) -> None:
+        """Build and validate the default fields from ``headers``; drop the per-origin memos.
+
+        ``build_request`` and each attempt compare the field list of
+        ``self.headers`` by identity (a :class:`Headers` binds a new list on
+        every change): an edit to ``client.headers`` is what the next request
+        sends, and the memos built from the old fields are dropped.
+        """
+        source = headers._list
+        own = headers.raw
         defaults: list[tuple[bytes, bytes]] = [
             (b"User-Agent", USER_AGENT),
             (b"Accept", b"*/*"),
             (b"Accept-Encoding", accept_encoding()),
         ]
-        for field, _ in self.headers.raw:
+        for field, _ in own:
             lower = field.lower()
             defaults = [(n, v) for n, v in defaults if n.lower() != lower]
-        self._default_fields = defaults + self.headers.raw
-        try:  # the client's own fields are validated once, here
-            hp.serialize_request_head(b"GET", b"/", [(b"Host", b"h"), *self._default_fields])
+        fields = defaults + own
+        try:  # the client's own fields are validated once per version, here
+            hp.serialize_request_head(b"GET", b"/", [(b"Host", b"h"), *fields])
         except hp.LocalProtocolError as exc:
             raise LocalProtocolError(str(exc)) from None
-        self._blocks: dict[tuple[str, str, int], bytes] = {}
-        self._h2_blocks: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
-        # Whole header lists of requests with no headers or body of their own.
-        self._h2_lists: dict[tuple[Any, str, bytes], list[tuple[bytes, bytes]]] = {}
-        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._default_fields = fields
+        self._defaults_source = source
+        self._blocks.clear()
+        self._h2_blocks.clear()
+        self._h2_lists.clear()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -414,6 +442,8 @@ class Client:
         """Build (and validate) a request without sending it."""
         if not isinstance(method, str):
             raise TypeError(f"method must be str, not {type(method).__name__}")
+        if self._headers._list is not self._defaults_source:
+            self._use_defaults(self._headers)
         method = method.upper()
         if isinstance(url, str) and "://" not in url[:16] and self.base_url is None:
             raise InvalidURL(f"relative URL {redact(url)!r} without a base_url")
@@ -887,6 +917,8 @@ class Client:
     async def _send_once(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
         if self._request_hooks:
             request = await self._run_request_hooks(request)
+        if self._headers._list is not self._defaults_source:  # client.headers changed
+            self._use_defaults(self._headers)
         if self._transport is not None:
             return await self._send_mocked(request, stream)
         url = request.url
