@@ -55,6 +55,8 @@ _REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
 _NEEDS_PATH_QUOTE = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~]")
 _NEEDS_QUERY_QUOTE = re.compile(r"[^A-Za-z0-9/?%:@!$&'()*+,;=\-._~]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 3986 §3.2.1: userinfo = *( unreserved / pct-encoded / sub-delims / ":" )
+_USERINFO = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*")
 
 
 class URL:
@@ -333,7 +335,15 @@ def parse_url(url: str | URL) -> URL:
     if scheme not in DEFAULT_PORTS:
         raise InvalidURL(f"unsupported URL scheme {parts.scheme!r} in {redact(url)!r}")
     netloc = parts.netloc
-    host_part = netloc.rpartition("@")[2]
+    userinfo, at, host_part = netloc.rpartition("@")
+    # "\" is "/" to WHATWG parsers (browsers, Node, many allow-list checks):
+    # "http://127.0.0.1\@evil/" is host 127.0.0.1 there, evil.invalid here.
+    # Refused, as is any userinfo outside RFC 3986 §3.2.1, so both readings agree.
+    if "\\" in netloc or (at and not _USERINFO.fullmatch(userinfo)):
+        raise InvalidURL(
+            f"invalid characters in the authority of URL {redact(url)!r} (RFC 3986 §3.2.1:"
+            " the userinfo holds unreserved, percent-encoded, sub-delims and ':' only)"
+        )
     if host_part.startswith("[") != ("]" in host_part):
         raise InvalidURL(f"invalid bracketed host in URL {redact(url)!r}")
     if port is not None and not 1 <= port <= 65535:
