@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 from ._decoders import CHUNK, Decoder, make_decoder
 from ._exceptions import HTTPError, HTTPStatusError, ResponseTooLarge
 from ._headers import Headers
+from ._urls import URL, parse_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Callable
-
-    from ._urls import URL
 
 __all__ = ["Request", "Response", "ResponseNotRead"]
 
@@ -47,11 +46,20 @@ class Request:
     def __init__(
         self,
         method: str,
-        url: URL,
-        headers: Headers | None = None,
-        content: bytes | None = None,
+        url: URL | str,
+        headers: Headers | Any = None,
+        content: bytes | str | None = None,
         stream: AsyncIterable[bytes] | None = None,
     ) -> None:
+        # As httpx.Request: a str URL is parsed, a mapping or pairs of fields
+        # become Headers, str content is UTF-8. The client's own calls pass
+        # the final types: three type checks are all they pay.
+        if type(url) is not URL:
+            url = parse_url(url)  # TypeError unless str; InvalidURL
+        if headers is not None and type(headers) is not Headers:
+            headers = Headers(headers)
+        if content is not None and type(content) is not bytes:
+            content = _content_bytes(content)
         self.method = method
         self.url = url
         self._headers = headers
@@ -87,6 +95,16 @@ class Request:
             text = str(url).replace(f":{url.password}@", ":***@", 1)
             return f"<Request [{self.method} {text}]>"
         return f"<Request [{self.method} {url}]>"
+
+
+def _content_bytes(content: object) -> bytes:
+    """Return a request body given as str (UTF-8) or a bytes-like object as bytes."""
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    if isinstance(content, bytes | bytearray | memoryview):
+        return bytes(content)
+    kind = type(content).__name__
+    raise TypeError(f"content must be bytes or str (a stream goes in stream=), not {kind}")
 
 
 class BodySource:
@@ -222,8 +240,12 @@ class Response:
         """Raise :class:`HTTPStatusError` for 4xx and 5xx; return self otherwise."""
         if 400 <= self.status_code < 600:
             kind = "Client error" if self.status_code < 500 else "Server error"
+            if self.request is None:  # a Response built by hand (as httpx says)
+                raise RuntimeError(
+                    "cannot call raise_for_status(): this response has no request"
+                    " (pass request= when building a Response)"
+                )
             message = f"{kind} '{self.status_code} {self.reason_phrase}' for url '{self.url}'"
-            assert self.request is not None
             raise HTTPStatusError(message, request=self.request, response=self)
         return self
 
