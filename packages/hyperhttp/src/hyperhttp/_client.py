@@ -1095,8 +1095,10 @@ class Client:
         # The handler sees the fields as they would go on the wire, checked as they would be.
         self._wire_head(request)
         fields = self._fields(request)
-        if request.content is not None:
-            fields.append((b"Content-Length", b"%d" % len(request.content)))
+        framing = _framing(request)  # the same framing field the wire gets, if any
+        if framing:
+            name, _, value = framing[:-2].partition(b": ")
+            fields.append((name, value))
         wire = request.copy()
         wire.headers = Headers(fields)
         mocked = await self._transport.handle(wire)
