@@ -14,9 +14,13 @@ import asyncio
 import collections
 from typing import Any
 
-from ._exceptions import WriteTimeout
+from ._exceptions import StreamConsumed, WriteTimeout
 
-__all__ = ["BodyBuffer", "ConnectionBase"]
+__all__ = ["BodyBuffer", "ConnectionBase", "StreamClosed"]
+
+
+class StreamClosed(StreamConsumed):
+    """The response was closed (``Response.aclose``, from another task) while its body was read."""
 
 
 class BodyBuffer:
@@ -60,6 +64,22 @@ class BodyBuffer:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def check_unread(self) -> None:
+        """Refuse a second stream of the body (a first one took pieces of it).
+
+        Raises:
+            StreamConsumed: it was streamed already.
+
+        """
+        if self.streaming:
+            raise StreamConsumed("the response body was read as a stream already")
+        self.streaming = True
+
+    def closed_early(self) -> None:
+        """Fail a reader still waiting: the response is closed before its end."""
+        if not self.done:
+            self.fail(StreamClosed("the response was closed while its body was being read"))
+
     def fail(self, error: BaseException) -> None:
         if self.error is None and not self.done:
             self.error = error
@@ -80,7 +100,16 @@ class BodyBuffer:
         return self.head
 
     async def _wait_done(self) -> bytes:
-        """Wait for the end of the body and return all of it (one join, or none)."""
+        """Wait for the end of the body and return all of it (one join, or none).
+
+        Raises:
+            StreamConsumed: the body was (partly) read as a stream already:
+                what is left is not the body, and a transport paused for that
+                stream's backpressure would never bring its end.
+
+        """
+        if self.streaming:
+            raise StreamConsumed("the response body was read as a stream already")
         while not self.done:
             if self.error is not None:
                 raise self.error

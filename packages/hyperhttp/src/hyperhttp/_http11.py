@@ -17,6 +17,13 @@ Rules
 1. A body being streamed to a slow consumer pauses the transport above
    ``HIGH_WATER`` buffered bytes and resumes it below ``LOW_WATER``:
    memory stays flat whatever the body size. Time paused is not read time.
+   A response that completes while paused resumes reading at once, and a
+   connection is never pooled with reading paused: its next answer would
+   never be read.
+1a. A body is read once: whole (``read_all``) or as a stream
+   (``iter_raw``). Reading it again after a stream started is
+   ``StreamConsumed`` (what is left is not the body, and a transport paused
+   for the stream would never bring its end).
 2. A connection is reusable only after a complete response that allows
    keep-alive, with nothing received beyond it (a byte more means the peer
    answered something we did not ask: no smuggling into the next request),
@@ -26,6 +33,8 @@ Rules
    Content-Length, or the server answering before we finished) aborts the
    connection: the server may still be reading that body, and the next
    request would be read as part of it (a desync).
+2a. A request that says ``Connection: close`` is the last on its
+   connection (RFC 9112 §9.6), whatever the response says.
 3. A reused connection that closes before a single byte of the response is
    *stale* (the server dropped it while idle): the client may replay an
    idempotent request once on a fresh connection.
@@ -37,6 +46,10 @@ Rules
    ``WriteTimeout``.
 5. Any malformed response, or a close mid-response, is a
    ``RemoteProtocolError`` and the connection is discarded.
+6. Closing a response before its end (``Response.aclose``, from any task)
+   fails a reader still waiting on it with ``StreamClosed`` (a
+   ``StreamConsumed``) before the connection is dropped: no reader waits
+   for ever.
 """
 
 from __future__ import annotations
@@ -58,7 +71,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import AsyncIterable, AsyncIterator
 
-__all__ = ["Exchange", "HTTP11Connection", "StaleConnection"]
+__all__ = ["Exchange", "HTTP11Connection", "StaleConnection", "asks_close"]
 
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
@@ -66,6 +79,21 @@ LOW_WATER = 64 * 1024
 _ResponseHead = hp.ResponseHead
 _Data = hp.Data
 _EndOfMessage = hp.EndOfMessage
+
+
+def asks_close(fields: list[tuple[bytes, bytes, bytes]]) -> bool:
+    """Whether request fields (a ``Headers._list``) hold the ``close`` connection option.
+
+    RFC 9110 §7.6.1: Connection is a comma-separated list of
+    case-insensitive options, possibly in several fields. Callers ask only
+    for a request with fields of its own: the hot path never gets here.
+    """
+    for name, _, value in fields:
+        if name == b"connection" and any(
+            option.strip().lower() == b"close" for option in value.split(b",")
+        ):
+            return True
+    return False
 
 
 class StaleConnection(RemoteProtocolError):
@@ -110,6 +138,9 @@ class Exchange(BodyBuffer):
                 self.done = True
                 self.keep_alive = event.keep_alive  # type: ignore[union-attr]
                 self.conn.on_complete(self)
+                if self.paused:  # complete: reading resumes before any reuse (rule 1)
+                    self.paused = False
+                    self.conn.resume_reading()
             # InformationalResponse (100, 103): nothing to do.
         waiter = self.waiter
         if (
@@ -131,13 +162,18 @@ class Exchange(BodyBuffer):
     # ------------------------------------------------------------ read by the response
 
     async def read_all(self) -> bytes:
-        """Return the rest of the body (no backpressure: the caller wants it all)."""
+        """Return the body (no backpressure: the caller wants it all).
+
+        Raises:
+            StreamConsumed: it was streamed already (rule 1a).
+
+        """
         self.whole = True  # wake at the end, not for every piece
         return await self._wait_done()
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
-        """Yield the body as it arrives, with backpressure (rule 1)."""
-        self.streaming = True
+        """Yield the body as it arrives, with backpressure (rule 1); once."""
+        self.check_unread()
         chunks = self.chunks
         while True:
             while chunks:
@@ -314,15 +350,20 @@ class HTTP11Connection(ConnectionBase):
         limit: int | None,
         *,
         body_follows: bool = False,
+        close: bool = False,
     ) -> Exchange:
         """Send a request whose body is in ``head`` (or absent) and return its exchange.
 
         ``body_follows``: the body is streamed next by :meth:`send_body`, so
-        the request is not whole yet (rule 2).
+        the request is not whole yet (rule 2). ``close``: the request says
+        ``Connection: close`` (see :func:`asks_close`), its connection's last
+        (rule 2a).
         """
         exchange = Exchange(self, read_timeout, limit)
         self.exchange = exchange
         self.served += 1
+        if close:
+            self.reusable = False
         self.parser.start(method)
         transport = self.transport
         if self.closed or transport is None or transport.is_closing():
@@ -414,7 +455,12 @@ class HTTP11Connection(ConnectionBase):
             await close_iterator(chunks)  # stopped early: files it opened close now
 
     def finish(self, exchange: object = None) -> bool:
-        """End the exchange (body read or abandoned); return whether to pool the connection."""
+        """End the exchange (body read or abandoned); return whether to pool the connection.
+
+        A reader of it still waiting (another task) fails with ``StreamClosed``
+        now: once detached, neither the loss of the connection nor the read
+        timer would find it (rule 6).
+        """
         exchange = self.exchange
         self.exchange = None
         if exchange is None:
@@ -424,11 +470,13 @@ class HTTP11Connection(ConnectionBase):
             and exchange.error is None
             and exchange.sent  # rule 2: the whole request went out...
             and not self.write_paused  # ...and the server is taking it
+            and not exchange.paused  # rule 1: never pooled with reading paused
             and self.reusable
             and not self.closed
             and self.parser.state is hp.ParserState.DONE
         )
         if not reusable:
+            exchange.closed_early()
             self.reusable = False
             self.abort()  # unread or broken: nothing of it may reach the next request
         return reusable

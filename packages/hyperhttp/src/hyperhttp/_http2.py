@@ -30,7 +30,10 @@ Rules
 3. A protocol error from the peer fails every stream with
    ``RemoteProtocolError`` and closes the connection; so does its loss.
 4. A stream abandoned before its end (cancelled, or a body not read) is
-   reset with CANCEL and frees its slot; the connection stays usable.
+   reset with CANCEL and frees its slot; the connection stays usable. A
+   reader still waiting on it (another task) fails with ``StreamClosed``.
+   A body is read once, whole or as a stream: reading it again after a
+   stream started is ``StreamConsumed`` (as on HTTP/1.1).
 5. What a server can make us hold is bounded before we hold it: a frame
    over our SETTINGS_MAX_FRAME_SIZE, or a header block (HEADERS or
    PUSH_PROMISE + CONTINUATION) over SETTINGS_MAX_HEADER_LIST_SIZE, ends
@@ -502,8 +505,8 @@ class H2Stream(BodyBuffer):
         return await self._wait_done()
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
-        """Yield the body as it arrives, handing window back as it is taken."""
-        self.streaming = True
+        """Yield the body as it arrives, handing window back as it is taken; once."""
+        self.check_unread()
         chunks = self.chunks
         conn = self.conn
         while True:
@@ -1591,6 +1594,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
     def finish(self, stream: Any = None) -> bool:
         """End a stream (read, abandoned or failed); return whether the connection is reusable."""
         if isinstance(stream, H2Stream) and stream.stream_id:
+            stream.closed_early()  # a reader still waiting (another task) ends now (rule 4)
             if not stream.done or not stream.sent_end:
                 # Abandoned, or answered before we finished sending: free the slot.
                 if not self.closed:
