@@ -14,13 +14,9 @@ import asyncio
 import collections
 from typing import Any
 
-from ._exceptions import StreamConsumed, WriteTimeout
+from ._exceptions import StreamClosed, StreamConsumed, WriteTimeout
 
 __all__ = ["BodyBuffer", "ConnectionBase", "StreamClosed"]
-
-
-class StreamClosed(StreamConsumed):
-    """The response was closed (``Response.aclose``, from another task) while its body was read."""
 
 
 class BodyBuffer:

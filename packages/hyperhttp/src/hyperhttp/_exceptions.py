@@ -49,6 +49,7 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "ResponseTooLarge",
+    "StreamClosed",
     "StreamConsumed",
     "TimeoutException",
     "TooManyRedirects",
@@ -151,6 +152,10 @@ class StreamConsumed(HTTPError):
     Nothing of the redirected request was sent. Pass the body as bytes to let
     the client replay it, or ``follow_redirects=False`` to handle it yourself.
     """
+
+
+class StreamClosed(StreamConsumed):
+    """The response was closed (``Response.aclose``, from another task) while its body was read."""
 
 
 class HTTPStatusError(HTTPError):
