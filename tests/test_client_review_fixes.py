@@ -117,7 +117,7 @@ async def test_a_url_cannot_be_changed_in_place(attribute: str) -> None:
     with pytest.raises(AttributeError):
         delattr(url, attribute)
     with pytest.raises(AttributeError):
-        url.anything_else = 1  # type: ignore[attr-defined]
+        url.anything_else = 1
     assert (url.target, url.host_header, url.origin, str(url)) == before
 
 
@@ -182,11 +182,11 @@ async def test_client_headers_changed_after_construction_are_what_is_sent(
         await client.get(url)
         await client.get(url, headers={"X-Own": "1"})
         built = client.build_request("GET", url, headers={"X-Own": "2"})
-        client.headers = {"X-Assigned": "yes"}  # type: ignore[assignment]
+        client.headers = {"X-Assigned": "yes"}
         await client.get(url)
         await client.send(built)  # built before the change: sent as the client is now
         with pytest.raises(hyperhttp.LocalProtocolError):
-            client.headers = {"X-Bad": "a\r\nInjected: 1"}  # type: ignore[assignment]
+            client.headers = {"X-Bad": "a\r\nInjected: 1"}
         client.headers["X-Bad"] = "a\r\nInjected: 1"
         with pytest.raises(hyperhttp.LocalProtocolError):
             await client.get(url)
@@ -253,16 +253,14 @@ async def test_raise_for_status_without_a_request_is_a_clear_error() -> None:
 
 async def test_a_request_built_directly_takes_plain_types() -> None:
     async with _h1() as (url, heads), hyperhttp.Client() as client:
-        r1 = await client.send(Request("GET", url + "/s"))  # type: ignore[arg-type]
-        r2 = await client.send(Request("GET", URL(url), {"X-D": "1"}))  # type: ignore[arg-type]
-        r3 = await client.send(
-            Request("POST", URL(url), [("X-L", "2")], "text é")  # type: ignore[arg-type]
-        )
+        r1 = await client.send(Request("GET", url + "/s"))
+        r2 = await client.send(Request("GET", URL(url), {"X-D": "1"}))
+        r3 = await client.send(Request("POST", URL(url), [("X-L", "2")], "text é"))
         assert [r.status_code for r in (r1, r2, r3)] == [200, 200, 200]
         with pytest.raises(TypeError):
             Request("GET", 42)  # type: ignore[arg-type]
         with pytest.raises(hyperhttp.InvalidURL):
-            Request("GET", "ftp://x/")  # type: ignore[arg-type]
+            Request("GET", "ftp://x/")
         with pytest.raises(TypeError):
             Request("POST", URL(url), None, 42)  # type: ignore[arg-type]
     assert heads[0].startswith(b"GET /s ")

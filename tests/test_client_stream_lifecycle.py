@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import hyperhttp
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator
 
 pytestmark = pytest.mark.asyncio
 
@@ -112,7 +112,7 @@ async def test_a_connection_paused_by_backpressure_is_pooled_reading() -> None:
         hyperhttp.Client(timeout=hyperhttp.Timeout(5.0, read=1.0)) as client,
     ):
         response = await client.send(client.build_request("GET", url), stream=True)
-        pieces = response.aiter_raw()
+        pieces = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
         assert (await pieces.__anext__()).startswith(b"first")
         await asyncio.sleep(0.5)  # the rest arrives; nothing more is read
         await response.aclose()
@@ -146,7 +146,7 @@ async def test_h1_aread_after_streaming_started_is_stream_consumed() -> None:
         hyperhttp.Client(timeout=hyperhttp.Timeout(None, read=1.0)) as client,
     ):
         response = await client.send(client.build_request("GET", url), stream=True)
-        pieces = response.aiter_raw()
+        pieces = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
         await pieces.__anext__()
         await asyncio.sleep(0.3)
         try:
@@ -164,7 +164,7 @@ async def test_h2_aread_after_streaming_started_is_stream_consumed(h2c_server: o
     url = h2c_server.url + "/slow?chunks=5&delay=0.05"  # type: ignore[attr-defined]
     async with hyperhttp.Client(http1=False, timeout=hyperhttp.Timeout(5.0)) as client:
         response = await client.send(client.build_request("GET", url), stream=True)
-        pieces = response.aiter_raw()
+        pieces = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
         await pieces.__anext__()
         try:
             with pytest.raises(hyperhttp.StreamConsumed):
@@ -301,3 +301,32 @@ async def test_a_request_that_said_close_is_the_last_on_its_connection(close: bo
         finally:
             conn.abort()
             await conn.lost
+
+
+# ------------------------------------------------------------ F8: Connection: close
+
+
+@pytest.mark.parametrize("value", ["close", "Close", "keep-alive, close"])
+async def test_a_client_request_that_said_close_is_the_last_on_its_connection(value: str) -> None:
+    # RFC 9112 §9.6: a client that sends "close" MUST NOT send further requests on it.
+    async with _h1() as (url, _heads), hyperhttp.Client() as client:
+        r = await client.get(url, headers={"Connection": value})
+        assert r.content == b"ok"
+        assert client.pool_stats().idle == 0, client.pool_stats()
+        assert (await client.get(url)).content == b"ok"
+        assert client.pool_stats().idle == 1
+
+
+async def test_other_connection_options_keep_the_connection() -> None:
+    async with _h1() as (url, _), hyperhttp.Client() as client:
+        await client.get(url, headers={"Connection": "keep-alive", "X-Close": "close"})
+        assert client.pool_stats().idle == 1
+
+
+async def test_a_client_whose_headers_say_close_reuses_no_connection() -> None:
+    async with _h1() as (url, _), hyperhttp.Client(headers={"Connection": "close"}) as client:
+        assert (await client.get(url)).content == b"ok"
+        assert client.pool_stats().idle == 0, client.pool_stats()
+        del client.headers["Connection"]
+        assert (await client.get(url)).content == b"ok"
+        assert client.pool_stats().idle == 1

@@ -52,7 +52,7 @@ from ._exceptions import (
 )
 from ._headers import Headers
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection, StreamRefused
-from ._http11 import Exchange, HTTP11Connection, StaleConnection
+from ._http11 import Exchange, HTTP11Connection, StaleConnection, asks_close
 from ._models import BodySource, Request, Response
 from ._multipart import encode_multipart
 from ._proxy import Proxy, ProxySelector
@@ -295,6 +295,8 @@ class Client:
             raise LocalProtocolError(str(exc)) from None
         self._default_fields = fields
         self._defaults_source = source
+        # Connection: close among the client's own fields: no connection is reused.
+        self._close_all = asks_close(headers._list)
         self._blocks.clear()
         self._h2_blocks.clear()
         self._h2_lists.clear()
@@ -983,6 +985,7 @@ class Client:
                 timeouts.read,
                 self.max_response_size,
                 body_follows=request.stream is not None,
+                close=self._close_all or _asks_close(request),
             )
         else:
             assert isinstance(connection, HTTP2Connection)
@@ -1239,6 +1242,12 @@ class Client:
                 self._h2_lists.clear()
             self._h2_lists[key] = fields
         return fields
+
+
+def _asks_close(request: Request) -> bool:
+    """Whether the request's own fields say ``Connection: close`` (RFC 9112 §9.6)."""
+    own = request._headers
+    return own is not None and bool(own._list) and asks_close(own._list)
 
 
 _MEMO_TARGET = 256  # longest request-target whose HTTP/2 header list is memoized
