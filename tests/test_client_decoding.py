@@ -20,9 +20,6 @@ import contextlib
 import functools
 import gzip
 import os
-import socket
-import subprocess
-import time
 import tracemalloc
 import zlib
 from typing import TYPE_CHECKING
@@ -33,7 +30,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from tests.servers.fixtures import response
-from tests.servers.nginx_proc import nginx_binary, stop_nginx
+from tests.servers.nginx_proc import http_preamble, launch, nginx_binary, stop_nginx
 from tests.servers.routes import serve_routes
 
 if TYPE_CHECKING:
@@ -84,20 +81,9 @@ async def test_no_content_with_a_content_encoding_http11(
 # nginx: gzip on for /text/ (so HEAD gets Content-Encoding: gzip), a 204 and 304s
 # carrying the field (add_header ... always), over TLS with HTTP/2 and HTTP/1.1.
 def _nginx_config(root: Path, port: int, cert: Path, key: Path) -> str:
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read our files
-    temp = root / "temp"
-    return f"""{user}worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    default_type text/plain;
+    return (
+        http_preamble(root, worker_connections=64)
+        + f"""    default_type text/plain;
     server {{
         listen 127.0.0.1:{port} ssl http2;
         ssl_certificate {cert};
@@ -109,13 +95,7 @@ http {{
     }}
 }}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    )
 
 
 @pytest.fixture(scope="module")
@@ -135,29 +115,13 @@ def gzip_nginx(tls: TLSSetup, tmp_path_factory: pytest.TempPathFactory) -> Itera
     for folder in ("text", "cached"):
         (root / "www" / folder).mkdir(parents=True)
         (root / "www" / folder / "a.txt").write_text(TEXT)
-    for _ in range(5):  # a probed port can be taken before nginx binds it
-        port = _free_port()
-        conf = root / "nginx.conf"
-        conf.write_text(_nginx_config(root, port, cert_path, key_path))
-        process = subprocess.Popen(
-            [binary, "-c", str(conf), "-p", str(root), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            except OSError:
-                time.sleep(0.05)
-                continue
-            try:
-                yield f"https://127.0.0.1:{port}"
-            finally:
-                stop_nginx(process)
-            return
+    process, (port,) = launch(
+        root, lambda ports: _nginx_config(root, ports[0], cert_path, key_path)
+    )
+    try:
+        yield f"https://127.0.0.1:{port}"
+    finally:
         stop_nginx(process)
-    pytest.fail(f"nginx did not start: {(root / 'error.log').read_text()[-2000:]}")
 
 
 @pytest.mark.parametrize("http2", [True, False])

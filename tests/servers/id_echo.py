@@ -22,19 +22,16 @@ request (a desynchronised connection); the suite fails on it.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import time
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from tests.servers.nginx_proc import _free_port, nginx_binary, stop_nginx
+from tests.servers.nginx_proc import http_preamble, launch, stop_nginx
 
 if TYPE_CHECKING:
+    import subprocess
     from pathlib import Path
 
 __all__ = [
@@ -128,20 +125,9 @@ class EchoNginx:
 
 
 def _config(root: Path, plain: int, tls: int, cert: Path, key: Path, upstream: int) -> str:
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read our files
-    temp = root / "temp"
-    return f"""{user}worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log error;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    keepalive_requests 100;
+    return (
+        http_preamble(root, log_level="error")
+        + f"""    keepalive_requests 100;
     client_max_body_size 8m;
     client_body_buffer_size 2m;
     client_header_timeout 5s;
@@ -174,32 +160,12 @@ http {{
     }}
 }}
 """
+    )
 
 
 def start_echo_nginx(root: Path, cert: Path, key: Path, upstream: int) -> EchoNginx:
     """Start nginx proxying to the app on ``upstream``; wait until both ports answer."""
-    binary = nginx_binary()
-    assert binary is not None
-    for sub in ("temp",):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    for _ in range(5):  # a free port can be taken between probing and nginx's bind
-        plain, tls = _free_port(), _free_port()
-        conf = root / "nginx.conf"
-        conf.write_text(_config(root, plain, tls, cert, key, upstream))
-        process = subprocess.Popen(
-            [binary, "-c", str(conf), "-p", str(root), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", plain), timeout=0.2).close()
-                socket.create_connection(("127.0.0.1", tls), timeout=0.2).close()
-            except OSError:
-                time.sleep(0.05)
-                continue
-            return EchoNginx(plain, tls, process, root)
-        stop_nginx(process)
-    log = (root / "error.log").read_text() if (root / "error.log").exists() else ""
-    raise RuntimeError(f"nginx did not start: {log[-2000:]}")
+    process, (plain, tls) = launch(
+        root, lambda ports: _config(root, ports[0], ports[1], cert, key, upstream), ports=2
+    )
+    return EchoNginx(plain, tls, process, root)
