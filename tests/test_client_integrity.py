@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from typing import TYPE_CHECKING
 
 import hyperhttp
 import hyperhttp_dns
@@ -19,12 +20,13 @@ import hyperhttp_parser
 import hyperhttp_pool
 import hyperhttp_resilience
 import pytest
-import pytest_asyncio
 from hyperhttp import URL, Headers, Request
 from hyperhttp._auth import with_header
 
 from tests.servers.fixtures import RawServer, Script, response
-from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
+
+if TYPE_CHECKING:
+    from tests.servers.h2_scripted import ScriptedH2Server
 
 pytestmark = pytest.mark.asyncio
 
@@ -36,19 +38,6 @@ def _fields(raw: bytes) -> dict[str, str]:
     head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1")
     pairs = [line.split(":", 1) for line in head.split("\r\n")[1:]]
     return {name.strip().lower(): value.strip() for name, value in pairs}
-
-
-def _answer(request: ScriptedRequest) -> None:
-    request.conn.respond(request.stream_id, 200, b"ok")
-
-
-@pytest_asyncio.fixture
-async def h2_peer() -> AsyncIterator[ScriptedH2Server]:
-    server = await ScriptedH2Server(_answer).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 # ------------------------------------------------------------ reason phrases (defect 18)

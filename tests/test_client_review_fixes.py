@@ -10,69 +10,21 @@ Real loopback peers: a raw asyncio HTTP/1.1 server and the scripted h2 peer.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
 import hyperhttp
 import pytest
-import pytest_asyncio
 from hyperhttp import URL, Headers, Request
 
-from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
+from tests.servers.fixtures import ok_http11_server
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from tests.servers.h2_scripted import ScriptedH2Server
+
 pytestmark = pytest.mark.asyncio
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-@contextlib.asynccontextmanager
-async def _h1() -> AsyncIterator[tuple[str, list[bytes]]]:
-    """Serve OK to every request, keeping the connection; yield (url, heads and bodies seen)."""
-    heads: list[bytes] = []
-    writers: list[asyncio.StreamWriter] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        try:
-            for _ in range(100):
-                head = await reader.readuntil(b"\r\n\r\n")
-                lower = head.lower()
-                if b"content-length: " in lower:
-                    size = int(lower.split(b"content-length: ")[1].split(b"\r\n")[0])
-                    head += await reader.readexactly(size)
-                heads.append(head)
-                writer.write(OK)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", heads
-    finally:
-        for writer in writers:
-            writer.close()
-        server.close()
-        await server.wait_closed()
-
-
-def _answer(request: ScriptedRequest) -> None:
-    request.conn.respond(request.stream_id, 200, b"ok")
-
-
-@pytest_asyncio.fixture
-async def h2_peer() -> AsyncIterator[ScriptedH2Server]:
-    server = await ScriptedH2Server(_answer).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 # F1: a tracer that raises ---------------------------------------------------------------------
@@ -88,7 +40,7 @@ async def test_a_tracer_that_raises_frees_its_pool_slot(
             raise RuntimeError(f"tracer failed at {name}")
 
     async with contextlib.AsyncExitStack() as stack:
-        url = (await stack.enter_async_context(_h1()))[0] if http1 else h2_peer.url
+        url = (await stack.enter_async_context(ok_http11_server()))[0] if http1 else h2_peer.url
         limits = hyperhttp.Limits(max_connections=1)
         client = await stack.enter_async_context(
             hyperhttp.Client(
@@ -137,7 +89,7 @@ async def test_h2_sends_the_checked_target_even_if_the_url_was_forced(
 
 
 async def test_h1_sends_the_checked_target_even_if_the_url_was_forced() -> None:
-    async with _h1() as (base, heads), hyperhttp.Client() as client:
+    async with ok_http11_server() as (base, heads), hyperhttp.Client() as client:
         url = URL(base).copy_with(path="/old")
         request = client.build_request("GET", url, headers={"X-Ok": "1"})
         object.__setattr__(url, "target", b"/a\r\nX-Injected: 1")
@@ -171,7 +123,9 @@ async def test_client_headers_changed_after_construction_are_what_is_sent(
     http1: bool, h2_peer: ScriptedH2Server
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        url, heads = (await stack.enter_async_context(_h1())) if http1 else (h2_peer.url, [])
+        url, heads = (
+            (await stack.enter_async_context(ok_http11_server())) if http1 else (h2_peer.url, [])
+        )
         client = await stack.enter_async_context(
             hyperhttp.Client(headers={"Authorization": "Bearer old-token"}, http1=http1)
         )
@@ -252,7 +206,7 @@ async def test_raise_for_status_without_a_request_is_a_clear_error() -> None:
 
 
 async def test_a_request_built_directly_takes_plain_types() -> None:
-    async with _h1() as (url, heads), hyperhttp.Client() as client:
+    async with ok_http11_server() as (url, heads), hyperhttp.Client() as client:
         r1 = await client.send(Request("GET", url + "/s"))
         r2 = await client.send(Request("GET", URL(url), {"X-D": "1"}))
         r3 = await client.send(Request("POST", URL(url), [("X-L", "2")], "text é"))

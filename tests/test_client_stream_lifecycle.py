@@ -20,40 +20,12 @@ from typing import TYPE_CHECKING, cast
 import hyperhttp
 import pytest
 
+from tests.servers.fixtures import ok_http11_server
+
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
 
 pytestmark = pytest.mark.asyncio
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-@contextlib.asynccontextmanager
-async def _h1() -> AsyncIterator[tuple[str, list[bytes]]]:
-    """Serve OK to every head, kept alive; yield (url, heads seen)."""
-    heads: list[bytes] = []
-    writers: list[asyncio.StreamWriter] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        try:
-            for _ in range(100):
-                heads.append(await reader.readuntil(b"\r\n\r\n"))
-                writer.write(OK)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", heads
-    finally:
-        for writer in writers:
-            writer.close()
-        server.close()
-        await server.wait_closed()
 
 
 @contextlib.asynccontextmanager
@@ -177,7 +149,7 @@ async def test_h2_aread_after_streaming_started_is_stream_consumed(h2c_server: o
 
 
 async def test_aread_after_the_whole_stream_was_read_is_stream_consumed() -> None:
-    async with _h1() as (url, _), hyperhttp.Client() as client:
+    async with ok_http11_server() as (url, _), hyperhttp.Client() as client:
         response = await client.send(client.build_request("GET", url), stream=True)
         assert [piece async for piece in response.aiter_raw()] == [b"ok"]
         with pytest.raises(hyperhttp.StreamConsumed):
@@ -286,7 +258,7 @@ async def test_a_request_that_said_close_is_the_last_on_its_connection(close: bo
     # RFC 9112 §9.6: a client that sends "close" MUST NOT send further requests on it.
     from hyperhttp._http11 import HTTP11Connection
 
-    async with _h1() as (url, _):
+    async with ok_http11_server() as (url, _):
         loop = asyncio.get_running_loop()
         port = int(url.rsplit(":", 1)[1])
         _, conn = await loop.create_connection(lambda: HTTP11Connection(loop), "127.0.0.1", port)
@@ -309,7 +281,7 @@ async def test_a_request_that_said_close_is_the_last_on_its_connection(close: bo
 @pytest.mark.parametrize("value", ["close", "Close", "keep-alive, close"])
 async def test_a_client_request_that_said_close_is_the_last_on_its_connection(value: str) -> None:
     # RFC 9112 §9.6: a client that sends "close" MUST NOT send further requests on it.
-    async with _h1() as (url, _heads), hyperhttp.Client() as client:
+    async with ok_http11_server() as (url, _heads), hyperhttp.Client() as client:
         r = await client.get(url, headers={"Connection": value})
         assert r.content == b"ok"
         assert client.pool_stats().idle == 0, client.pool_stats()
@@ -318,13 +290,16 @@ async def test_a_client_request_that_said_close_is_the_last_on_its_connection(va
 
 
 async def test_other_connection_options_keep_the_connection() -> None:
-    async with _h1() as (url, _), hyperhttp.Client() as client:
+    async with ok_http11_server() as (url, _), hyperhttp.Client() as client:
         await client.get(url, headers={"Connection": "keep-alive", "X-Close": "close"})
         assert client.pool_stats().idle == 1
 
 
 async def test_a_client_whose_headers_say_close_reuses_no_connection() -> None:
-    async with _h1() as (url, _), hyperhttp.Client(headers={"Connection": "close"}) as client:
+    async with (
+        ok_http11_server() as (url, _),
+        hyperhttp.Client(headers={"Connection": "close"}) as client,
+    ):
         assert (await client.get(url)).content == b"ok"
         assert client.pool_stats().idle == 0, client.pool_stats()
         del client.headers["Connection"]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import ssl
@@ -21,6 +22,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
+
+from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
 
 
 @dataclass
@@ -368,3 +371,59 @@ def h2c_server() -> Iterator[H2Server]:
         yield server
     finally:
         _stop_h2_app(server)
+
+
+# ---------------------------------------------------------------- "ok" peers
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@contextlib.asynccontextmanager
+async def ok_http11_server() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """Serve OK to every request, keeping the connection; yield (url, heads and bodies seen).
+
+    A request's Content-Length body is read with its head (and recorded with
+    it), so a request sent whole never looks like the start of the next one.
+    """
+    heads: list[bytes] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        try:
+            for _ in range(100):
+                head = await reader.readuntil(b"\r\n\r\n")
+                lower = head.lower()
+                if b"content-length: " in lower:
+                    size = int(lower.split(b"content-length: ")[1].split(b"\r\n")[0])
+                    head += await reader.readexactly(size)
+                heads.append(head)
+                writer.write(OK)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", heads
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest_asyncio.fixture
+async def h2_peer() -> AsyncIterator[ScriptedH2Server]:
+    """Provide a scripted h2c peer answering 200 "ok" to every stream (it records what it got)."""
+
+    def answer(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id, 200, b"ok")
+
+    server = await ScriptedH2Server(answer).start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -24,6 +24,7 @@ from hyperhttp._auth import (
     parse_challenges,
     with_header,
 )
+from hyperhttp._models import CheckedHead
 from hyperhttp._urls import URL
 
 if TYPE_CHECKING:
@@ -163,17 +164,25 @@ def test_basic_repr_hides_the_password() -> None:
     assert "hunter2" not in repr(vars(auth))
 
 
+def _memoize_head(request: Request) -> None:
+    """Give the request a head memo as the client would (its copies must not carry it)."""
+    request._wire = CheckedHead(
+        request.headers._list, request.url, request.method, [], b"", b"", b"/", []
+    )
+
+
 def test_with_header_copies_and_never_mutates() -> None:
-    """with_header gives a new request: own fields, extensions without "head", others kept."""
+    """with_header gives a new request: own fields, no memoized head, extensions kept."""
     shared = Headers()
     request = _request(headers=shared, content=b"body")
-    request.extensions.update({"head": b"GET / HTTP/1.1\r\n\r\n", "cookies": "c"})
+    _memoize_head(request)
+    request.extensions["cookies"] = "c"
     sent = with_header(request, "Authorization", "Bearer x")
     assert sent is not request
     assert sent.headers is not shared
     assert len(shared) == 0
-    assert request.extensions["head"]
-    assert "head" not in sent.extensions
+    assert request._wire is not None
+    assert sent._wire is None
     assert sent.extensions["cookies"] == "c"
     assert (sent.method, sent.url, sent.content) == ("GET", request.url, b"body")
     assert sent.headers["Authorization"] == "Bearer x"
@@ -254,7 +263,7 @@ def test_function_auth_gets_a_private_copy() -> None:
     """A callable may set fields in place: the caller's (maybe shared) Headers stay untouched."""
     shared = Headers()
     request = _request(headers=shared)
-    request.extensions["head"] = b"cached"
+    _memoize_head(request)
 
     def sign(req: Request) -> Request:
         req.headers["X-Signature"] = f"{req.method} {req.url.path}"
@@ -263,7 +272,7 @@ def test_function_auth_gets_a_private_copy() -> None:
     sent = Flow(FunctionAuth(sign), request).sent[0]
     assert sent.headers["X-Signature"] == "GET /x"
     assert len(shared) == 0
-    assert "head" not in sent.extensions
+    assert sent._wire is None
     assert repr(FunctionAuth(sign)).startswith("FunctionAuth(")
 
 
@@ -312,11 +321,11 @@ def test_async_flow_copies_the_request_for_a_subclass_that_mutates() -> None:
 
     shared = Headers()
     request = _request(headers=shared)
-    request.extensions["head"] = b"cached"
+    _memoize_head(request)
     (sent,) = asyncio.run(_drive_async(Signing(), request, [_ok()]))
     assert sent.headers["X-Signature"] == "GET:/x"
     assert len(shared) == 0
-    assert "head" not in sent.extensions
+    assert sent._wire is None
 
 
 def test_async_flow_overridden_directly() -> None:

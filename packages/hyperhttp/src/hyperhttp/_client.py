@@ -53,7 +53,7 @@ from ._exceptions import (
 from ._headers import Headers
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection, StreamRefused
 from ._http11 import Exchange, HTTP11Connection, StaleConnection, asks_close
-from ._models import BodySource, Request, Response
+from ._models import BodySource, CheckedHead, Request, Response
 from ._multipart import encode_multipart
 from ._proxy import Proxy, ProxySelector
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, redirect_request
@@ -444,8 +444,6 @@ class Client:
         """Build (and validate) a request without sending it."""
         if not isinstance(method, str):
             raise TypeError(f"method must be str, not {type(method).__name__}")
-        if self._headers._list is not self._defaults_source:
-            self._use_defaults(self._headers)
         method = method.upper()
         if isinstance(url, str) and "://" not in url[:16] and self.base_url is None:
             raise InvalidURL(f"relative URL {redact(url)!r} without a base_url")
@@ -567,27 +565,17 @@ class Client:
                 self._block(url),
                 framing,
             )
-        wire = request._wire
-        if (
-            wire is None
-            or wire[0] is not headers._list
-            or wire[1] is not url
-            or wire[2] is not method
-            or wire[5] is not self._default_fields
-        ):
-            self._checked_fields(request)
-            wire = request._wire
-            assert wire is not None
+        checked = self._checked_fields(request)
         if request.content is None and request.stream is None and method in _BODYLESS:
-            return wire[4]  # type: ignore[no-any-return]
-        return wire[3] + _framing(request) + b"\r\n"  # type: ignore[no-any-return]
+            return checked.head
+        return checked.line_and_fields + _framing(request) + b"\r\n"
 
-    def _checked_fields(self, request: Request) -> bytes:
-        """Return the request line and fields of a request with fields of its own, validated.
+    def _checked_fields(self, request: Request) -> CheckedHead:
+        """Return the validated head of a request with fields of its own.
 
-        Memoized on the request, keyed to the method, the URL and the field
-        list it was built from (a :class:`Headers` binds a new list on every
-        change): a request changed after ``build_request`` is checked again.
+        Memoized on the request, keyed to the method, the URL, the field list
+        and the client's defaults it was built from (each change binds new
+        objects): a request changed after ``build_request`` is checked again.
         """
         own = request.headers._list
         url = request.url
@@ -596,22 +584,22 @@ class Client:
         wire = request._wire
         if (
             wire is not None
-            and wire[0] is own
-            and wire[1] is url
-            and wire[2] is method
-            and wire[5] is defaults
+            and wire.own is own
+            and wire.url is url
+            and wire.method is method
+            and wire.defaults is defaults
         ):
-            return wire[3]  # type: ignore[no-any-return]
+            return wire
         target = url.target
         fields = self._fields(request)
         try:
             head = hp.serialize_request_head(_method_bytes(method), target, fields)
         except hp.LocalProtocolError as exc:
             raise LocalProtocolError(str(exc), request=request) from None
-        checked = head[:-2]
-        # head: as sent without a body; target and fields: what HTTP/2 sends
-        request._wire = (own, url, method, checked, head, defaults, target, fields)
-        return checked
+        wire = request._wire = CheckedHead(
+            own, url, method, defaults, head[:-2], head, target, fields
+        )
+        return wire
 
     def _proxy_head(self, request: Request, proxy_auth: bytes | None) -> bytes:
         """Return the head for a forward proxy: absolute-form, Proxy-Authorization when set."""
@@ -1193,11 +1181,8 @@ class Client:
         if own:
             # Built from what was checked (the memo's target and fields), never
             # read again from the request: nothing unchecked reaches the wire.
-            self._checked_fields(request)
-            wire = request._wire
-            assert wire is not None
-            target = wire[6]
-            checked: list[tuple[bytes, bytes]] = wire[7]
+            checked = self._checked_fields(request)
+            target = checked.target
         else:
             target = url.target
             _check_line(request.method, target)
@@ -1208,7 +1193,7 @@ class Client:
             (b":path", target),
         ]
         if own:  # Host first, then the defaults not overridden, then the request's own
-            for name, value in checked[1:]:
+            for name, value in checked.fields[1:]:
                 lower = name.lower()
                 if lower not in _H2_DROPPED or (
                     lower == b"te" and value.strip().lower() == b"trailers"

@@ -7,7 +7,7 @@ import datetime
 import importlib
 import json as _json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._decoders import CHUNK, Decoder, make_decoder
 from ._exceptions import HTTPError, HTTPStatusError, ResponseTooLarge
@@ -17,7 +17,7 @@ from ._urls import URL, parse_url
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Callable
 
-__all__ = ["Request", "Response", "ResponseNotRead"]
+__all__ = ["CheckedHead", "Request", "Response", "ResponseNotRead"]
 
 _orjson: Any
 try:
@@ -28,6 +28,25 @@ except ImportError:  # pragma: no cover - depends on the optional extra
 
 class ResponseNotRead(HTTPError):
     """``content`` / ``text`` / ``json()`` of a streamed response before ``aread()``."""
+
+
+class CheckedHead(NamedTuple):
+    """A request's head as the client validated it, and what it was built from.
+
+    Valid while the request's field list, URL, method and the client's default
+    fields are the very objects it was built from (every change binds new
+    ones): the client then sends ``head`` (HTTP/1.1) or ``target`` and
+    ``fields`` (HTTP/2), never reading the request again.
+    """
+
+    own: list[tuple[bytes, bytes, bytes]]  # the request's Headers._list
+    url: URL
+    method: str
+    defaults: list[tuple[bytes, bytes]]  # the client's default fields
+    line_and_fields: bytes  # request line and fields, without the final CRLF
+    head: bytes  # the whole head, for a request without a body
+    target: bytes
+    fields: list[tuple[bytes, bytes]]  # Host, defaults not overridden, the request's own
 
 
 class Request:
@@ -66,7 +85,7 @@ class Request:
         self.content = content
         self.stream = stream
         self.extensions: dict[str, Any] = {}
-        self._wire: tuple[Any, ...] | None = None
+        self._wire: CheckedHead | None = None
 
     @property
     def headers(self) -> Headers:
@@ -86,15 +105,11 @@ class Request:
         copy = Request(
             self.method, self.url, None if own is None else Headers(own), self.content, self.stream
         )
-        copy.extensions.update((k, v) for k, v in self.extensions.items() if k != "head")
+        copy.extensions.update(self.extensions)
         return copy
 
     def __repr__(self) -> str:
-        url = self.url
-        if url.password:  # never show a password
-            text = str(url).replace(f":{url.password}@", ":***@", 1)
-            return f"<Request [{self.method} {text}]>"
-        return f"<Request [{self.method} {url}]>"
+        return f"<Request [{self.method} {self.url}]>"  # str(URL) never shows a password
 
 
 def _content_bytes(content: object) -> bytes:

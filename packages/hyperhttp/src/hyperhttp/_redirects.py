@@ -106,8 +106,7 @@ def redirect_request(request: Request, response: Response) -> Request:
         request.content if keep_body else None,
         request.stream if keep_body else None,
     )
-    # The cached head is for the old URL; the request's own cookies= go where its
-    # Cookie field goes (not to another origin).
-    dropped = ("head", "cookies") if drop_credentials else ("head",)
+    # The request's own cookies= go where its Cookie field goes (not to another origin).
+    dropped = ("cookies",) if drop_credentials else ()
     follow.extensions.update((k, v) for k, v in request.extensions.items() if k not in dropped)
     return follow

@@ -318,7 +318,7 @@ def parse_url(url: str | URL) -> URL:
     if not isinstance(url, str):
         raise TypeError(f"URL must be str or hyperhttp.URL, not {type(url).__name__}")
     text = url.strip()
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if _CONTROL.search(text):
         raise InvalidURL(f"control characters in URL {redact(url)!r}")
     try:
         # urlsplit memoizes its last 128 answers process-wide (an lru_cache):
