@@ -580,6 +580,38 @@ async def test_empty_frame_flood_is_calmed(kind: str) -> None:
         assert "ENHANCE_YOUR_CALM" in str(outcome.error), repr(outcome.error)
 
 
+@pytest.mark.parametrize("kind", ["interim-heads", "tiny-data-on-a-closed-stream"])
+async def test_frames_with_a_little_payload_are_calmed_too(kind: str) -> None:
+    """Floods of frames that carry a little: 1xx heads without end, 1-byte DATA on a closed stream.
+
+    Each costs the client an HPACK decode (a 103 head, which also keeps the
+    read timer alive) or h2's judgement and a RST_STREAM (DATA on a stream
+    that ended): the same per-frame work as an empty frame, so they count
+    against the same allowance (found by review: they did not).
+    """
+
+    async def script(peer: HostilePeer) -> None:
+        stream = await _request(peer)
+        if kind == "interim-heads":
+            unit = _head(stream, [(b":status", b"103")])
+        else:
+            await peer.send(_head(stream, _OK_HEAD, flags=END_HEADERS | END_STREAM))
+            unit = frame(DATA, 0, stream, b"x")
+        await peer.flood(unit, 100_000, seconds=10)
+        await peer.serve()
+
+    async def call(client: hyperhttp.Client, url: str) -> hyperhttp.Response:
+        response = await client.post(url, content=b"x")
+        await asyncio.sleep(1.0)  # the flood after the response comes on the same connection
+        return response
+
+    outcome = await scenario(script, call=call, stall_limit=0.3)
+    goaway = outcome.server.peers[0].goaway
+    assert goaway is not None, outcome
+    assert goaway[1] == 0xB, goaway  # ENHANCE_YOUR_CALM
+    assert outcome.measured.cpu < 2.0, str(outcome.measured)
+
+
 async def test_thousands_of_streams_with_resets_and_pings_are_not_a_flood() -> None:
     """3 000 requests on one connection, each answered, then RST_STREAM(NO_ERROR), PINGs.
 

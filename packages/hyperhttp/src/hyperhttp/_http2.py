@@ -117,7 +117,10 @@ READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as
 MAX_OWED = 64 * 1024
 # Frames that cost us work and carry nothing (RFC 9113 §10.5): SETTINGS,
 # PING, PRIORITY, RST_STREAM, WINDOW_UPDATE, GOAWAY, unknown types, empty
-# DATA without END_STREAM, empty CONTINUATION. h2 spends about 10 µs on
+# DATA without END_STREAM, empty CONTINUATION; and those that carry next to
+# nothing: every HEADERS (an HPACK decode each: 1xx heads can repeat without
+# end), DATA under _SMALL_DATA bytes on a stream no longer ours (h2 judges
+# and resets each, and returns its window). h2 spends about 10 µs on
 # each; one 256 KiB read holds 29 000 empty SETTINGS (~300 ms of the loop),
 # and a server could send read after read, starving every other connection
 # of the process (the CVE-2019-9512/9515/9518 class). We allow CALM_FRAMES
@@ -132,6 +135,9 @@ CALM_WINDOW = 1.0
 CALM_PER_STREAM = 4
 CALM_PER_DATA = 2
 CALM_CREDIT = 16 * CALM_FRAMES
+# DATA on a stream we reset still comes while in flight: full frames (16 KiB)
+# cost per byte, like any body, and are not counted; tiny ones are.
+_SMALL_DATA = 1024
 # Our HPACK decoder's stand-in for a header list over MAX_HEADER_LIST_SIZE
 # (decoded in full, so the HPACK state stays right: a stream error only).
 OVERSIZED = b":oversized header list"
@@ -780,8 +786,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                         return
                 if frame_end > end:
                     break
-                if kind > _HEADERS and (kind != _CONTINUATION or not length):
-                    calm -= 1  # a control frame (or an empty CONTINUATION)
+                if kind != _CONTINUATION or not length:
+                    calm -= 1  # a head or a control frame (or an empty CONTINUATION)
                     if calm < 0:
                         calm = self._calm(calm)
                         if calm < 0:
@@ -840,8 +846,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             if stream is None:
                 if frame_end > end:
                     break
-                if not length and not flags & _END_STREAM:
-                    calm -= 1  # an empty DATA frame: nothing but work
+                if length < _SMALL_DATA:
+                    calm -= 1  # next to nothing, on a stream not ours (any more): work only
                     if calm < 0:
                         calm = self._calm(calm)
                         if calm < 0:
