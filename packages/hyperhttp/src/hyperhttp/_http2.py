@@ -1199,7 +1199,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self._overlong(stream)  # DATA of this read, taken before its head was read
             return
         if stream.read_timeout is not None:
-            stream.last_data = self.loop.time()
+            stream.last_data = self.read_at  # this read's time, taken once per read
         stream._wake()
 
     def _on_data(self, stream: H2Stream, event: h2.events.DataReceived) -> None:
