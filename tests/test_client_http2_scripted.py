@@ -136,6 +136,79 @@ async def test_tiny_windows_upload_waits_for_window_updates() -> None:
         assert server.requests[0].body == payload
 
 
+async def _big_stream() -> AsyncIterator[bytes]:
+    for _ in range(64):
+        yield b"u" * 16384
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["bytes", "iterator"])
+async def test_an_early_complete_response_ends_an_upload_waiting_for_window(streamed: bool) -> None:
+    """RFC 9113 §8.1: the server answers before the body and stops granting window.
+
+    The client waits for WINDOW_UPDATE that will never come; the complete
+    response must end that wait at once (with no write timeout it hung for
+    ever; the chaos suite met it as a WriteTimeout against nginx's ``return``).
+    The server's RST_STREAM(NO_ERROR) after the response is not an error.
+    """
+    from h2.errors import ErrorCodes
+
+    timers: list[asyncio.TimerHandle] = []
+
+    def answer(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id, status=413, body=b"too big")
+        request.conn.h2.reset_stream(request.stream_id, ErrorCodes.NO_ERROR)
+        request.conn.flush()
+
+    def on_head(request: ScriptedRequest) -> None:
+        if _path(request) == "/early":
+            # Connection window for the next request; the stream's stays at 64 KiB.
+            request.conn.h2.increment_flow_control_window(1 << 20)
+            request.conn.flush()
+            # The answer comes once the upload waits for the stream's window.
+            timers.append(asyncio.get_running_loop().call_later(0.2, answer, request))
+
+    def handler(request: ScriptedRequest) -> None:
+        request.conn.respond(request.stream_id, body=b"%d" % len(request.body))
+
+    scripted = ScriptedH2Server(handler, acknowledge=False, on_head=on_head)
+    async for server in _serve(scripted):
+        timeout = hyperhttp.Timeout(5.0, write=None)
+        async with hyperhttp.Client(http1=False, timeout=timeout) as client:
+            content = _big_stream() if streamed else b"u" * (1024 * 1024)
+            async with asyncio.timeout(2):
+                r = await client.put(f"{server.url}/early", content=content)
+            assert (r.status_code, r.content) == (413, b"too big")
+            r = await client.put(f"{server.url}/next", content=b"small")  # the connection serves on
+            assert r.content == b"5"
+            assert len(server.connections) == 1
+        for timer in timers:
+            timer.cancel()
+
+
+async def test_a_reset_ends_an_upload_waiting_for_window() -> None:
+    """RST_STREAM while the upload waits for window: a prompt RemoteProtocolError, not a hang."""
+    from h2.errors import ErrorCodes
+
+    timers: list[asyncio.TimerHandle] = []
+
+    def reset(request: ScriptedRequest) -> None:
+        request.conn.h2.reset_stream(request.stream_id, ErrorCodes.INTERNAL_ERROR)
+        request.conn.flush()
+
+    def on_head(request: ScriptedRequest) -> None:
+        timers.append(asyncio.get_running_loop().call_later(0.2, reset, request))
+
+    scripted = ScriptedH2Server(lambda r: None, acknowledge=False, on_head=on_head)
+    async for server in _serve(scripted):
+        timeout = hyperhttp.Timeout(5.0, write=None)
+        async with hyperhttp.Client(http1=False, timeout=timeout) as client:
+            async with asyncio.timeout(2):
+                with pytest.raises(hyperhttp.RemoteProtocolError, match="reset the stream"):
+                    await client.put(f"{server.url}/up", content=b"u" * (1024 * 1024))
+        for timer in timers:
+            timer.cancel()
+
+
 async def test_malformed_response_headers_are_remote_protocol_errors() -> None:
     """An uppercase field name (forbidden in HTTP/2) is a RemoteProtocolError, not a hang."""
 

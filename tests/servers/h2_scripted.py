@@ -71,6 +71,10 @@ class ServerConnection(asyncio.Protocol):
                 self.bodies[event.stream_id] = []
                 self.open_streams += 1
                 self.peak_streams = max(self.peak_streams, self.open_streams)
+                if self.server.on_head is not None:  # before the body: may answer early
+                    stream_id = event.stream_id or 0
+                    head = self.heads[stream_id]
+                    self.server.on_head(ScriptedRequest(self, stream_id, head, b""))
             elif isinstance(event, h2.events.DataReceived):
                 self.bodies[event.stream_id].append(event.data or b"")
                 if self.server.acknowledge:
@@ -163,6 +167,7 @@ class ScriptedH2Server:
     handler: Handler
     settings: dict[h2.settings.SettingCodes, int] = field(default_factory=dict)
     acknowledge: bool = True
+    on_head: Callable[[ScriptedRequest], None] | None = None  # called as a request's head arrives
     url: str = ""
     requests: list[ScriptedRequest] = field(default_factory=list)
     connections: list[ServerConnection] = field(default_factory=list)

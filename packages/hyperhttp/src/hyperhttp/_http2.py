@@ -503,6 +503,10 @@ class H2Stream(BodyBuffer):
         self.head_only = False  # a HEAD request: no body whatever the length says
         self.heads_before = conn.heads  # responses the connection had when this one opened
 
+    def fail(self, error: BaseException) -> None:
+        super().fail(error)
+        self.conn._wake_uploads()  # an upload waiting for window stops waiting
+
     async def read_all(self) -> bytes:
         """Return the rest of the body; data is acknowledged as it arrives."""
         self.whole = True
@@ -1169,6 +1173,9 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             return
         stream.done = True
         stream._wake()
+        # RFC 9113 §8.1: a complete response may come before the whole request;
+        # an upload waiting for window the server will never grant stops now.
+        self._wake_uploads()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed_down()
