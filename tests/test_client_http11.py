@@ -192,6 +192,22 @@ async def test_per_host_cap_bounds_connections(web_server: WebServer) -> None:
     assert len(web_server.connections) <= 4
 
 
+async def test_defaults_put_no_per_host_cap_below_the_global_one(web_server: WebServer) -> None:
+    """At its defaults one slow origin gets as many connections as requests wait (up to 100).
+
+    The old default of 10 per host held a 20 ms origin to 500 requests a
+    second whatever the machine (issue 16).
+    """
+    assert hyperhttp.Limits().max_connections_per_host is None
+    assert hyperhttp.Limits().max_connections == 100
+    async with hyperhttp.Client() as client:
+        results = await asyncio.gather(
+            *(client.get(f"{web_server.url}/sleep/0.3") for _ in range(40))
+        )
+    assert all(r.text == "slept" for r in results)
+    assert len(web_server.connections) == 40
+
+
 async def test_unread_stream_closes_its_connection(web_server: WebServer) -> None:
     """A streamed body not read to the end closes the connection instead of pooling it."""
     async with hyperhttp.Client() as client:

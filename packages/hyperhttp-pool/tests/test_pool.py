@@ -754,3 +754,28 @@ async def test_limits_are_validated(limit: str, value: object, error: type[Excep
     """Bad limits fail when the pool is built, naming the setting."""
     with pytest.raises(error, match=limit):
         Pool(Connector(), **{limit: value})  # type: ignore[arg-type]
+
+
+async def test_no_per_key_cap_by_default() -> None:
+    """``max_connections_per_key=None`` (the default): one key may use the whole global cap.
+
+    A per-key cap of 10 throttled one slow origin to 10 x (1 / service time)
+    requests a second whatever the machine (issue 16); aiohttp has none.
+    """
+    connector = Connector()
+    connector.gate = asyncio.Event()
+    async with make_pool(connector, max_connections=30) as pool:
+        tasks = [asyncio.ensure_future(pool.acquire("a")) for _ in range(40)]
+        try:
+            await settle()
+            opened = connector.started
+        finally:
+            connector.gate.set()
+            for done in asyncio.as_completed(tasks, timeout=5):
+                (await done).release()
+        assert opened == 30  # the global cap, not 10 per key
+    with pytest.raises(ValueError, match="max_connections_per_key"):
+        Pool(Connector(), max_connections_per_key=0)
+    explicit: FakePool = Pool(Connector(), max_connections_per_key=None)
+    assert explicit.stats().connections == 0
+    await explicit.aclose()

@@ -77,7 +77,7 @@ class PoolMachine(RuleBasedStateMachine):
 
     @initialize(
         max_connections=st.integers(1, 4),
-        per_key=st.integers(1, 3),
+        per_key=st.one_of(st.none(), st.integers(1, 3)),  # None: only the global cap
         keepalive=st.sampled_from([None, 5.0, 20.0]),
         lifetime=st.sampled_from([None, 15.0]),
         requests=st.sampled_from([None, 1, 2, 3]),
@@ -85,7 +85,7 @@ class PoolMachine(RuleBasedStateMachine):
     def setup(
         self,
         max_connections: int,
-        per_key: int,
+        per_key: int | None,
         keepalive: float | None,
         lifetime: float | None,
         requests: int | None,
@@ -279,8 +279,9 @@ class PoolMachine(RuleBasedStateMachine):
         total = pool.stats()
         per_key = [pool.stats(key) for key in KEYS]
         assert total.connections <= pool.max_connections
+        cap = pool.max_connections_per_key or pool.max_connections
         for stats in per_key:
-            assert stats.connections <= pool.max_connections_per_key
+            assert stats.connections <= cap
         summed = PoolStats(
             idle=sum(s.idle for s in per_key),
             in_use=sum(s.in_use for s in per_key),

@@ -98,7 +98,7 @@ class Pool(Generic[K, C]):
     Args:
         connect: opens a connection for a key; called in the acquiring task.
         max_connections: cap on all connections (connecting ones included).
-        max_connections_per_key: cap per key.
+        max_connections_per_key: cap per key; None (the default): only the global cap.
         keepalive_expiry: seconds an idle connection is kept (None: forever).
         max_lifetime: seconds after which a connection takes no new lease.
         max_requests: leases after which a connection takes no new lease.
@@ -113,7 +113,7 @@ class Pool(Generic[K, C]):
         connect: Callable[[K], Awaitable[C]],
         *,
         max_connections: int = 100,
-        max_connections_per_key: int = 10,
+        max_connections_per_key: int | None = None,
         keepalive_expiry: float | None = 60.0,
         max_lifetime: float | None = None,
         max_requests: int | None = None,

@@ -200,7 +200,10 @@ class PoolState(Generic[K, C]):
 
     Args:
         max_connections: cap on all connections, connecting ones included.
-        max_connections_per_key: cap per key.
+        max_connections_per_key: cap per key; None (the default): only the
+            global cap, as in aiohttp. A per-key cap below the global one
+            throttles a slow origin to cap / service time requests a second
+            however idle the machine; it is for politeness (crawlers).
         keepalive_expiry: seconds an idle connection is kept (None: forever).
         max_lifetime: seconds after which a connection takes no new lease.
         max_requests: leases after which a connection takes no new lease.
@@ -216,7 +219,7 @@ class PoolState(Generic[K, C]):
         self,
         *,
         max_connections: int = 100,
-        max_connections_per_key: int = 10,
+        max_connections_per_key: int | None = None,
         keepalive_expiry: float | None = 60.0,
         max_lifetime: float | None = None,
         max_requests: int | None = None,
@@ -224,13 +227,17 @@ class PoolState(Generic[K, C]):
     ) -> None:
         _check_limit("max_connections", max_connections, integer=True, allow_none=False)
         _check_limit(
-            "max_connections_per_key", max_connections_per_key, integer=True, allow_none=False
+            "max_connections_per_key", max_connections_per_key, integer=True, allow_none=True
         )
         _check_limit("keepalive_expiry", keepalive_expiry, integer=False, allow_none=True)
         _check_limit("max_lifetime", max_lifetime, integer=False, allow_none=True)
         _check_limit("max_requests", max_requests, integer=True, allow_none=True)
         self.max_connections = max_connections
         self.max_connections_per_key = max_connections_per_key
+        # The cap the rules compare with: no per-key cap is the global one.
+        self._per_key = (
+            max_connections if max_connections_per_key is None else max_connections_per_key
+        )
         self.keepalive_expiry = keepalive_expiry
         self.max_lifetime = max_lifetime
         self.max_requests = max_requests
@@ -285,7 +292,7 @@ class PoolState(Generic[K, C]):
             keyed.live += 1
             self._waiters += 1
             if (
-                keyed.connections < self.max_connections_per_key
+                keyed.connections < self._per_key
                 and self._connections >= self.max_connections
                 and not self._covered(keyed, 0)
             ):
@@ -558,7 +565,7 @@ class PoolState(Generic[K, C]):
 
     def _may_open(self, keyed: _Keyed[K, C], extra: int) -> bool:
         """Tell whether a connection can be opened for this key now (evicting if need be)."""
-        if self._covered(keyed, extra) or keyed.connections >= self.max_connections_per_key:
+        if self._covered(keyed, extra) or keyed.connections >= self._per_key:
             return False
         if self._connections < self.max_connections:
             return True
@@ -675,7 +682,7 @@ class PoolState(Generic[K, C]):
                 self._grant(waiter, record, now)
                 self.to_wake.append(waiter)
                 continue
-            if self._covered(keyed, 0) or keyed.connections >= self.max_connections_per_key:
+            if self._covered(keyed, 0) or keyed.connections >= self._per_key:
                 break
             if self._connections >= self.max_connections and not self._evict_idle(keyed):
                 self._blocked[keyed] = None

@@ -83,7 +83,20 @@ def _count(name: str, value: object) -> int:
 
 
 class Limits:
-    """Connection pool limits (see hyperhttp-pool)."""
+    """Connection pool limits (see hyperhttp-pool).
+
+    Defaults, each chosen so a user who changes nothing is not throttled
+    (docs/performance.md, "Defaults"):
+
+    - ``max_connections=100``: the cap on all connections (aiohttp's too);
+    - ``max_connections_per_host=None``: no per-host cap below the global
+      one. A cap of 10 held one origin with a 20 ms service time to 500
+      requests a second on any machine; set one to be polite to a host;
+    - ``keepalive_expiry=60.0``: idle connections are kept a minute (servers
+      usually close sooner; a connection they closed is detected when it is
+      taken and the request replayed once);
+    - ``max_requests_per_connection`` and ``max_connection_lifetime``: None.
+    """
 
     __slots__ = (
         "keepalive_expiry",
@@ -97,13 +110,17 @@ class Limits:
         self,
         *,
         max_connections: int = 100,
-        max_connections_per_host: int = 10,
+        max_connections_per_host: int | None = None,
         keepalive_expiry: float | None = 60.0,
         max_requests_per_connection: int | None = None,
         max_connection_lifetime: float | None = None,
     ) -> None:
         self.max_connections = _count("max_connections", max_connections)
-        self.max_connections_per_host = _count("max_connections_per_host", max_connections_per_host)
+        self.max_connections_per_host = (
+            None
+            if max_connections_per_host is None
+            else _count("max_connections_per_host", max_connections_per_host)
+        )
         self.keepalive_expiry = _seconds("keepalive_expiry", keepalive_expiry)
         self.max_requests_per_connection = (
             None
