@@ -18,6 +18,7 @@ import importlib
 import inspect
 import json as _json
 import time
+import traceback
 import warnings
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
@@ -653,18 +654,22 @@ class Client:
         breaker = self.circuit_breaker if circuit_breaker is _UNSET else _breaker(circuit_breaker)
         authority = self.auth if auth is _UNSET else coerce_auth(auth)
         chain = self._send_chain(request, timeouts, stream, follow, policy, breaker, authority)
-        if timeouts.total is None:
-            return await chain
         try:
-            async with asyncio.timeout(timeouts.total):
+            if timeouts.total is None:
                 return await chain
-        except TimeoutError as exc:
-            if isinstance(exc, TimeoutException):
-                raise
-            raise ReadTimeout(
-                f"the request did not complete within the total timeout ({timeouts.total:g} s)",
-                request=request,
-            ) from exc
+            try:
+                async with asyncio.timeout(timeouts.total):
+                    return await chain
+            except TimeoutError as exc:
+                if isinstance(exc, TimeoutException):
+                    raise
+                raise ReadTimeout(
+                    f"the request did not complete within the total timeout ({timeouts.total:g} s)",
+                    request=request,
+                ) from exc
+        except BaseException as exc:
+            _drop_frame_locals(exc)
+            raise
 
     async def _send_chain(
         self,
@@ -1227,6 +1232,24 @@ class Client:
                 self._h2_lists.clear()
             self._h2_lists[key] = fields
         return fields
+
+
+def _drop_frame_locals(error: BaseException) -> None:
+    """Clear the locals of the frames ``error`` left on its way up to the caller's.
+
+    An exchange that failed keeps its error for later readers, and that
+    error's traceback holds the frames that were waiting on the exchange
+    (and the client's, which held it too): a reference cycle per failed
+    request, freed only by the cyclic collector's passes (issue 16). Called
+    where :meth:`Client.send` catches it: every frame below has finished
+    (the error left each of them), so dropping their locals breaks the cycle
+    and changes nothing a printed traceback shows. Only the error's own
+    traceback: the errors it was raised from may hold frames of the caller's
+    that still run.
+    """
+    tb = error.__traceback__
+    if tb is not None:
+        traceback.clear_frames(tb.tb_next)  # (tb itself is the frame of send(), running)
 
 
 def _asks_close(request: Request) -> bool:
