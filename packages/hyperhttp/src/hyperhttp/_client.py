@@ -472,8 +472,7 @@ class Client:
                 body, multipart = whole, None
             else:
                 stream = multipart
-        given = sum(x is not None for x in (content, data)) + (json is not _UNSET)
-        if given > 1:
+        if (content is not None) + (data is not None) + (json is not _UNSET) > 1:
             raise TypeError("pass only one of content=, data= and json=")
         given_content: object = content  # checked at run time: callers are not all typed
         given_data: object = data
@@ -699,8 +698,10 @@ class Client:
                 response = await self._send_authenticated(
                     sent, timeouts, stream, policy, breaker, auth
                 )
+            elif policy is None and breaker is None:  # (_send_attempts inlined: one await less)
+                response = await self._send_replaying(sent, timeouts, stream)
             else:
-                response = await self._send_attempts(sent, timeouts, stream, policy, breaker)
+                response = await self._send_resilient(sent, timeouts, stream, policy, breaker)
             set_cookie = response._raw_values(b"set-cookie")  # the Headers stay unbuilt
             if set_cookie:
                 jar.extract(request.url, [value.decode("latin-1") for value in set_cookie])

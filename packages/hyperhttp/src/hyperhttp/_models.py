@@ -171,6 +171,7 @@ class Response:
         "_closed",
         "_content",
         "_decoded_limit",
+        "_ended",
         "_headers",
         "_json",
         "_on_close",
@@ -178,7 +179,6 @@ class Response:
         "_source",
         "_started",
         "_text",
-        "elapsed",
         "history",
         "http_version",
         "reason_phrase",
@@ -221,10 +221,18 @@ class Response:
         self._started = time.perf_counter() if started is None else started
         self._decoded_limit = decoded_limit
         self._on_close = on_close
-        self.elapsed = datetime.timedelta(0)
+        self._ended: float | None = None  # perf_counter() at close: elapsed is built when asked
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code} {self.reason_phrase}]>"
+
+    @property
+    def elapsed(self) -> datetime.timedelta:
+        """Time from the start of the attempt to the response's close (0 until closed)."""
+        ended = self._ended
+        if ended is None:
+            return datetime.timedelta(0)
+        return datetime.timedelta(seconds=ended - self._started)
 
     # ------------------------------------------------------------ head
 
@@ -347,7 +355,7 @@ class Response:
             self._name_request(exc)
             raise
         finally:
-            await self.aclose()
+            self._close()
         return content
 
     def _name_request(self, error: HTTPError) -> None:
@@ -426,10 +434,13 @@ class Response:
 
     async def aclose(self) -> None:
         """Finish with the response; an unread body closes its connection."""
+        self._close()
+
+    def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._started)
+        self._ended = time.perf_counter()
         if self._source is not None:
             self._source.close()
         if self._on_close is not None:
