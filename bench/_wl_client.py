@@ -1,4 +1,4 @@
-"""One workloads-benchmark cell in a fresh process: ``python bench/_wl_client.py SPEC_JSON``.
+"""One workloads-benchmark cell in a fresh process: ``python bench/_wl_client.py < SPEC_JSON``.
 
 Run by bench/bench_workloads.py, which documents the scenarios. The process
 pins itself to CPU 0 (the servers run on CPU 1), raises its open-file limit,
@@ -573,7 +573,7 @@ async def _main(spec: Spec) -> dict[str, Any]:
 
 
 def main() -> None:
-    spec: Spec = json.loads(sys.argv[1])
+    spec: Spec = json.loads(sys.stdin.read())  # stdin: the crawler's URL list is long
     os.sched_setaffinity(0, {spec.get("cpu", 0)})
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
