@@ -119,8 +119,13 @@ class BodyBuffer:
         return body
 
 
-class ConnectionBase(asyncio.Protocol):
-    """The asyncio plumbing of a client connection (see the module docstring)."""
+class ConnectionBase(asyncio.BaseProtocol):
+    """The asyncio plumbing of a client connection (see the module docstring).
+
+    A ``BaseProtocol``, not a ``Protocol``: the connections are buffered
+    protocols, and uvloop reads into a protocol's buffer only when it is not
+    an ``asyncio.Protocol`` too (asyncio takes either).
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop

@@ -1,16 +1,44 @@
-"""HTTP/1.1 over an asyncio Protocol: the parser is fed from data_received.
+"""HTTP/1.1 over an asyncio BufferedProtocol: reads land in reused buffers, the parser frames them.
 
 Strategy
 --------
 One :class:`HTTP11Connection` per TCP (or TLS) connection, one request at a
 time (the pool gives it capacity 1). No stream readers and no per-request
-tasks: ``data_received`` feeds hyperhttp-parser and hands each event to the
+tasks: each read is fed to hyperhttp-parser and each event handed to the
 current :class:`Exchange`, which buffers body bytes and wakes the one task
 waiting on it. Waiting costs one future. The read timeout is one timer per
 *connection*, armed lazily: data and new requests only stamp the time, and
 the timer, when it fires, re-arms itself for the current deadline. A busy
 connection thus arms about one timer per read-timeout period, not one per
 request, and never cancels one on the hot path.
+
+Reading (the protocol is an ``asyncio.BufferedProtocol`` on both loops):
+
+- The transport reads into one buffer per *thread* (``READ_BUFFER`` bytes,
+  shared by every connection of the loop: ``get_buffer`` and
+  ``buffer_updated`` come in pairs, synchronously), and the parser copies
+  what it keeps out of it. An idle connection holds no read buffer at all,
+  and no read allocates a fresh one (a fresh ``bytes`` of 128 KiB or more is
+  an mmap and an munmap per read, page faults for every 4 KiB of it).
+- A body not streamed (read whole, ``read_all``) with a plain Content-Length of
+  ``DIRECT_MIN`` to ``DIRECT_MAX`` bytes, within the response size limit,
+  that does not come whole with its head is read *directly* into a target
+  buffer of exactly its size, taken from a per-thread free list (bounded by
+  ``FREE_MAX`` bytes): ``get_buffer`` hands out the unfilled rest of it, so
+  the kernel copies the body where it goes. When
+  the head came with body bytes enough (``DIRECT_MIN``), the read is fed to
+  the parser up to the head's end only, so the target holds the whole body.
+  Its last ``TAIL`` bytes are read into the shared buffer instead, with
+  whatever came after them in that read (bytes past the response make the
+  connection unusable, rule 2, as when the body came in that read whole).
+  Once full, the target is fed to the parser in one piece: the parser stays
+  the framing authority (it sees every byte, decides the end and reuse)
+  and its one copy is the body's ``bytes`` itself, returned as is. A body
+  thus costs one allocation, the one the caller keeps; the first direct
+  read raises glibc's mmap threshold once (``_ready_allocator``), so that
+  allocation comes from the heap instead of fresh pages each time.
+- A stream (``iter_raw``) leaves direct reading at once (what the target
+  holds is fed to the parser) and is read piece by piece with backpressure.
 
 Rules
 -----
@@ -54,6 +82,8 @@ Rules
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import TYPE_CHECKING
 
 import hyperhttp_parser as hp
@@ -68,17 +98,37 @@ from ._exceptions import (
 )
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import AsyncIterable, AsyncIterator
 
 __all__ = ["Exchange", "HTTP11Connection", "StaleConnection", "asks_close"]
 
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
+#: The per-thread read buffer (asyncio's own reads are this size).
+READ_BUFFER = 256 * 1024
+#: Bodies read straight into a buffer of their size (see the module docstring).
+DIRECT_MIN = 64 * 1024
+DIRECT_MAX = 8 * 1024 * 1024
+#: Bytes of direct-read buffers kept per thread for reuse, and the largest kept.
+FREE_MAX = 8 * 1024 * 1024
+#: The last bytes of a direct body are read into the shared buffer, with
+#: whatever follows them in the same read (bytes past a response: rule 2).
+TAIL = 16 * 1024
+
+_HEAD = hp.ParserState.HEAD
+_BODY = hp.ParserState.BODY
+_DONE = hp.ParserState.DONE
 
 _ResponseHead = hp.ResponseHead
 _Data = hp.Data
 _EndOfMessage = hp.EndOfMessage
+
+
+def _last_head(events: list[hp.Event]) -> hp.ResponseHead | None:
+    for event in reversed(events):
+        if type(event) is _ResponseHead:
+            return event
+    return None
 
 
 def asks_close(fields: list[tuple[bytes, bytes, bytes]]) -> bool:
@@ -96,6 +146,75 @@ def asks_close(fields: list[tuple[bytes, bytes, bytes]]) -> bool:
     return False
 
 
+class _Buffers(threading.local):
+    """The read buffer and the free direct-read buffers of this thread (its event loop)."""
+
+    def __init__(self) -> None:
+        self.read = bytearray(READ_BUFFER)
+        self.read_view = memoryview(self.read)
+        self.free: list[bytearray] = []
+        self.free_bytes = 0
+
+    def take(self, size: int) -> bytearray:
+        """Return a buffer of ``size`` to ``2 * size`` bytes, a free one when there is one."""
+        free = self.free
+        for index in range(len(free) - 1, -1, -1):
+            buffer = free[index]
+            if size <= len(buffer) <= 2 * size:
+                del free[index]
+                self.free_bytes -= len(buffer)
+                return buffer
+        if not _allocator_ready:
+            _ready_allocator()
+        return bytearray(size)
+
+    def give(self, buffer: bytearray) -> None:
+        """Keep ``buffer`` for reuse while the free ones stay within ``FREE_MAX`` bytes."""
+        if self.free_bytes + len(buffer) <= FREE_MAX:
+            self.free.append(buffer)
+            self.free_bytes += len(buffer)
+
+
+_buffers = _Buffers()
+_allocator_ready = False
+
+
+def _ready_allocator() -> None:
+    """Let glibc keep bodies up to ``DIRECT_MAX`` bytes on its heap (once per process).
+
+    glibc serves a block of 128 KiB or more with its own mmap, and gives the
+    top of its heap back to the system once 128 KiB of it is free: below
+    these thresholds a 1 MiB body costs 256 page faults (and the munmap or
+    brk calls) each time, whatever buffers we reuse, since the caller's
+    ``bytes`` is new. Its documented dynamic threshold (mallopt(3),
+    M_MMAP_THRESHOLD) rises to the size of a mapped block freed: one block
+    of ``DIRECT_MAX`` bytes, mapped and freed untouched (``bytes(n)`` asks
+    calloc, which trusts fresh pages to be zero), makes the heap serve such
+    bodies, and keeps up to twice that much free heap before trimming it.
+    Elsewhere it is one mmap and munmap, once.
+    """
+    global _allocator_ready
+    _allocator_ready = True
+    bytes(DIRECT_MAX)  # mapped, and freed at once
+
+
+def _plain_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """Return the length a head with one digits-only Content-Length and no Transfer-Encoding gives.
+
+    -1 for any other head. Only a hint for sizing a direct read: the parser
+    frames the body whatever this says.
+    """
+    length = -1
+    for name, value in headers:
+        if name == b"content-length":
+            if length >= 0 or not value.isdigit() or len(value) >= 19:
+                return -1
+            length = int(value)
+        elif name == b"transfer-encoding":
+            return -1
+    return length
+
+
 class StaleConnection(RemoteProtocolError):
     """A reused connection closed before any byte of the response (rule 3)."""
 
@@ -103,7 +222,7 @@ class StaleConnection(RemoteProtocolError):
 class Exchange(BodyBuffer):
     """One request/response on a connection: the response head, then its body."""
 
-    __slots__ = ("conn", "keep_alive", "paused", "received_bytes", "sent")
+    __slots__ = ("conn", "keep_alive", "length", "paused", "received_bytes", "sent")
 
     def __init__(
         self, conn: HTTP11Connection, read_timeout: float | None, limit: int | None
@@ -114,6 +233,30 @@ class Exchange(BodyBuffer):
         self.keep_alive = False
         self.paused = False
         self.sent = False  # the whole request was handed to the transport (rule 2)
+        self.length = -2  # the plain Content-Length, once looked up (-1: none)
+
+    def direct_size(self) -> int:
+        """Bytes of body still to come, when they may be read directly (else 0).
+
+        For a body of a plain Content-Length, from ``DIRECT_MIN`` to
+        ``DIRECT_MAX`` bytes and within the size limit, not streamed.
+        """
+        length = self.length
+        if length == -2:
+            head = self.head
+            if head is None:
+                return 0
+            length = self.length = _plain_length(head.headers)
+        if (
+            length < DIRECT_MIN
+            or length > DIRECT_MAX
+            or self.streaming
+            or self.done
+            or self.error is not None
+            or (self.limit is not None and length > self.limit)
+        ):
+            return 0
+        return length - self.received
 
     # ------------------------------------------------------------ fed by the protocol
 
@@ -174,6 +317,8 @@ class Exchange(BodyBuffer):
     async def iter_raw(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, with backpressure (rule 1); once."""
         self.check_unread()
+        if self.conn.exchange is self:
+            self.conn.leave_direct()  # a stream is read piece by piece
         chunks = self.chunks
         while True:
             while chunks:
@@ -191,7 +336,7 @@ class Exchange(BodyBuffer):
             await self._wait()
 
 
-class HTTP11Connection(ConnectionBase):
+class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
     """An HTTP/1.1 client connection (see the module docstring)."""
 
     capacity = 1
@@ -207,6 +352,13 @@ class HTTP11Connection(ConnectionBase):
         self.exchange: Exchange | None = None
         self.reusable = True
         self.idle_until: float | None = None  # the server's Keep-Alive timeout
+        self.buffers = _buffers  # this thread's: the loop calls us from it
+        # Direct reading (module docstring): the target, its unfilled rest
+        # (what get_buffer hands out), and the bytes read into it.
+        self.direct: bytearray | None = None
+        self.direct_view: memoryview | None = None
+        self.direct_rest: memoryview | None = None
+        self.filled = 0
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("busy" if self.exchange else "idle")
@@ -225,12 +377,14 @@ class HTTP11Connection(ConnectionBase):
     def close(self) -> None:
         self.closed = True
         self._cancel_timer()
+        self._drop_direct()
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
         self.closed = True
         self._cancel_timer()
+        self._drop_direct()
         if self.transport is not None:
             self.transport.abort()
 
@@ -247,25 +401,158 @@ class HTTP11Connection(ConnectionBase):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        rest = self.direct_rest
+        return self.buffers.read_view if rest is None else rest
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.direct_rest is not None:
+            self._direct_received(nbytes)
+        else:
+            self._received(self.buffers.read_view[:nbytes], True)
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        """Take bytes read elsewhere (the transport calls the buffered methods instead)."""
+        self.leave_direct()  # (never reading directly here: keep the order anyway)
+        self._received(data, False)
+
+    def _received(self, data: bytes | memoryview, shared: bool) -> None:
+        if self.direct is not None:
+            self._direct_tail(data)
+            return
         exchange = self.exchange
         if exchange is None or exchange.done:  # bytes nobody asked for (rule 2)
             self.reusable = False
             self.abort()
             return
-        exchange.received_bytes += len(data)
+        size = len(data)
+        exchange.received_bytes += size
         if exchange.read_timeout is not None:
             exchange.last_data = self.loop.time()
+        parser = self.parser
         try:
-            events = self.parser.feed(data)
+            if shared and size >= DIRECT_MIN and parser.state is _HEAD:
+                events = self._feed_head(exchange, data)
+            else:
+                events = parser.feed(data)
         except hp.RemoteProtocolError as exc:
             exchange.fail(RemoteProtocolError(str(exc)))
             self.abort()
             return
         if events:
             exchange.on_events(events)
+        if shared and self.direct is None and parser.state is _BODY and not self.closed:
+            size = exchange.direct_size()
+            if size >= DIRECT_MIN:  # a large body under way: read the rest of it directly
+                self._start_direct(size, data[:0])
+
+    def _feed_head(self, exchange: Exchange, data: bytes | memoryview) -> list[hp.Event]:
+        """Feed a large read up to the end of the head; read a large body in it directly.
+
+        Feeding the parser in two pieces is the same as in one; split at the
+        head's end, the body's first bytes can go to the target, which then
+        holds the whole body (no second piece to join).
+        """
+        parser = self.parser
+        read = self.buffers.read
+        size = len(data)
+        events: list[hp.Event] = []
+        pos = 0
+        while parser.state is _HEAD:
+            end = read.find(b"\r\n\r\n", pos, size)
+            if end < 0:
+                break
+            events += parser.feed(data[pos : end + 4])
+            pos = end + 4
+        head = _last_head(events)
+        if parser.state is _BODY and head is not None and type(events[-1]) is _ResponseHead:
+            # The head just ended here, no body byte fed yet.
+            exchange.length = _plain_length(head.headers)
+            body = exchange.direct_size()
+            if body > size - pos:  # the body goes on beyond this read
+                self._start_direct(body, data[pos:])
+                return events
+        if pos < size:
+            events += parser.feed(data[pos:])
+        return events
+
+    # ------------------------------------------------------------ direct reading
+
+    def _start_direct(self, size: int, first: memoryview | bytes) -> None:
+        """Read the next ``size`` body bytes into a buffer of that size, ``first`` first."""
+        buffer = self.buffers.take(size)
+        view = self.direct_view = memoryview(buffer)[:size]
+        self.direct = buffer
+        filled = self.filled = len(first)
+        if filled:
+            view[:filled] = first
+        self._next_rest()
+
+    def _next_rest(self) -> None:
+        """Hand the target out up to its last ``TAIL`` bytes, then the shared buffer."""
+        view = self.direct_view
+        assert view is not None
+        end = len(view) - TAIL
+        self.direct_rest = view[self.filled : end] if self.filled < end else None
+
+    def _direct_received(self, nbytes: int) -> None:
+        exchange = self.exchange
+        if exchange is None:  # pragma: no cover - direct reading ends with the exchange
+            self._drop_direct()
+            return
+        exchange.received_bytes += nbytes
+        if exchange.read_timeout is not None:
+            exchange.last_data = self.loop.time()
+        self.filled += nbytes
+        self._next_rest()
+
+    def _direct_tail(self, data: bytes | memoryview) -> None:
+        """Take the end of a direct body from a read that may hold more."""
+        exchange = self.exchange
+        view = self.direct_view
+        assert exchange is not None
+        assert view is not None
+        size = len(data)
+        exchange.received_bytes += size
+        if exchange.read_timeout is not None:
+            exchange.last_data = self.loop.time()
+        filled = self.filled
+        take = min(size, len(view) - filled)
+        view[filled : filled + take] = data[:take]
+        self.filled = filled + take
+        if self.filled == len(view):
+            if take < size:  # bytes beyond the response, in the same read (rule 2)
+                self.reusable = False
+            self.leave_direct()
+
+    def leave_direct(self) -> None:
+        """Hand what the target holds to the parser (it frames it) and read normally again."""
+        view = self.direct_view
+        if view is None:
+            return
+        filled = self.filled
+        exchange = self.exchange
+        try:
+            events = self.parser.feed(view[:filled]) if filled and exchange is not None else []
+        except hp.RemoteProtocolError as exc:
+            self._drop_direct()
+            assert exchange is not None
+            exchange.fail(RemoteProtocolError(str(exc)))
+            self.abort()
+            return
+        self._drop_direct()  # the parser copied what it keeps
+        if events and exchange is not None:
+            exchange.on_events(events)
+
+    def _drop_direct(self) -> None:
+        buffer = self.direct
+        if buffer is not None:
+            self.direct = self.direct_view = self.direct_rest = None
+            self.filled = 0
+            self.buffers.give(buffer)
 
     def eof_received(self) -> bool:
+        self.leave_direct()  # the body read so far, for the parser to judge the end
         self.closed = True
         exchange = self.exchange
         if exchange is not None and not exchange.done:
@@ -282,6 +569,7 @@ class HTTP11Connection(ConnectionBase):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed_down()
+        self._drop_direct()
         exchange = self.exchange
         if exchange is not None and not exchange.done:
             self._lost(exchange, exc)
@@ -462,6 +750,7 @@ class HTTP11Connection(ConnectionBase):
         timer would find it (rule 6).
         """
         exchange = self.exchange
+        self._drop_direct()  # (reading directly means the body is not whole yet)
         self.exchange = None
         if exchange is None:
             return False
