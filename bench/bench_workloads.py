@@ -18,8 +18,9 @@ Scenarios:
 
 - ``gateway``: one origin with a 20 ms service time (nginx ``echo_sleep``), c = 64,
   256, 1 000 over HTTP/1.1, and c = 64, 1 000 over HTTPS (nginx offers HTTP/2 by
-  ALPN; each client speaks what it picks at its defaults). The pool's physical limit (connections ÷ 20 ms)
-  is shown beside RPS, and the server's CPU tells whether it saturated first.
+  ALPN; each client speaks what it picks at its defaults). The pool's physical
+  limit (connections ÷ 20 ms) is shown beside RPS, and the server's CPU tells
+  whether it saturated first.
 - ``loadgen``: nginx, 200 B, no delay, c = 64, 1 000, 10 000.
 - ``crawler``: 1 000 origins (loopback ports; one in four closes after every
   response), a handful of requests each in shuffled order, 64 workers, at most
