@@ -210,7 +210,7 @@ def load(args: argparse.Namespace) -> None:
     try:
         for _ in range(args.rounds):
             for level in levels:
-                total = max(args.requests, 2 * level)
+                total = max(args.requests, 10 * level)  # 10 per worker at least
                 samples[level].append(_run("hyperhttp-defaults", url, total, level, args.uvloop))
     finally:
         _stop(args.server, server)

@@ -779,3 +779,37 @@ async def test_no_per_key_cap_by_default() -> None:
     explicit: FakePool = Pool(Connector(), max_connections_per_key=None)
     assert explicit.stats().connections == 0
     await explicit.aclose()
+
+
+# ---------------------------------------------------------------- wait deadlines
+
+
+async def test_a_shorter_wait_behind_a_longer_one_expires_on_time() -> None:
+    """Deadlines out of arrival order: the later arrival with the earlier deadline times out."""
+    connector = Connector()
+    async with make_pool(connector, max_connections=1) as pool:
+        holder = await pool.acquire("a")
+        patient = asyncio.ensure_future(pool.acquire("a", timeout=30))
+        await settle()
+        with pytest.raises(PoolTimeout) as caught:
+            await asyncio.wait_for(pool.acquire("a", timeout=0.02), 10)
+        assert caught.value.stats.waiters == 2
+        assert not patient.done()
+        holder.release()
+        (await patient).release()
+        assert pool.stats() == PoolStats(idle=1)
+
+
+async def test_timed_out_waiters_leave_their_places_in_order() -> None:
+    """Many waiters with one timeout all time out; the pool serves the next arrival at once."""
+    connector = Connector()
+    async with make_pool(connector, max_connections=1) as pool:
+        holder = await pool.acquire("a")
+        waiting = [asyncio.ensure_future(pool.acquire("a", timeout=0.02)) for _ in range(20)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 10)
+        assert all(isinstance(outcome, PoolTimeout) for outcome in outcomes)
+        assert pool.stats() == PoolStats(in_use=1, leases=1)
+        holder.release()
+        lease = await pool.acquire("a", timeout=0.02)
+        assert lease.connection is holder.connection
+        lease.release()

@@ -6,6 +6,13 @@ wakes the waiters the state hands a lease (or a slot to open), closes the
 connections it gives up, and keeps one timer for idle expiry. No task is
 spawned and no socket is polled.
 
+Wait deadlines: queued acquires with a timeout share one timer. Their
+deadlines go into a deque in arrival order; as waiters are served oldest
+first (the state's FIFO), served entries leave from the front, and one
+timer is armed for the front's deadline. A deadline earlier than the last
+one queued (a shorter timeout behind a longer one) gets a timer of its own
+instead. 10 000 requests queued behind the pool cost no timer each.
+
 Cancellation safety: whatever point an acquire is cancelled or times out at
 (queued, woken with a lease it has not picked up yet, connecting), the state
 is told to undo exactly that, so capacity is never stranded.
@@ -15,11 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ._errors import PoolClosed, PoolStats, PoolTimeout
-from ._state import ConnectionRecord, PoolConnection, PoolState, WaiterState
+from ._state import ConnectionRecord, PoolConnection, PoolState, Waiter, WaiterState
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -133,6 +141,10 @@ class Pool(Generic[K, C]):
         self._by_connection: dict[C, ConnectionRecord[K, C]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Queued waiters with a deadline, in arrival order (deadlines not
+        # decreasing), and the one timer armed for the front's deadline.
+        self._deadlines: deque[tuple[float, Waiter[K, C]]] = deque()
+        self._deadline_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         stats = self._state.stats()
@@ -210,25 +222,24 @@ class Pool(Generic[K, C]):
                 raise PoolClosed("the pool was closed while waiting for a connection")
             loop = asyncio.get_running_loop()
             future = waiter.token = loop.create_future()
+            own_timer: asyncio.TimerHandle | None = None
+            if timeout is not None:
+                if deadline is None:
+                    deadline = loop.time() + timeout
+                own_timer = self._add_deadline(loop, deadline, waiter)
             try:
-                if timeout is None:
-                    await future
-                else:
-                    if deadline is None:
-                        deadline = loop.time() + timeout
-                    async with asyncio.timeout_at(deadline):
-                        await future
-            except TimeoutError:
-                snapshot = state.stats()  # as this waiter saw it, itself included
-                state.cancel(waiter, self._now())
-                self._flush()
-                raise PoolTimeout(
-                    f"no connection for {key!r} within {timeout} s", snapshot
-                ) from None
+                expired = await future
             except BaseException:  # cancelled: give back whatever we were given
                 state.cancel(waiter, self._now())
                 self._flush()
                 raise
+            finally:
+                if own_timer is not None:
+                    own_timer.cancel()
+                if timeout is not None:
+                    self._drop_served_deadlines()
+            if expired is not None:  # the deadline passed first: _expire cancelled us
+                raise PoolTimeout(f"no connection for {key!r} within {timeout} s", expired)
 
     def lease(self, key: K, *, timeout: float | None = None) -> Leasing[K, C]:
         """``async with pool.lease(key) as connection``: released on exit.
@@ -274,6 +285,10 @@ class Pool(Generic[K, C]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        self._deadlines.clear()
         self._state.close()
         self._flush()
 
@@ -299,6 +314,68 @@ class Pool(Generic[K, C]):
             when = state.next_expiry()
             if when is not None:
                 self._schedule(when)
+
+    # ------------------------------------------------------------ wait deadlines
+
+    def _add_deadline(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, waiter: Waiter[K, C]
+    ) -> asyncio.TimerHandle | None:
+        """Queue ``waiter``'s deadline; return a timer of its own if it is out of order."""
+        deadlines = self._deadlines
+        if deadlines and deadline < deadlines[-1][0]:
+            # A shorter timeout behind a longer one: the shared timer would
+            # reach it late.
+            return loop.call_at(deadline, self._expire, waiter)
+        deadlines.append((deadline, waiter))
+        if self._deadline_timer is None:
+            self._deadline_timer = loop.call_at(deadlines[0][0], self._on_deadline)
+        return None
+
+    def _drop_served_deadlines(self) -> None:
+        """Forget the deadlines of waiters no longer queued at the front; disarm if none is left.
+
+        Waiters are served oldest first, so the served ones are at the
+        front: amortised O(1) per acquire. One cancelled in the middle stays
+        until the front reaches it (or the deque is compacted).
+        """
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].state is not _WAITING:
+            deadlines.popleft()
+        if not deadlines:
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+                self._deadline_timer = None
+        elif len(deadlines) > 2 * self._state.waiting + 32:
+            self._deadlines = deque(item for item in deadlines if item[1].state is _WAITING)
+
+    def _on_deadline(self) -> None:
+        """Expire every waiter whose deadline passed (the front's came), then re-arm."""
+        self._deadline_timer = None
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadlines = self._deadlines
+        while deadlines:
+            deadline, waiter = deadlines[0]
+            if waiter.state is _WAITING:
+                if deadline > now:
+                    break
+                self._expire(waiter)
+            deadlines.popleft()
+        if deadlines:
+            self._deadline_timer = loop.call_at(deadlines[0][0], self._on_deadline)
+
+    def _expire(self, waiter: Waiter[K, C]) -> None:
+        """Time a queued waiter out: it leaves the queue and wakes with the stats it saw."""
+        if waiter.state is not _WAITING:
+            return  # served (or gone) just in time
+        future = waiter.token
+        snapshot = self._state.stats()  # as this waiter saw it, itself included
+        self._state.cancel(waiter, self._now())
+        self._flush()
+        if future is not None and not future.done():
+            future.set_result(snapshot)
 
     def _schedule(self, when: float) -> None:
         loop = self._loop

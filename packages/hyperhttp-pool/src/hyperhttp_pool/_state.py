@@ -515,6 +515,11 @@ class PoolState(Generic[K, C]):
         for keyed in list(self._keys.values()):
             self._forget_if_unused(keyed)
 
+    @property
+    def waiting(self) -> int:
+        """How many acquires are queued (``stats().waiters`` without building the stats)."""
+        return self._waiters
+
     def stats(self, key: K | None = None) -> PoolStats:
         """Return the counts for ``key``, or for the whole pool."""
         if key is None:
