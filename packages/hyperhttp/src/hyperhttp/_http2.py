@@ -9,7 +9,12 @@ framing, HPACK and the protocol's state; everything else is ours:
 
 - frames produced by requests started in one loop iteration are written
   together, once, at the end of it (one write, one TLS record, for many
-  requests);
+  requests), with the window updates and answers the reads of that
+  iteration made us owe;
+- the common frames never reach h2: DATA is taken straight from the read
+  buffer, and a response head in one HEADERS frame is decoded by our HPACK
+  decoder (h2's own), h2's state machines moved as h2 would move them;
+  h2 judges everything else, in wire order;
 - receive windows are large (2 MiB per stream, 4 MiB for the connection,
   both configurable) so a big body never waits on WINDOW_UPDATE round trips,
   and h2 batches the updates (one per half window consumed);
@@ -73,6 +78,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import h2.stream
+from hpack.exceptions import HPACKError
 
 from ._conn import BodyBuffer, ConnectionBase, check_chunk, close_iterator, wait_write
 from ._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError, ResponseTooLarge
@@ -200,6 +206,9 @@ class _StateMachine(h2.connection.H2ConnectionStateMachine):
 
 _SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
 _RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
+_RECV_HEADERS = h2.connection.ConnectionInputs.RECV_HEADERS
+_STREAM_RECV_HEADERS = h2.stream.StreamInputs.RECV_HEADERS
+_STREAM_RECV_END = h2.stream.StreamInputs.RECV_END_STREAM
 _STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
 _STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
 _CLIENT_STREAM = h2.connection.AllowedStreamIDs.ODD
@@ -212,10 +221,11 @@ class _H2(h2.connection.H2Connection):
     and every frame it reads; at tens of thousands of requests a second that
     is most of a request's cost. The client's common paths therefore move
     h2's state machines directly, as h2 itself would, and write the frame
-    bytes themselves (:meth:`open_stream`, :meth:`end_received`); anything
-    unusual (a header block larger than one frame, frames h2 must judge)
-    still goes through h2's public API. ``fast`` is False if this h2 version
-    lacks the pieces used (then every path is h2's public one).
+    bytes themselves (:meth:`open_stream`, :meth:`end_received`,
+    :meth:`head_received`); anything unusual (a header block larger than one
+    frame, frames h2 must judge) still goes through h2's public API.
+    ``fast`` is False if this h2 version lacks the pieces used (then every
+    path is h2's public one).
 
     h2 also counts open streams by walking every stream it holds (and
     forgetting the closed ones) for each new stream: O(streams) per request.
@@ -265,6 +275,24 @@ class _H2(h2.connection.H2Connection):
             return False
         self.state_machine.process_input(_RECV_DATA)
         stream.receive_data(b"", True, 0)
+        return True
+
+    def head_received(self, stream_id: int, end: bool) -> bool:
+        """Move h2's state for a final response head (one HEADERS frame) that we decode.
+
+        h2 would decode it and emit ResponseReceived (and StreamEnded with
+        ``end``); the caller decodes it and acts on it. Returns False, and
+        changes nothing, when h2 has no such open stream: the caller then
+        hands h2 the frame itself, for its verdict.
+        """
+        stream = self.streams.get(stream_id)
+        if stream is None or not stream.open:
+            return False
+        self.state_machine.process_input(_RECV_HEADERS)
+        machine = stream.state_machine
+        machine.process_input(_STREAM_RECV_HEADERS)
+        if end:
+            machine.process_input(_STREAM_RECV_END)
         return True
 
     def _receive_rst_stream_frame(
@@ -571,6 +599,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             oversized=(OVERSIZED, b""),
         )
         decoder.max_header_list_size = MAX_HEADER_LIST_SIZE
+        self.decoder = decoder  # h2's, and ours for the heads we decode (see _fast_head)
         self.h2.decoder = decoder  # type: ignore[assignment]
         self.h2.local_settings = h2.settings.Settings(
             client=True,
@@ -729,14 +758,17 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self.buffer_updated(size)
 
     def _receive(self, end: int) -> None:
-        """Take DATA frames of known streams ourselves; hand every other frame to h2.
+        """Take DATA frames and response heads of known streams ourselves; the rest is h2's.
 
         h2 costs tens of microseconds per frame and copies each payload four
         times; a body of 1 MiB comes in a hundred frames. DATA of a stream
         whose head we have is therefore taken straight from the read, with our
         own flow-control accounting (windows enforced, WINDOW_UPDATE sent as
         the reader consumes), and h2 is only told of the stream's end (an
-        empty DATA frame with END_STREAM). Frames are handled in wire order.
+        empty DATA frame with END_STREAM). A final head in one HEADERS frame
+        is decoded here too (:meth:`_fast_head`) unless a header block of
+        this read went to h2 before it: HPACK blocks are decoded in wire
+        order. Frames are handled in wire order.
         """
         self.rfill = 0
         if self.closed:
@@ -764,6 +796,9 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         unpack = _frame_head
         calm = self.calm_left  # see CALM_FRAMES: counted here, checked only when spent
         flooded = False  # over it: what came before is handled, then the connection ends
+        # A header block of this read is left to h2: later blocks are too, since
+        # HPACK blocks must be decoded in wire order (RFC 7541 §2.2).
+        blocks = self.block >= 0 or not self.h2.fast
         while pos + 9 <= end:
             head, flags, stream_id = unpack(data, pos)
             length = head >> 8
@@ -805,6 +840,26 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                             h2.errors.ErrorCodes.PROTOCOL_ERROR,
                         )
                         return
+                    if (
+                        not blocks
+                        and flags & _END_HEADERS
+                        and not flags & (_PADDED | _PRIORITY)
+                        and length
+                        and 0x88 <= data[pos + 9] <= 0x8E  # a final :status (see _final_head)
+                    ):
+                        stream = streams.get(stream_id)
+                        if stream is not None and stream.head is None:
+                            # A response head in one frame: ours to decode (h2 spends
+                            # tens of µs on one), in wire order with the frames h2 reads.
+                            took = self._fast_head(stream, view[pos + 9 : frame_end], flags)
+                            if took is None:
+                                return
+                            if took:
+                                if h2_from < pos:
+                                    parts.append((h2_from, pos))
+                                pos = h2_from = frame_end
+                                continue
+                    blocks = True
                     if not flags & _END_STREAM:
                         opened[stream_id & 0x7FFFFFFF] = pos
                     if not flags & _END_HEADERS:
@@ -816,9 +871,11 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                         opened.setdefault(stream_id & 0x7FFFFFFF, -2)  # -2: not here to peek
                     else:
                         self.block += length
-                elif kind == _PUSH_PROMISE and not flags & _END_HEADERS:
-                    self.block = length
-                    self.block_stream = stream_id & 0x7FFFFFFF
+                elif kind == _PUSH_PROMISE:
+                    blocks = True
+                    if not flags & _END_HEADERS:
+                        self.block = length
+                        self.block_stream = stream_id & 0x7FFFFFFF
                 pos = frame_end
                 continue
             if self.block >= 0:  # RFC 9113 §6.2, §6.10: only CONTINUATION until END_HEADERS
@@ -943,14 +1000,45 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         elif len(data) > READ_BUFFER:  # grown for one large frame: back to the usual size
             self.rbuf = bytearray(READ_BUFFER)
             self.rview = memoryview(self.rbuf)
-        if feed is not None:
-            if not self._feed_h2(feed):
-                return
-            self._write_now()  # h2's answers (PING, SETTINGS ACK) and our window updates
-        elif self.raw_out or fed:
-            self._write_now()
+        if feed is not None and not self._feed_h2(feed):
+            return
+        if self.raw_out or fed or feed is not None:
+            # h2's answers (PING, SETTINGS ACK) and our window updates go out at
+            # the end of this loop iteration, in one write with the requests its
+            # callbacks start (a response ended here starts the next request).
+            self.schedule_flush()
         if self.goaway and not self.streams:
             self.close()
+
+    def _fast_head(self, stream: H2Stream, block: memoryview, flags: int) -> bool | None:
+        """Take a final response head (one HEADERS frame) without h2; see _receive.
+
+        h2's state moves as h2 would move it (``_H2.head_received``) and the
+        block is decoded by the connection's HPACK decoder, h2's own. Returns
+        False, having changed nothing, if h2 has no open stream of this id
+        (h2 then judges the frame); None once the connection failed.
+        """
+        end = bool(flags & _END_STREAM)
+        try:
+            if not self.h2.head_received(stream.stream_id, end):
+                return False
+        except h2.exceptions.ProtocolError as exc:
+            self._connection_error(str(exc), h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return None
+        try:
+            headers = self.decoder.decode(bytes(block))
+        except (HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:  # as h2 sorts them
+            # RFC 9113 §4.3: the HPACK state is lost, a connection error.
+            self._connection_error(
+                f"Error decoding header block: {exc}", h2.errors.ErrorCodes.COMPRESSION_ERROR
+            )
+            return None
+        self._on_head(stream, headers)
+        if end:
+            ended = self.streams.pop(stream.stream_id, None)  # a malformed head reset it
+            if ended is not None:
+                self._on_end(ended)
+        return not self.closed
 
     def _calm(self, left: int) -> int:
         """Renew the control-frame allowance once spent (see CALM_FRAMES); negative: a flood.
@@ -1375,7 +1463,11 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             return
         self._return_window(size)
         stream.consumed += size
-        if stream.consumed >= self.stream_window // 2 and stream.stream_id in self.streams:
+        if (
+            stream.consumed >= self.stream_window // 2
+            and stream.stream_id in self.streams
+            and (stream.expected is None or stream.received < stream.expected)
+        ):  # no update for a stream whose body is complete: it takes no more DATA
             increment, stream.consumed = stream.consumed, 0
             stream.recv_window += increment
             self.raw_out.append(_window_update(stream.stream_id, increment))
