@@ -37,27 +37,28 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SIZES = {"200b": 200, "10k": 10 * 1024, "1m": 1024 * 1024}
 CLIENTS = ("hyperhttp-h2", "aiohttp-tls", "pyreqwest-h1", "pyreqwest-h2")
 
-Fetch = "Callable[[], Awaitable[int]]"
+Fetch = Callable[[], Awaitable[int]]
+Close = Callable[[], Awaitable[None]]
 
 
 # ---------------------------------------------------------------- the child process
 
 
-async def _hyperhttp_h2(url: str, concurrency: int, connections: int = 1) -> tuple[object, object]:
+async def _hyperhttp_h2(url: str, concurrency: int, connections: int = 1) -> tuple[Fetch, Close]:
     import hyperhttp
 
     limits = hyperhttp.Limits(max_connections=1, max_connections_per_host=1)
-    clients = [hyperhttp.Client(limits=limits, verify=os.environ["BENCH_CA"]) for _ in range(connections)]
+    clients = [
+        hyperhttp.Client(limits=limits, verify=os.environ["BENCH_CA"]) for _ in range(connections)
+    ]
     turn = [0]
 
     async def fetch() -> int:
@@ -74,7 +75,7 @@ async def _hyperhttp_h2(url: str, concurrency: int, connections: int = 1) -> tup
     return fetch, close
 
 
-async def _aiohttp_tls(url: str, concurrency: int) -> tuple[object, object]:
+async def _aiohttp_tls(url: str, concurrency: int) -> tuple[Fetch, Close]:
     import ssl
 
     import aiohttp
@@ -91,10 +92,14 @@ async def _aiohttp_tls(url: str, concurrency: int) -> tuple[object, object]:
     return fetch, session.close
 
 
-async def _pyreqwest(url: str, concurrency: int, http2: bool) -> tuple[object, object]:
-    from pyreqwest.client import ClientBuilder
+async def _pyreqwest(url: str, concurrency: int, http2: bool) -> tuple[Fetch, Close]:
+    import importlib
 
-    builder = ClientBuilder().add_root_certificate_pem(Path(os.environ["BENCH_CA"]).read_bytes())
+    builder: Any = (
+        importlib.import_module("pyreqwest.client")
+        .ClientBuilder()
+        .add_root_certificate_pem(Path(os.environ["BENCH_CA"]).read_bytes())
+    )
     builder = builder.max_connections(concurrency)
     builder = builder.http2(True) if http2 else builder.http1_only()
     client = builder.build()
@@ -105,7 +110,8 @@ async def _pyreqwest(url: str, concurrency: int, http2: bool) -> tuple[object, o
         await response.bytes()
         if response.version != want:
             raise SystemExit(f"spoke {response.version}")
-        return response.status
+        status: int = response.status
+        return status
 
     return fetch, client.close
 
@@ -124,7 +130,7 @@ async def _child(client: str, url: str, total: int, concurrency: int) -> dict[st
 
     async def worker(count: int) -> None:
         for _ in range(count):
-            if await fetch() != 200:  # type: ignore[operator]
+            if await fetch() != 200:
                 raise SystemExit("status not 200")
 
     warm = max(concurrency, total // 10)
@@ -143,7 +149,7 @@ async def _child(client: str, url: str, total: int, concurrency: int) -> dict[st
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
     gc.callbacks.remove(count_gc)
-    await close()  # type: ignore[operator]
+    await close()
     done = per_worker * concurrency
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
@@ -210,14 +216,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             os.environ["BENCH_CA"] = str(server.ca)
             loop = "uvloop" if args.uvloop else "asyncio"
-            print(f"Python {sys.version.split()[0]}, {loop}, server {server.name}, c={args.concurrency}")
+            version = sys.version.split()[0]
+            print(f"Python {version}, {loop}, server {server.name}, c={args.concurrency}")
             samples: dict[str, dict[str, list[dict[str, float]]]] = {}
             for round_ in range(args.rounds):
                 for size in args.sizes.split(","):
                     length = SIZES[size]
                     total = args.requests if length >= 1 << 20 else args.requests * 8
                     url = f"{server.url}/size/{length}"
-                    row = {c: _run_one(c, url, total, args.concurrency, args.uvloop) for c in clients}
+                    row = {
+                        c: _run_one(c, url, total, args.concurrency, args.uvloop) for c in clients
+                    }
                     for c, r in row.items():
                         samples.setdefault(size, {}).setdefault(c, []).append(r)
                     base = row.get("aiohttp-tls")
