@@ -147,9 +147,11 @@ def main() -> None:
                         out = subprocess.run(
                             command, env=env, capture_output=True, text=True, timeout=300
                         )
-                        if out.returncode:
+                        lines = out.stdout.strip().splitlines()
+                        if not lines or not lines[-1].startswith("{"):
                             raise SystemExit(f"{label} on {loop}:\n{out.stderr[-2000:]}")
-                        result = json.loads(out.stdout.strip().splitlines()[-1])
+                        # (pyreqwest 0.15 may crash at interpreter exit, after its result)
+                        result = json.loads(lines[-1])
                         samples.setdefault((size, loop, label), []).append(result)
     finally:
         server.kill()
