@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 
 import hyperhttp
+import hyperhttp._http2
 import pytest
 
 from tests.servers.h2_hostile import (
@@ -226,3 +227,62 @@ async def test_no_stream_window_update_once_the_declared_body_is_in(
     # The connection's first update (its window raised to 4 MiB) comes with the preface;
     # the rest came before GET /after, which the peer has read.
     assert server.peers[0].seen["window_update"] == 1 + expected_updates
+
+
+async def test_bodies_read_from_lent_buffers_are_exact() -> None:
+    """Big runs of one stream's DATA are kept as views of the read buffer, which is then reused.
+
+    Batches of concurrent 1 MiB responses, each stream's frames back to back
+    (runs far over LEND), each body a different pattern: a buffer read into
+    again while a body still viewed it would show here as a wrong byte.
+    """
+    from hyperhttp._http2 import LEND
+
+    piece = 16 * 1024
+    bodies = {i: bytes((i * 7 + k) % 251 for k in range(256)) * 4096 for i in range(4)}
+
+    async def script(peer: HostilePeer) -> None:
+        for _ in range(3):
+            streams = await _requests(peer, 4)
+            wire = b""
+            for index, stream in enumerate(streams):
+                body = bodies[index]
+                wire += frame(HEADERS, END_HEADERS, stream, _STATUS_200)
+                for at in range(0, len(body), piece):
+                    last = at + piece >= len(body)
+                    wire += frame(DATA, END_STREAM if last else 0, stream, body[at : at + piece])
+            await peer.send(wire)
+        await peer.serve()
+
+    server = HostileServer([script])
+    await server.start()
+    try:
+        async with hyperhttp.Client(http1=False, timeout=hyperhttp.Timeout(10.0)) as client:
+            for _ in range(3):
+                responses = await asyncio.wait_for(
+                    asyncio.gather(*(client.get(f"{server.url}/{i}") for i in range(4))), 20
+                )
+                # The peer answers in the order it read the requests: match by content.
+                assert sorted(r.content for r in responses) == sorted(bodies.values())
+            (connection,) = client._connections
+            assert isinstance(connection, hyperhttp._http2.HTTP2Connection)
+            assert connection.spare, "no buffer was lent and given back"
+    finally:
+        await server.stop()
+    assert not server.errors, server.errors
+    assert piece < LEND < 1024 * 1024  # runs of many frames, several per body
+
+
+async def test_a_buffer_still_viewed_is_not_taken_back() -> None:
+    """give_back keeps a lent buffer for reuse only once no view of it is left."""
+    from hyperhttp._http2 import HTTP2Connection, _read_buffer
+
+    connection = HTTP2Connection(asyncio.get_running_loop())
+    buffer = _read_buffer()
+    view = memoryview(buffer)[10:20]
+    connection.give_back(buffer)
+    assert connection.spare == []
+    view.release()
+    connection.give_back(buffer)
+    assert connection.spare == [buffer]
+    assert len(buffer) == len(_read_buffer())

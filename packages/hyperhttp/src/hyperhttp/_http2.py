@@ -18,6 +18,9 @@ framing, HPACK and the protocol's state; everything else is ours:
 - receive windows are large (2 MiB per stream, 4 MiB for the connection,
   both configurable) so a big body never waits on WINDOW_UPDATE round trips,
   and h2 batches the updates (one per half window consumed);
+- a body read whole is copied once, into the bytes it becomes: large runs of
+  its frames stay in the read buffer they were decrypted into, which the
+  connection lends it (see LEND);
 - a stream read whole acknowledges its data as it arrives; a *streamed* one
   acknowledges what the consumer took, so the peer can never have more than
   one stream window unread in our memory (backpressure per stream);
@@ -113,6 +116,13 @@ MAX_HEADER_LIST_SIZE = 64 * 1024
 # until complete, so this bounds what one frame can make us hold.
 MAX_FRAME_SIZE = 256 * 1024
 READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as much)
+# A run of one stream's DATA frames at least this large, for a body read
+# whole, is not copied out of the read buffer: the stream keeps views of it
+# and the connection reads on into another buffer (see _receive). The body's
+# one join then copies it once, instead of twice. At most one such run per
+# buffer, so a lent buffer holds at most twice the body bytes it lends.
+LEND = READ_BUFFER // 2
+SPARE_BUFFERS = 2  # buffers given back after their body was joined, kept for reuse
 # What the frames we read may make us owe the server (PING and SETTINGS
 # ACKs, RST_STREAM for frames on closed streams: h2's answers) while it
 # reads none of ours, i.e. while the transport holds more than its high-water
@@ -411,6 +421,13 @@ def _own(
     return own
 
 
+def _read_buffer() -> bytearray:
+    """Return a new read buffer of READ_BUFFER bytes, with room to grow one (see give_back)."""
+    buffer = bytearray(READ_BUFFER + 1)
+    del buffer[READ_BUFFER:]
+    return buffer
+
+
 def _window_update(stream: int, increment: int) -> bytes:
     return _pack(">IBII", (4 << 8) | 0x8, 0, stream, increment)
 
@@ -509,6 +526,7 @@ class H2Stream(BodyBuffer):
         "expected",
         "head_only",
         "heads_before",
+        "lent",
         "received_frames",
         "recv_window",
         "sent_end",
@@ -530,6 +548,7 @@ class H2Stream(BodyBuffer):
         self.expected: int | None = None  # the declared Content-Length
         self.head_only = False  # a HEAD request: no body whatever the length says
         self.heads_before = conn.heads  # responses the connection had when this one opened
+        self.lent: list[bytearray] | None = None  # read buffers its chunks are views of
 
     def fail(self, error: BaseException) -> None:
         super().fail(error)
@@ -540,7 +559,13 @@ class H2Stream(BodyBuffer):
         self.whole = True
         if self.unacked:
             self.conn.acknowledge(self, self.unacked)
-        return await self._wait_done()
+        body = await self._wait_done()
+        lent = self.lent
+        if lent is not None:  # joined: its views are gone, the buffers may be read into again
+            self.lent = None
+            for buffer in lent:
+                self.conn.give_back(buffer)
+        return body
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, handing window back as it is taken; once."""
@@ -567,7 +592,11 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
     A buffered protocol: the transport (TLS included) decrypts or receives
     straight into the connection's own read buffer, which is reused, instead
     of making a new bytes object per TLS record and joining them per read.
-    Payloads are copied out of it once, a run of frames at a time.
+    Payloads are copied out of it once, a run of frames at a time; a run of
+    at least LEND bytes of a body read whole is not copied at all: the
+    stream keeps views of the buffer (its body's join is then the only
+    copy), the connection reads on into a spare one, and the buffer comes
+    back once that body is joined.
     """
 
     http_version = "HTTP/2"
@@ -635,8 +664,9 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.good_fields: set[tuple[bytes, bytes]] = set()  # see check_fields
         self.started = False  # the server's first frame, a SETTINGS, came (RFC 9113 §3.4)
         self.ready: asyncio.Future[None] = loop.create_future()
-        self.rbuf = bytearray(READ_BUFFER)
+        self.rbuf = _read_buffer()
         self.rview = memoryview(self.rbuf)
+        self.spare: list[bytearray] = []  # read buffers given back (see LEND)
         self.rfill = 0  # bytes at the start of rbuf: a frame not complete yet
         self.read_at = 0.0  # loop time of the latest read (see _arriving)
         self.owed = 0  # answers queued since the transport paused us (see MAX_OWED)
@@ -799,6 +829,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         # A header block of this read is left to h2: later blocks are too, since
         # HPACK blocks must be decoded in wire order (RFC 7541 §2.2).
         blocks = self.block >= 0 or not self.h2.fast
+        lent = False  # a stream keeps views of this buffer: the next read gets another
         while pos + 9 <= end:
             head, flags, stream_id = unpack(data, pos)
             length = head >> 8
@@ -966,7 +997,10 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     pos += 9 + length
                     if not length and not flags & _END_STREAM:
                         calm -= 1
-                self._take(stream, pieces, flow)
+                if flow >= LEND and stream.whole and not lent:
+                    lent = self._take(stream, pieces, flow, lend=True)
+                else:
+                    self._take(stream, pieces, flow)
                 h2_from = pos
             if flags & _END_STREAM and stream_id in streams:
                 at = opened.pop(stream_id, -1)
@@ -994,11 +1028,18 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
                 )
             return
+        if lent:  # read on into another buffer, the rest of this one moved there
+            self.rbuf = self.spare.pop() if self.spare else _read_buffer()
+            self.rview = memoryview(self.rbuf)
+            if pos < end:
+                self.rbuf[: end - pos] = data[pos:end]
+                end -= pos
+                pos = 0
         if pos < end:
             if not self._keep(pos, end):
                 return
-        elif len(data) > READ_BUFFER:  # grown for one large frame: back to the usual size
-            self.rbuf = bytearray(READ_BUFFER)
+        elif len(self.rbuf) > READ_BUFFER:  # grown for one large frame: back to the usual size
+            self.rbuf = _read_buffer()
             self.rview = memoryview(self.rbuf)
         if feed is not None and not self._feed_h2(feed):
             return
@@ -1115,27 +1156,41 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self._end_stream(stream_id)
         return taken
 
-    def _take(self, stream: H2Stream, payload: memoryview | list[memoryview], flow: int) -> None:
+    def _take(
+        self,
+        stream: H2Stream,
+        payload: memoryview | list[memoryview],
+        flow: int,
+        *,
+        lend: bool = False,
+    ) -> bool:
         """Account ``flow`` bytes of window and give ``payload`` to ``stream``.
 
         ``payload`` is a view of the read buffer (or, for a run of unpadded
         frames, a list of views adding up to ``flow``); it is copied out once.
+        With ``lend`` (a list), the stream keeps the views themselves and the
+        read buffer (see LEND); returns whether it did.
         """
         if not self._take_window(flow):
-            return
+            return False
         stream.recv_window -= flow
         if stream.recv_window < 0:
             self._stream_error(
                 stream, RemoteProtocolError("the server overran the stream's window"), 3
             )
             self._return_window(flow)
-            return
+            return False
         stream.received_frames += 1
         if stream.read_timeout is not None:
             stream.last_data = self.read_at
         if isinstance(payload, list):
             size = flow
-            if size:
+            if lend:
+                stream.chunks.extend(payload)
+                if stream.lent is None:
+                    stream.lent = []
+                stream.lent.append(self.rbuf)
+            elif size:
                 stream.chunks.append(b"".join(payload))
         else:
             size = len(payload)
@@ -1147,16 +1202,32 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             if stream.limit is not None and stream.received > stream.limit:
                 stream.fail(ResponseTooLarge(f"response body over {stream.limit} bytes"))
                 self._reset(stream)
-                return
+                return lend
             expected = stream.expected
             if expected is not None and stream.received > expected:
                 self._overlong(stream)
-                return
+                return lend
         if stream.whole:
             self._consume(stream, flow)
         else:
             stream.unacked += flow
             stream._wake()
+        return lend
+
+    def give_back(self, buffer: bytearray) -> None:
+        """Keep a lent read buffer for reuse, once no view of it is left (see LEND).
+
+        The stream's body was joined and its views dropped; a buffer something
+        still views cannot change size, which is how that is checked.
+        """
+        if len(self.spare) >= SPARE_BUFFERS or len(buffer) != READ_BUFFER:
+            return
+        try:
+            buffer.append(0)
+        except BufferError:  # still viewed: left to the garbage collector
+            return
+        buffer.pop()
+        self.spare.append(buffer)
 
     def _take_window(self, flow: int) -> bool:
         self.recv_window -= flow
