@@ -13,7 +13,8 @@ loop), rounds interleaved so drift hits every client alike:
   hyperhttp at its default limits: RPS, P50, P99 and P99 / P50.
 
 Run: ``python bench/bench_hot.py spread|load|gateway [--rounds N] [--uvloop]``
-(``python bench/bench_hot.py --help``). Numbers are ratios within one run;
+(``python bench/bench_hot.py --help``); ``--clients hyperhttp-defaults@/tmp/old,...``
+runs a client from another checkout (A/B in one run). Numbers are ratios within one run;
 absolute figures swing with the machine.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -118,11 +120,19 @@ def _start(command: list[str]) -> tuple[subprocess.Popen[str], int]:
 
 
 def _run(client: str, url: str, total: int, concurrency: int, uvloop: bool) -> dict[str, float]:
+    """Run one measurement; ``CLIENT@TREE`` imports the packages of the checkout at TREE (A/B)."""
+    env = None
+    client, _, tree = client.partition("@")
+    if tree:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(p) for p in sorted(Path(tree).glob("packages/*/src"))
+        )
     command = [sys.executable, str(Path(__file__)), "_run", client, url, str(total)]
     command.append(str(concurrency))
     if uvloop:
         command.append("--uvloop")
-    out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=env)
     if out.returncode != 0:
         raise SystemExit(f"{client} c={concurrency} failed:\n{out.stderr[-2000:]}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])

@@ -189,12 +189,14 @@ class Pool(Generic[K, C]):
         state = self._state
         if state.closed:
             raise PoolClosed("the pool is closed")
-        waiter = state.acquire(key, self._now())
-        if waiter.state is _GRANTED and not (state.to_wake or state.to_close):
-            record = waiter.record  # the common case: an idle connection, nothing else to do
-            assert record is not None
+        now = self._now()
+        record = state.acquire_idle(key, now)  # the common case: a spare connection
+        if record is not None:
+            if state.to_wake or state.to_close:
+                self._flush()
             assert record.connection is not None
             return Lease(self, record, record.connection)
+        waiter = state.acquire(key, now)
         self._flush()
         deadline: float | None = None
         while True:

@@ -301,6 +301,24 @@ class PoolState(Generic[K, C]):
             self._settle(now)
         return waiter
 
+    def acquire_idle(self, key: K, now: float) -> ConnectionRecord[K, C] | None:
+        """Lease a spare connection of a key nobody waits for, or return None.
+
+        The common case of :meth:`acquire` without its :class:`Waiter`: the
+        record returned holds the lease. On None, call :meth:`acquire`.
+        """
+        if self.closed:
+            return None
+        keyed = self._keys.get(key)
+        if keyed is None or keyed.live or not keyed.spare:
+            return None
+        record = self._take_spare(keyed, now)
+        if record is not None:
+            self._lease(record)
+        if self._blocked:  # stale spares closed: their slots go to the keys in line
+            self._settle(now)
+        return record
+
     def connected(self, waiter: Waiter[K, C], connection: C, now: float) -> None:
         """Record that the OPENING ``waiter`` opened ``connection``; it now holds a lease.
 
@@ -616,6 +634,12 @@ class PoolState(Generic[K, C]):
 
     def _grant(self, waiter: Waiter[K, C], record: ConnectionRecord[K, C], now: float) -> None:
         """Give ``waiter`` a lease on ``record`` (which has room)."""
+        self._lease(record)
+        waiter.state = _GRANTED
+        waiter.record = record
+
+    def _lease(self, record: ConnectionRecord[K, C]) -> None:
+        """Count a new lease on ``record`` (which has room)."""
         keyed = record.keyed
         if not record.active:
             del self._idle[record]
@@ -633,8 +657,6 @@ class PoolState(Generic[K, C]):
             keyed.spare[record] = None
         else:
             keyed.spare.pop(record, None)
-        waiter.state = _GRANTED
-        waiter.record = record
 
     def _open(self, waiter: Waiter[K, C], keyed: _Keyed[K, C], now: float) -> None:
         """Reserve a slot and make ``waiter`` the one to open it."""

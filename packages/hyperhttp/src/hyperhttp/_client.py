@@ -449,6 +449,17 @@ class Client:
         if isinstance(url, str) and "://" not in url[:16] and self.base_url is None:
             raise InvalidURL(f"relative URL {redact(url)!r} without a base_url")
         target = join_base(self.base_url, url)
+        if (
+            headers is None
+            and content is None
+            and data is None
+            and files is None
+            and json is _UNSET
+            and cookies is None
+            and not params
+        ):  # the hot path: a request of its URL only
+            _check_method(method)  # the target is parse_url's; both are checked again as sent
+            return Request(method, target, None, None, None)
         if params:
             target = merge_params(target, params)
         request_headers = Headers(headers) if headers is not None else None
