@@ -401,6 +401,7 @@ async def _load(client: Client, spec: Spec) -> dict[str, Any]:
     window = [float("inf"), float("inf")]  # measured window: [start, end) in loop time
     latencies: list[float] = []
     completed = [0]
+    warmed = [0]  # completions since the start
     stop = [False]
     fetch = client.fetch
 
@@ -417,11 +418,17 @@ async def _load(client: Client, spec: Spec) -> dict[str, Any]:
                 latencies.append(end - start)
             if window[0] <= end < window[1]:
                 completed[0] += 1
+            warmed[0] += 1
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(conc)]
     pids = spec.get("server_pids", [])
     try:
+        # Warm-up: ``warm`` seconds, and on until ``conc`` requests completed (opening
+        # 10 000 connections takes longer than the window), at most 30 s.
+        until = clock() + 30
         await asyncio.wait(tasks, timeout=spec["warm"], return_when=asyncio.FIRST_EXCEPTION)
+        while warmed[0] < conc and clock() < until and not any(t.done() for t in tasks):
+            await asyncio.wait(tasks, timeout=0.05, return_when=asyncio.FIRST_EXCEPTION)
         for task in tasks:
             if task.done():
                 task.result()  # a failure in warm-up ends the cell with its error

@@ -21,7 +21,9 @@ Scenarios:
   ALPN; each client speaks what it picks at its defaults). The pool's physical
   limit (connections ÷ 20 ms) is shown beside RPS, and the server's CPU tells
   whether it saturated first.
-- ``loadgen``: nginx, 200 B, no delay, c = 64, 1 000, 10 000.
+- ``loadgen``: nginx, 200 B, no delay, c = 64, 1 000, 10 000 (a 2 s window at 10 000;
+  every load's warm-up lasts until ``c`` requests completed, so every connection
+  is open before the window).
 - ``crawler``: 1 000 origins (loopback ports; one in four closes after every
   response), a handful of requests each in shuffled order, 64 workers, at most
   2 requests in flight per origin (the politeness cap, enforced by the workload
@@ -395,6 +397,8 @@ def scenario_cells(name: str, server: Server, plan: Plan) -> list[Cell]:
         for conc in plan.loadgen_c:
             group = f"200 B, c = {conc}"
             spec = {"mode": "load", "url": url, "conc": conc, **timing}
+            if conc >= 10000:  # each worker gets a few requests into the window
+                spec["seconds"] = max(plan.seconds, 2.0)
             cells.extend(_cell(group, entry, spec) for entry in (*ALL, *FLOOR))
             tuned = TUNED if plan.tuned else ()
             cells.extend(_cell(group, entry, spec, tuned=True) for entry in tuned)
