@@ -122,7 +122,9 @@ READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as
 # one join then copies it once, instead of twice. At most one such run per
 # buffer, so a lent buffer holds at most twice the body bytes it lends.
 LEND = READ_BUFFER // 2
-SPARE_BUFFERS = 2  # buffers given back after their body was joined, kept for reuse
+# Buffers given back after their body was joined, kept for reuse while the
+# connection has streams (an idle connection keeps none).
+SPARE_BUFFERS = 2
 # What the frames we read may make us owe the server (PING and SETTINGS
 # ACKs, RST_STREAM for frames on closed streams: h2's answers) while it
 # reads none of ours, i.e. while the transport holds more than its high-water
@@ -667,6 +669,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.rbuf = _read_buffer()
         self.rview = memoryview(self.rbuf)
         self.spare: list[bytearray] = []  # read buffers given back (see LEND)
+        self.lendings = 0  # runs kept in their read buffer (see LEND), for the record
         self.rfill = 0  # bytes at the start of rbuf: a frame not complete yet
         self.read_at = 0.0  # loop time of the latest read (see _arriving)
         self.owed = 0  # answers queued since the transport paused us (see MAX_OWED)
@@ -1186,6 +1189,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         if isinstance(payload, list):
             size = flow
             if lend:
+                self.lendings += 1
                 stream.chunks.extend(payload)
                 if stream.lent is None:
                     stream.lent = []
@@ -1220,7 +1224,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         The stream's body was joined and its views dropped; a buffer something
         still views cannot change size, which is how that is checked.
         """
-        if len(self.spare) >= SPARE_BUFFERS or len(buffer) != READ_BUFFER:
+        if len(self.spare) >= SPARE_BUFFERS or len(buffer) != READ_BUFFER or not self.streams:
             return
         try:
             buffer.append(0)
@@ -1777,6 +1781,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     self._reset(stream)
             elif stream.unacked:
                 self.acknowledge(stream, stream.unacked)
-        if self.goaway and not self.streams and not self.closed:
-            self.close()
+        if not self.streams:
+            self.spare.clear()  # idle: no more memory than the read buffer
+            if self.goaway and not self.closed:
+                self.close()
         return not self.closed
