@@ -343,12 +343,13 @@ class Plan:
     hold: int
     matrix_loops: tuple[str, ...]
     tuned: bool
+    patience: float = 45.0  # seconds a held batch or a crawl may take before it is n/a
 
 
 FULL = Plan(
     0.25, 0.8, (64, 256, 1000), True, (64, 1000, 10000), 5, True, 10000, ("asyncio", "uvloop"), True
 )
-QUICK = Plan(0.2, 0.5, (1000,), False, (64, 1000), 2, False, 2000, ("uvloop",), False)
+QUICK = Plan(0.2, 0.5, (1000,), False, (64, 1000), 2, False, 2000, ("uvloop",), False, 12.0)
 
 
 def _limit(client: str, conc: int) -> str:
@@ -408,7 +409,8 @@ def scenario_cells(name: str, server: Server, plan: Plan) -> list[Cell]:
         group = (
             f"{len(server.crawl)} origins × {plan.crawl_each} requests, 64 workers, 2 per origin"
         )
-        spec = {"mode": "list", "urls": urls, "conc": 64, "per_host": 2, "limit_s": 30}
+        spec = {"mode": "list", "urls": urls, "conc": 64, "per_host": 2}
+        spec["limit_s"] = plan.patience * 2 / 3
         cells.extend(_cell(group, entry, spec) for entry in ALL)
     elif name == "churn":
         protos = [("plain", server.plain_close), ("TLS", server.tls_close)]
@@ -427,10 +429,12 @@ def scenario_cells(name: str, server: Server, plan: Plan) -> list[Cell]:
                 "url": f"{server.plain}/sleep1000",
                 "warm_url": warm_url,
                 "conc": plan.hold,
+                "patience": plan.patience,
             }
             cells.extend(_cell(group, entry, spec, tuned=True) for entry in ALL)
         group = "1 GiB streamed"
         spec = {"mode": "stream", "url": f"{server.plain}/big", "warm_url": warm_url, "size": BIG}
+        spec["patience"] = plan.patience
         cells.extend(_cell(group, entry, spec) for entry in ALL)
     elif name in ("matrix", "bigbody"):
         loops = ("uvloop",) if name == "bigbody" else plan.matrix_loops
@@ -472,7 +476,8 @@ def run_cell(cell: Cell, server: Server) -> None:
         return  # it failed in an earlier round (or cannot run here): not tried again
     spec = {**cell.spec, "server_pids": server.pids()}
     mode = spec["mode"]
-    timeout = {"hold": 45.0, "stream": 20.0, "list": 45.0}.get(mode)
+    patience = spec.get("patience", 45.0)
+    timeout = {"hold": patience, "stream": min(20.0, patience), "list": 45.0}.get(mode)
     if timeout is None:
         timeout = spec["warm"] + spec["seconds"] + 30
     command = [sys.executable, str(HERE / "_wl_client.py")]
