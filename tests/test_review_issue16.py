@@ -177,7 +177,10 @@ async def test_fifty_concurrent_distinct_bodies_never_mix(secure: bool, tls: TLS
     _free_list_is_sound()
 
 
-async def test_a_cancelled_direct_read_never_writes_into_another_body() -> None:
+@pytest.mark.parametrize("secure", [False, True])
+async def test_a_cancelled_direct_read_never_writes_into_another_body(
+    secure: bool, tls: TLSSetup
+) -> None:
     """A request cancelled mid-direct-read: its buffer goes on to the next body.
 
     The cancelled connection's peer writes on meanwhile: none of it may land there.
@@ -195,10 +198,18 @@ async def test_a_cancelled_direct_read_never_writes_into_another_body() -> None:
         wire = _response(body)
         return [wire[:100_000], 0.05, wire[100_000:]]
 
-    async with WireServer(stalled) as bad, WireServer(good) as fine, hyperhttp.Client() as client:
+    context = tls.server_context if secure else None
+    verify: object = tls.ca_path if secure else True
+    async with (
+        WireServer(stalled, context) as bad,
+        WireServer(good, context) as fine,
+        hyperhttp.Client(verify=verify) as client,  # type: ignore[arg-type]
+    ):
         for _ in range(3):
             task = asyncio.ensure_future(client.get(bad.url + "/"))
             await asyncio.sleep(0.2)  # half the body read into the target
+            reading = [c for c in client._connections if getattr(c, "direct", None) is not None]
+            assert len(reading) == 1
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -696,3 +707,33 @@ async def test_h2_random_runs_and_readers_never_mix_bodies(seed: int) -> None:
     finally:
         await server.stop()
     assert not server.errors, server.errors
+
+
+async def test_two_threads_with_their_own_loops_keep_their_own_buffers() -> None:
+    """Each thread's loop reads into its own buffers: bodies of one never show in the other."""
+    results: dict[int, list[bool]] = {}
+    errors: list[BaseException] = []
+
+    def run(seed: int) -> None:
+        async def main() -> None:
+            bodies = {
+                i: _body(DIRECT_MIN + 5000 * i + seed, seed=seed * 100 + i) for i in range(20)
+            }
+
+            def steps(request: int, connection: int, head: bytes) -> list[Step]:
+                index = int(head.split(b" ")[1].strip(b"/"))
+                wire = _response(bodies[index])
+                return [wire[:3000], 0.002, wire[3000:]]
+
+            async with WireServer(steps) as server, hyperhttp.Client() as client:
+                got = await asyncio.gather(*(client.get(f"{server.url}/{i}") for i in bodies))
+                results[seed] = [r.content == bodies[i] for i, r in enumerate(got)]
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    await asyncio.wait_for(asyncio.gather(*(asyncio.to_thread(run, s) for s in (1, 2, 3))), 60)
+    assert not errors, errors
+    assert results == {seed: [True] * 20 for seed in (1, 2, 3)}
