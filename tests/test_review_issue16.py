@@ -737,3 +737,57 @@ async def test_two_threads_with_their_own_loops_keep_their_own_buffers() -> None
     await asyncio.wait_for(asyncio.gather(*(asyncio.to_thread(run, s) for s in (1, 2, 3))), 60)
     assert not errors, errors
     assert results == {seed: [True] * 20 for seed in (1, 2, 3)}
+
+
+# ------------------------------------------------------------------ client: failed requests
+
+
+async def test_a_failed_request_leaves_other_tasks_frames_alive() -> None:
+    """An error shared with a task still running must not finalize that task's frames.
+
+    A token refresher in the background fails once and hands its error to
+    every request waiting on it (a shared future); the error's traceback
+    holds the refresher's frame, suspended in its loop. send() clears the
+    frames of a failed request's traceback (c10d4ad): that frame is not one
+    of the request's, and clearing a suspended coroutine's frame (Python
+    3.11, 3.12) finalizes the coroutine: the refresher task died with
+    "cannot reuse already awaited coroutine".
+    """
+    loop = asyncio.get_running_loop()
+    shared: asyncio.Future[None] = loop.create_future()
+    ticks: list[int] = []
+
+    async def refresher() -> None:
+        while True:
+            try:
+                raise ValueError("token refresh failed")
+            except ValueError as exc:
+                if not shared.done():
+                    shared.set_exception(exc)
+            ticks.append(1)
+            await asyncio.sleep(0.005)
+
+    async def hook(request: hyperhttp.Request) -> None:
+        await shared  # the token
+
+    def steps(request: int, connection: int, head: bytes) -> list[Step]:
+        return [_response(b"ok")]
+
+    task = asyncio.ensure_future(refresher())
+    try:
+        await asyncio.sleep(0.02)
+        async with (
+            WireServer(steps) as server,
+            hyperhttp.Client(event_hooks={"request": [hook]}) as client,
+        ):
+            for _ in range(2):
+                with pytest.raises(ValueError, match="token refresh failed"):
+                    await client.get(server.url)
+        before = len(ticks)
+        await asyncio.sleep(0.05)
+        assert not task.done(), task.exception() if not task.cancelled() else "cancelled"
+        assert len(ticks) > before
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
