@@ -21,6 +21,14 @@ Workloads (``spec["mode"]``):
 - ``stream``: one GET of a large body through the client's streaming API;
   RSS growth sampled while it streams.
 
+A cell that stops making progress fails fast instead of waiting out a
+timeout: no response (no streamed byte) for ``STALL`` seconds ends it with
+"stalled at X/Y", and a load's warm-up (a crawl, a held batch) that cannot
+reach ``conc`` responses (every URL, every held request) within its cap at the
+rate it goes ends it as "too slow". A client that keeps the event loop itself
+busy without answering (httpx with 1 000 waiters on its 100 connections) is
+caught by a watchdog thread (``_watchdog``), which ends the process.
+
 The peers without type information (niquests, aiosonic, pyreqwest, rnet) are
 imported with importlib: mypy checks this file where they are not installed.
 CPU is ``getrusage(RUSAGE_SELF)``: user + system time of every thread of the
@@ -30,13 +38,15 @@ process (the Rust clients run their own threads), per request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import os
 import resource
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +57,9 @@ Close = Callable[[], Awaitable[None]]
 Spec = dict[str, Any]
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+STALL = 4.0  # seconds without progress that end a cell (a held batch: HOLD_STALL)
+HOLD_STALL = 10.0  # 10 000 connections open, then the responses (held 1 s) come in a burst
+WARM_CAP = 30.0  # the longest a load's warm-up may take
 clock = time.perf_counter  # uvloop's loop.time() has 1 ms steps: too coarse for P50
 
 
@@ -86,6 +99,81 @@ def _server_cpu(pids: list[int]) -> float:
 
 
 # ---------------------------------------------------------------- clients
+
+
+async def _watch(
+    tasks: Sequence[asyncio.Future[Any]],
+    progress: Callable[[], int],
+    total: int,
+    what: str,
+    *,
+    stall: float = STALL,
+    limit: float | None = None,
+    rate: bool = True,
+) -> None:
+    """Wait for ``tasks``; raise once one fails, ``progress()`` stops moving, or ``limit`` passes.
+
+    Past ``stall`` seconds, a rate that cannot reach ``total`` within ``limit`` ends it too
+    (with ``rate``; not for a held batch, whose responses come in one burst).
+    """
+    start = last_at = clock()
+    last = progress()
+    while True:
+        done, pending = await asyncio.wait(tasks, timeout=0.05, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+        if not pending:
+            return
+        now, count = clock(), progress()
+        if count != last:
+            last, last_at = count, now
+        elif now - last_at > stall:
+            raise RuntimeError(
+                f"stalled at {count}/{total} {what} ({stall:.0f} s without progress)"
+            )
+        took = now - start
+        if limit is not None and took > limit:
+            raise RuntimeError(f"stuck: {count}/{total} {what} in {limit:.0f} s")
+        if (
+            rate
+            and limit is not None
+            and took > stall
+            and count + count / took * (limit - took) < total
+        ):
+            raise RuntimeError(f"too slow: {count}/{total} {what} after {took:.0f} s")
+
+
+@contextlib.contextmanager
+def _watchdog(progress: Callable[[], int], total: int, what: str) -> Iterator[None]:
+    """End this process if ``progress()`` stands still for ``STALL`` + 1 s, seen from a thread.
+
+    The event loop's own checks (``_watch``) cannot run while a client keeps the
+    loop busy; this thread still gets the interpreter every switch interval.
+    """
+    done = threading.Event()
+
+    def run() -> None:
+        last, last_at = progress(), time.monotonic()
+        while not done.wait(0.25):
+            count, now = progress(), time.monotonic()
+            if count != last:
+                last, last_at = count, now
+            elif now - last_at > STALL + 1:
+                print(
+                    f"RuntimeError: stalled at {count}/{total} {what} "
+                    f"({STALL + 1:.0f} s without progress, the event loop busy)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(3)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 class Client:
@@ -240,11 +328,12 @@ async def _aiosonic(spec: Spec) -> Client:
         return status
 
     async def stream(url: str, sample: Callable[[int], None]) -> int:
+        # Its streaming API (``client.get`` reads the whole body before it returns).
         total = 0
-        response = await client.get(url, ssl=context)
-        async for chunk in response.read_chunks():
-            total += len(chunk)
-            sample(total)
+        async with client.stream("GET", url, ssl=context) as response:
+            async for chunk in response.read_chunks():
+                total += len(chunk)
+                sample(total)
         return total
 
     async def close() -> None:
@@ -422,35 +511,55 @@ async def _load(client: Client, spec: Spec) -> dict[str, Any]:
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(conc)]
     pids = spec.get("server_pids", [])
-    try:
-        # Warm-up: ``warm`` seconds, and on until ``conc`` requests completed (opening
-        # 10 000 connections takes longer than the window), at most 30 s.
-        until = clock() + 30
-        await asyncio.wait(tasks, timeout=spec["warm"], return_when=asyncio.FIRST_EXCEPTION)
-        while warmed[0] < conc and clock() < until and not any(t.done() for t in tasks):
-            await asyncio.wait(tasks, timeout=0.05, return_when=asyncio.FIRST_EXCEPTION)
-        for task in tasks:
-            if task.done():
-                task.result()  # a failure in warm-up ends the cell with its error
-        cpu0, server0, start = _cpu(), _server_cpu(pids), clock()
-        window[0] = start
-        window[1] = start + spec["seconds"]
-        rss0 = rss()
-        await asyncio.wait(tasks, timeout=spec["seconds"], return_when=asyncio.FIRST_EXCEPTION)
-        end = clock()
-        cpu1, server1, rss1 = _cpu(), _server_cpu(pids), rss()
-        window[1] = min(window[1], end)
-        stop[0] = True
-        # The requests started in the window finish (bounded), so a starved waiter counts.
-        done, pending = await asyncio.wait(tasks, timeout=spec.get("grace", 15.0))
-        for task in done:
-            task.result()
-        if pending:
-            raise RuntimeError(f"{len(pending)} workers still waiting {spec.get('grace', 15)} s on")
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    with _watchdog(lambda: warmed[0], conc, "responses (the warm-up waits for all)"):
+        try:
+            # Warm-up: ``warm`` seconds, and on until ``conc`` requests completed (opening
+            # 10 000 connections takes longer than the window), at most WARM_CAP s; no
+            # response in STALL s, or a rate that cannot reach ``conc`` by then, ends the cell.
+            begun = clock()
+            await asyncio.wait(tasks, timeout=spec["warm"], return_when=asyncio.FIRST_EXCEPTION)
+            last, last_at = warmed[0], clock()
+            while (
+                warmed[0] < conc and clock() - begun < WARM_CAP and not any(t.done() for t in tasks)
+            ):
+                await asyncio.wait(tasks, timeout=0.05, return_when=asyncio.FIRST_EXCEPTION)
+                now, count = clock(), warmed[0]
+                if count != last:
+                    last, last_at = count, now
+                elif now - last_at > STALL:
+                    raise RuntimeError(
+                        f"stalled at {count}/{conc} in the warm-up "
+                        f"({STALL:.0f} s without a response)"
+                    )
+                took = now - begun
+                if took > STALL and count + count / took * (WARM_CAP - took) < conc:
+                    raise RuntimeError(
+                        f"too slow: {count}/{conc} responses in the warm-up after {took:.0f} s"
+                    )
+            for task in tasks:
+                if task.done():
+                    task.result()  # a failure in warm-up ends the cell with its error
+            cpu0, server0, start = _cpu(), _server_cpu(pids), clock()
+            window[0] = start
+            window[1] = start + spec["seconds"]
+            rss0 = rss()
+            await asyncio.wait(tasks, timeout=spec["seconds"], return_when=asyncio.FIRST_EXCEPTION)
+            end = clock()
+            cpu1, server1, rss1 = _cpu(), _server_cpu(pids), rss()
+            window[1] = min(window[1], end)
+            stop[0] = True
+            # The requests started in the window finish (bounded), so a starved waiter counts.
+            await _watch(
+                tasks,
+                lambda: sum(task.done() for task in tasks),
+                conc,
+                "workers finished after the window",
+                limit=spec.get("grace", 15.0),
+            )
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     elapsed = end - start
     count = max(completed[0], 1)
     return {
@@ -485,13 +594,8 @@ async def _list(client: Client, spec: Spec) -> dict[str, Any]:
     cpu0, server0, start = _cpu(), _server_cpu(spec.get("server_pids", [])), clock()
     workers = [asyncio.ensure_future(worker()) for _ in range(spec["conc"])]
     try:
-        done, pending = await asyncio.wait(workers, timeout=spec["limit_s"])
-        for task in done:
-            task.result()
-        if pending:
-            raise RuntimeError(
-                f"stuck: {len(latencies)} of {len(urls)} requests done in {spec['limit_s']} s"
-            )
+        with _watchdog(lambda: len(latencies), len(urls), "done"):
+            await _watch(workers, lambda: len(latencies), len(urls), "done", limit=spec["limit_s"])
     finally:
         for task in workers:
             task.cancel()
@@ -522,11 +626,24 @@ async def _hold(client: Client, spec: Spec) -> dict[str, Any]:
 
     watch = asyncio.ensure_future(sampler())
     start = clock()
-    statuses = await asyncio.gather(*(client.fetch(spec["url"]) for _ in range(conc)))
+    held = [asyncio.ensure_future(client.fetch(spec["url"])) for _ in range(conc)]
+    try:
+        await _watch(
+            held,
+            lambda: sum(task.done() for task in held),
+            conc,
+            "held requests done",
+            stall=HOLD_STALL,
+            limit=spec["patience"],
+            rate=False,
+        )
+    finally:
+        for task in held:
+            task.cancel()
+        finished.set()
+        await watch
     elapsed = clock() - start
-    finished.set()
-    await watch
-    if any(status != 200 for status in statuses):
+    if any(task.result() != 200 for task in held):
         raise RuntimeError("a held request failed")
     await asyncio.sleep(0.2)  # closes scheduled on completion run
     idle_rss, idle_sockets = rss(), sockets() - base_sockets
@@ -551,9 +668,20 @@ async def _stream(client: Client, spec: Spec) -> dict[str, Any]:
         if calls[0] % 16 == 0:
             peak[0] = max(peak[0], rss())
 
+    got = [0]
+
+    def progress(total: int) -> None:
+        got[0] = total
+        sample(total)
+
     cpu0 = _cpu()
     start = clock()
-    total = await client.stream(spec["url"], sample)
+    task = asyncio.ensure_future(client.stream(spec["url"], progress))
+    try:
+        await _watch([task], lambda: got[0], spec["size"], "bytes", limit=spec["patience"])
+    finally:
+        task.cancel()
+    total = task.result()
     elapsed = clock() - start
     cpu1 = _cpu()
     peak[0] = max(peak[0], rss())
