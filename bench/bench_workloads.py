@@ -81,6 +81,7 @@ CRAWL_ORIGINS = 1000
 SERVER_CPU = 1
 VERBOSE = os.environ.get("BENCH_VERBOSE") == "1"  # a line per cell on stderr
 CLIENT_CPU = 0
+RUNNING = [0.0]  # seconds spent running rounds (inside the lock), summed
 
 # (client, event loop, label). The floor joins where the server answers with Content-Length.
 ALL = (
@@ -536,8 +537,10 @@ def run_scenario(
     for number in range(rounds):
         started = time.monotonic()
         with locked(lock):
+            running = time.monotonic()
             for cell in cells:
                 run_cell(cell, server)
+            RUNNING[0] += time.monotonic() - running
         print(
             f"  {name}: round {number + 1}/{rounds} in {time.monotonic() - started:.0f} s",
             file=sys.stderr,
@@ -808,7 +811,9 @@ def render(results: dict[str, list[Cell]], plan: Plan, command: str, seconds: fl
         "",
         f"Machine: {machine()}.",
         (
-            f"Command: `{command}` ({seconds / 60:.1f} min). Each cell a fresh process; "
+            f"Command: `{command}` ({seconds / 60:.1f} min wall, {RUNNING[0] / 60:.1f} min of it "
+            "running rounds, the rest starting nginx and waiting for the lock). "
+            "Each cell a fresh process; "
             "figures are medians over interleaved rounds; ratios are to aiohttp (and the "
             "floor client) in the same run and group. RPS counts completions inside the "
             "measured window; P50/P99 are of every request in flight during it, from its "
@@ -868,6 +873,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "command": command,
         "seconds": elapsed,
+        "running_seconds": RUNNING[0],
         "scenarios": {
             name: [
                 {
