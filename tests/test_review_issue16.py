@@ -619,8 +619,11 @@ async def test_h2_goaway_between_lent_runs() -> None:
     assert not server.errors, server.errors
 
 
+@pytest.mark.parametrize("secure", [False, True])
 @pytest.mark.parametrize("seed", range(int(os.environ.get("REVIEW_SEEDS", "4"))))
-async def test_h2_random_runs_and_readers_never_mix_bodies(seed: int) -> None:
+async def test_h2_random_runs_and_readers_never_mix_bodies(
+    seed: int, secure: bool, tls: TLSSetup
+) -> None:
     """Rounds of 6 streams: random sizes, frames and runs; read whole, streamed, or given up.
 
     REVIEW_SEEDS=40 in the environment runs more seeds (40 passed at review).
@@ -671,11 +674,21 @@ async def test_h2_random_runs_and_readers_never_mix_bodies(seed: int) -> None:
             await peer.send(wire)
         await peer.serve()
 
-    server = HostileServer([script])
+    context: ssl.SSLContext | None = None
+    if secure:  # ALPN h2: the TLS transports fill the read buffers too
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+        context.set_alpn_protocols(["h2"])
+    server = HostileServer([script], ssl_context=context)
     await server.start()
     kept: list[tuple[bytes, bytes]] = []
     try:
-        async with hyperhttp.Client(http1=False, timeout=hyperhttp.Timeout(10.0)) as client:
+        async with hyperhttp.Client(
+            http1=False,
+            http2=True,
+            verify=tls.ca_path if secure else True,
+            timeout=hyperhttp.Timeout(10.0),
+        ) as client:
 
             async def one(round_: int, index: int) -> None:
                 how = plans[round_][index][0]
@@ -791,3 +804,48 @@ async def test_a_failed_request_leaves_other_tasks_frames_alive() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.mark.parametrize("limit", [150_000, 380_000])
+async def test_h2_a_lent_run_over_the_size_limit_or_the_content_length(limit: int) -> None:
+    """Stream a: over max_response_size in a lent run; stream b: over its Content-Length."""
+    body_a = _h2_body(6, 400_000)
+    body_c = _h2_body(7, 350_000)
+    declared = b"\x5c\x06200000"  # content-length: 200000 (literal, indexed name 28)
+
+    async def script(peer: HostilePeer) -> None:
+        a, b, c = await _streams(peer, 3)
+        heads = frame(HEADERS, END_HEADERS, a, _STATUS_200)
+        heads += frame(HEADERS, END_HEADERS, b, _STATUS_200 + declared)
+        heads += frame(HEADERS, END_HEADERS, c, _STATUS_200)
+        await peer.send(heads)
+        await asyncio.sleep(0.1)
+        wire = _run_frames(a, body_a, end=True)
+        wire += _run_frames(b, _h2_body(8, 250_000), end=True)
+        wire += _run_frames(c, body_c, end=True)
+        await peer.send(wire)
+        await peer.serve()
+
+    server = HostileServer([script])
+    await server.start()
+    try:
+        async with hyperhttp.Client(
+            http1=False, max_response_size=limit, timeout=hyperhttp.Timeout(10.0)
+        ) as client:
+            tasks = []
+            for path in ("/a", "/b", "/c"):
+                tasks.append(asyncio.ensure_future(client.get(f"{server.url}{path}")))
+                await asyncio.sleep(0.01)
+            a, b, c = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 20)
+            assert isinstance(a, hyperhttp.ResponseTooLarge), a
+            assert isinstance(b, hyperhttp.RemoteProtocolError | hyperhttp.ResponseTooLarge), b
+            if limit >= len(body_c):
+                assert isinstance(c, hyperhttp.Response), c
+                assert c.content == body_c
+            else:
+                assert isinstance(c, hyperhttp.ResponseTooLarge), c
+            after = await asyncio.wait_for(client.get(f"{server.url}/after"), 10)
+            assert after.content == b"well-behaved /after"
+    finally:
+        await server.stop()
+    assert not server.errors, server.errors
