@@ -88,6 +88,7 @@ from typing import TYPE_CHECKING
 
 import hyperhttp_parser as hp
 
+from ._batch import BATCH_MAX, batch_for
 from ._conn import BodyBuffer, ConnectionBase, check_chunk, close_iterator, wait_write
 from ._exceptions import (
     LocalProtocolError,
@@ -226,7 +227,7 @@ class StaleConnection(RemoteProtocolError):
 class Exchange(BodyBuffer):
     """One request/response on a connection: the response head, then its body."""
 
-    __slots__ = ("conn", "keep_alive", "length", "paused", "received_bytes", "sent")
+    __slots__ = ("conn", "keep_alive", "length", "paused", "received_bytes", "sent", "unsent")
 
     def __init__(
         self, conn: HTTP11Connection, read_timeout: float | None, limit: int | None
@@ -237,6 +238,7 @@ class Exchange(BodyBuffer):
         self.keep_alive = False
         self.paused = False
         self.sent = False  # the whole request was handed to the transport (rule 2)
+        self.unsent: bytes | None = None  # queued in the loop's WriteBatch, not written yet
         self.length = -2  # the plain Content-Length, once looked up (-1: none)
 
     def direct_size(self) -> int:
@@ -261,6 +263,31 @@ class Exchange(BodyBuffer):
         ):
             return 0
         return length - self.received
+
+    def send_queued(self) -> None:
+        """Write the request queued for this turn (``_batch``), if it is still wanted.
+
+        Not when the exchange ended first (cancelled, failed, or answered by
+        a server that did not wait for it): its connection is not reused
+        (``sent`` stays false) and the bytes must not reach it later.
+        """
+        data = self.unsent
+        self.unsent = None
+        conn = self.conn
+        if data is None or conn.exchange is not self or self.done or self.error is not None:
+            return
+        transport = conn.transport
+        if conn.closed or transport is None or transport.is_closing():
+            return  # connection_lost fails the exchange
+        try:
+            transport.write(data)
+        except Exception as exc:  # uvloop raises on a handle closed under us
+            error = RemoteProtocolError("the connection failed while sending the request")
+            error.__cause__ = exc
+            self.fail(error)
+            conn.abort()
+            return
+        self.sent = True
 
     # ------------------------------------------------------------ fed by the protocol
 
@@ -357,6 +384,7 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.reusable = True
         self.idle_until: float | None = None  # the server's Keep-Alive timeout
         self.buffers = _buffers  # this thread's: the loop calls us from it
+        self.batch = batch_for(loop)  # small requests are written at the turn's end
         # Direct reading (module docstring): the target, its unfilled rest
         # (what get_buffer hands out), and the bytes read into it.
         self.direct: bytearray | None = None
@@ -649,10 +677,13 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         ``body_follows``: the body is streamed next by :meth:`send_body`, so
         the request is not whole yet (rule 2). ``close``: the request says
         ``Connection: close`` (see :func:`asks_close`), its connection's last
-        (rule 2a).
+        (rule 2a). A request whole in ``head`` and at most ``BATCH_MAX``
+        bytes is written at the end of the loop's turn, with the turn's other
+        requests (``_batch``); it counts as sent once written.
         """
         exchange = Exchange(self, read_timeout, limit)
         self.exchange = exchange
+        self.batch.busy += 1  # until finish()
         self.served += 1
         if close:
             self.reusable = False
@@ -661,8 +692,13 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         if self.closed or transport is None or transport.is_closing():
             self._lost(exchange)
             return exchange
-        transport.write(head)
-        exchange.sent = not body_follows
+        batch = self.batch
+        if body_follows or len(head) > BATCH_MAX or batch.at_once():
+            transport.write(head)
+            exchange.sent = not body_follows
+        else:  # written with the turn's other requests (_batch); sent once written
+            exchange.unsent = head
+            batch.add(exchange, self.loop)
         exchange.start_timer()
         return exchange
 
@@ -758,6 +794,7 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.exchange = None
         if exchange is None:
             return False
+        self.batch.busy -= 1
         reusable = (
             exchange.done
             and exchange.error is None
