@@ -136,6 +136,37 @@ async def test_an_answer_before_the_request_left_drops_the_request(pairs: list[P
     assert pair.conn.finish(exchange) is False
 
 
+async def test_a_request_whose_answer_started_before_it_left_is_never_written(
+    pairs: list[Pair],
+) -> None:
+    # Only the head of an answer came before the batch: written after it, the
+    # request would be read by the server as a new one, answered again, and that
+    # stray answer would reach the next request on the pooled connection.
+    pair = busy(pairs)[0]
+    exchange = pair.conn.start(b"GET", HEAD, None, None)
+    assert exchange.unsent is not None  # queued
+    pair.conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+    assert exchange.head is not None
+    await asyncio.sleep(0)  # the batch is written
+    pair.conn.data_received(b"ok")
+    assert exchange.done
+    assert pair.received() == b""
+    assert pair.conn.finish(exchange) is False
+
+
+async def test_a_request_behind_unsent_bytes_is_written_at_once(pairs: list[Pair]) -> None:
+    # Rule 4a: the caller looks at write_paused right after start(); a request
+    # queued behind bytes the transport still holds could pause it unseen.
+    pair = busy(pairs)[0]
+    transport = pair.conn.transport
+    assert transport is not None
+    transport.write(b"x" * (4 * 1024 * 1024))  # the peer reads nothing: some stay buffered
+    assert transport.get_write_buffer_size() > 0
+    exchange = pair.conn.start(b"GET", HEAD, None, None)
+    assert exchange.sent  # handed to the transport now, not at the turn's end
+    assert exchange.unsent is None
+
+
 async def test_a_large_request_is_written_at_once(pairs: list[Pair]) -> None:
     pair = busy(pairs)[0]
     big = HEAD + b"x" * (BATCH_MAX + 1 - len(HEAD))
@@ -241,3 +272,37 @@ async def test_a_busy_client_gets_each_answer_and_counts_back_to_zero(
         assert batch_for(loop).pending == []
         stats = client.pool_stats()
         assert stats.idle > 0  # the answered connections were kept
+
+
+async def test_exchanges_of_lost_connections_are_counted_out(
+    web_server: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Streamed responses never closed: Client.aclose() closes their connections
+    # without finish() running for them. The loop's count (every client's on
+    # the loop) must still come down, or a lone request would wait for the
+    # turn's end for good.
+    loop = asyncio.get_running_loop()
+    queued = [0]
+    add = WriteBatch.add
+
+    def counted(self: WriteBatch, item: Queued, loop: asyncio.AbstractEventLoop) -> None:
+        queued[0] += 1
+        add(self, item, loop)
+
+    monkeypatch.setattr(WriteBatch, "add", counted)
+    abandoned = []
+    async with hyperhttp.Client(base_url=web_server.url) as client:
+        for _ in range(BATCH_BUSY):
+            request = client.build_request("GET", "/size/10")
+            abandoned.append(await client.send(request, stream=True))
+    queued[0] = 0
+    try:
+        await asyncio.sleep(0.05)  # the closed connections' connection_lost
+        assert batch_for(loop).busy == 0
+        async with hyperhttp.Client(base_url=web_server.url) as other:
+            response = await other.get("/size/10")
+            assert response.content == b"x" * 10
+        assert queued[0] == 0  # nothing under way: the lone request went at once
+    finally:
+        for response in abandoned:
+            await response.aclose()

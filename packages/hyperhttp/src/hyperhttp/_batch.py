@@ -27,14 +27,18 @@ none queued, a request is written at once (measured: c = 1 and 4 lose
 
 Rules
 -----
-- Only a request that goes out in one piece of at most ``BATCH_MAX`` bytes is
-  queued; one with a streamed body, or bigger than the transport's buffer
-  should hold, is written at once (its write deadline and drain logic, rule
-  4a of ``_http11``, need the bytes in the transport).
+- Only a request that goes out in one piece of at most ``BATCH_MAX`` bytes,
+  on a connection whose transport holds nothing unsent, is queued; one with
+  a streamed body, a bigger one, or one behind unsent bytes is written at
+  once (its write deadline and drain logic, rule 4a of ``_http11``, need to
+  see the transport pause).
 - A queued request counts as sent only once written (``Exchange.sent``): an
-  exchange that ended before (cancelled, failed, or answered by a server
-  that did not wait for it) leaves its connection unusable, and its bytes
-  are dropped, never written after the fact onto a connection in other use.
+  exchange that ended before (cancelled, failed), or whose answer started
+  before (a server that did not wait for it would read the late request as
+  its next one), leaves its connection unusable, and its bytes are dropped,
+  never written after the fact.
+- An exchange counts as under way (``busy``) from ``start`` until
+  ``finish`` or the loss of its connection, whichever comes first, once.
 - One batch per event loop (a weak mapping: a closed loop takes its batch
   with it); the connection looks it up once, when it is made.
 """

@@ -227,7 +227,16 @@ class StaleConnection(RemoteProtocolError):
 class Exchange(BodyBuffer):
     """One request/response on a connection: the response head, then its body."""
 
-    __slots__ = ("conn", "keep_alive", "length", "paused", "received_bytes", "sent", "unsent")
+    __slots__ = (
+        "conn",
+        "counted",
+        "keep_alive",
+        "length",
+        "paused",
+        "received_bytes",
+        "sent",
+        "unsent",
+    )
 
     def __init__(
         self, conn: HTTP11Connection, read_timeout: float | None, limit: int | None
@@ -239,6 +248,7 @@ class Exchange(BodyBuffer):
         self.paused = False
         self.sent = False  # the whole request was handed to the transport (rule 2)
         self.unsent: bytes | None = None  # queued in the loop's WriteBatch, not written yet
+        self.counted = False  # in the loop's WriteBatch.busy (until finish or the loss)
         self.length = -2  # the plain Content-Length, once looked up (-1: none)
 
     def direct_size(self) -> int:
@@ -267,14 +277,22 @@ class Exchange(BodyBuffer):
     def send_queued(self) -> None:
         """Write the request queued for this turn (``_batch``), if it is still wanted.
 
-        Not when the exchange ended first (cancelled, failed, or answered by
-        a server that did not wait for it): its connection is not reused
-        (``sent`` stays false) and the bytes must not reach it later.
+        Not when the exchange ended first (cancelled, failed), nor once any
+        byte of an answer came (a server that did not wait for it would read
+        it as a new request, and its answer would reach the next one): the
+        connection is not reused (``sent`` stays false) and the bytes never
+        reach it.
         """
         data = self.unsent
         self.unsent = None
         conn = self.conn
-        if data is None or conn.exchange is not self or self.done or self.error is not None:
+        if (
+            data is None
+            or conn.exchange is not self
+            or self.received_bytes
+            or self.done
+            or self.error is not None
+        ):
             return
         transport = conn.transport
         if conn.closed or transport is None or transport.is_closing():
@@ -603,8 +621,16 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         self._closed_down()
         self._drop_direct()
         exchange = self.exchange
-        if exchange is not None and not exchange.done:
-            self._lost(exchange, exc)
+        if exchange is not None:
+            self._uncount(exchange)  # (a response never closed would stay counted)
+            if not exchange.done:
+                self._lost(exchange, exc)
+
+    def _uncount(self, exchange: Exchange) -> None:
+        """Take ``exchange`` out of the loop's count of exchanges under way, once."""
+        if exchange.counted:
+            exchange.counted = False
+            self.batch.busy -= 1
 
     def _lost(self, exchange: Exchange, exc: Exception | None = None) -> None:
         error: RemoteProtocolError
@@ -683,7 +709,8 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         """
         exchange = Exchange(self, read_timeout, limit)
         self.exchange = exchange
-        self.batch.busy += 1  # until finish()
+        exchange.counted = True  # under way until finish() or the connection's loss
+        self.batch.busy += 1
         self.served += 1
         if close:
             self.reusable = False
@@ -693,7 +720,12 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
             self._lost(exchange)
             return exchange
         batch = self.batch
-        if body_follows or len(head) > BATCH_MAX or batch.at_once():
+        if (
+            body_follows
+            or len(head) > BATCH_MAX
+            or batch.at_once()
+            or transport.get_write_buffer_size()  # rule 4a: the caller must see it pause
+        ):
             transport.write(head)
             exchange.sent = not body_follows
         else:  # written with the turn's other requests (_batch); sent once written
@@ -794,7 +826,7 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.exchange = None
         if exchange is None:
             return False
-        self.batch.busy -= 1
+        self._uncount(exchange)
         reusable = (
             exchange.done
             and exchange.error is None
