@@ -78,7 +78,11 @@ async def pairs() -> AsyncIterator[list[Pair]]:
 
 
 def busy(pairs: list[Pair]) -> list[Pair]:
-    """Start requests on all but the last two of ``pairs`` (written at once); return those two."""
+    """Start requests on all but the last two of ``pairs``; return those two.
+
+    The requests started are written at once (the last of them, the busy
+    turn's first); the next ones in the turn are queued.
+    """
     for pair in pairs[:-2]:
         pair.conn.start(b"GET", HEAD, None, None)
     return pairs[-2:]
@@ -98,17 +102,24 @@ async def test_requests_of_a_busy_turn_are_written_when_it_ends(pairs: list[Pair
     for pair in pairs[: BATCH_BUSY - 1]:
         pair.conn.start(b"GET", HEAD, None, None)
         assert pair.received() == HEAD  # fewer than BATCH_BUSY under way: at once
-    late = pairs[BATCH_BUSY - 1 :]
+    first, *late = pairs[BATCH_BUSY - 1 :]
+    opening = first.conn.start(b"GET", HEAD, None, None)
+    assert opening.sent  # the busy turn's first request: at once (no latency added)
+    assert first.received() == HEAD
     exchanges = [pair.conn.start(b"GET", HEAD, None, None) for pair in late]
-    assert [pair.received() for pair in late] == [b""] * 3  # queued, not written
+    assert [pair.received() for pair in late] == [b""] * 2  # queued, not written
     assert not any(exchange.sent for exchange in exchanges)
     await asyncio.sleep(0)  # the turn ends: the batch is written
-    assert [pair.received() for pair in late] == [HEAD] * 3
+    assert [pair.received() for pair in late] == [HEAD] * 2
     assert all(exchange.sent for exchange in exchanges)
     for pair, exchange in zip(late, exchanges, strict=True):
         pair.peer.send(RESPONSE)
         await exchange.read_all()
         assert pair.conn.finish(exchange) is True  # written whole, answered whole: reusable
+    # The next turn's first request goes at once again.
+    again = late[0].conn.start(b"GET", HEAD, None, None)
+    assert again.sent
+    assert late[0].received() == HEAD
 
 
 async def test_a_request_ended_before_the_turn_is_never_written(pairs: list[Pair]) -> None:
@@ -241,9 +252,9 @@ async def test_a_busy_client_gets_each_answer_and_counts_back_to_zero(
     queued = [0]
     add = WriteBatch.add
 
-    def counted(self: WriteBatch, item: Queued, loop: asyncio.AbstractEventLoop) -> None:
+    def counted(self: WriteBatch, item: Queued) -> None:
         queued[0] += 1
-        add(self, item, loop)
+        add(self, item)
 
     monkeypatch.setattr(WriteBatch, "add", counted)
     async with hyperhttp.Client(base_url=web_server.url) as client:
@@ -285,9 +296,9 @@ async def test_exchanges_of_lost_connections_are_counted_out(
     queued = [0]
     add = WriteBatch.add
 
-    def counted(self: WriteBatch, item: Queued, loop: asyncio.AbstractEventLoop) -> None:
+    def counted(self: WriteBatch, item: Queued) -> None:
         queued[0] += 1
-        add(self, item, loop)
+        add(self, item)
 
     monkeypatch.setattr(WriteBatch, "add", counted)
     abandoned = []

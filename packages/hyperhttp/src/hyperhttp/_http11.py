@@ -723,14 +723,14 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         if (
             body_follows
             or len(head) > BATCH_MAX
-            or batch.at_once()
+            or batch.at_once(self.loop)
             or transport.get_write_buffer_size()  # rule 4a: the caller must see it pause
         ):
             transport.write(head)
             exchange.sent = not body_follows
         else:  # written with the turn's other requests (_batch); sent once written
             exchange.unsent = head
-            batch.add(exchange, self.loop)
+            batch.add(exchange)
         exchange.start_timer()
         return exchange
 
