@@ -703,9 +703,10 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         ``body_follows``: the body is streamed next by :meth:`send_body`, so
         the request is not whole yet (rule 2). ``close``: the request says
         ``Connection: close`` (see :func:`asks_close`), its connection's last
-        (rule 2a). A request whole in ``head`` and at most ``BATCH_MAX``
-        bytes is written at the end of the loop's turn, with the turn's other
-        requests (``_batch``); it counts as sent once written.
+        (rule 2a). On a busy loop, a request whole in ``head`` and at most
+        ``BATCH_MAX`` bytes that is not its turn's first is written at the end
+        of the turn, with the turn's others (``_batch``); it counts as sent
+        once written.
         """
         exchange = Exchange(self, read_timeout, limit)
         self.exchange = exchange
