@@ -368,9 +368,14 @@ async def test_timeout_during_the_hand_off_passes_the_lease_on() -> None:
         await asyncio.sleep(0.02)  # the timeout is due...
         holder.release()  # ...as the lease is handed over
         results = await asyncio.gather(doomed, return_exceptions=True)
-        lease = await heir if isinstance(results[0], PoolTimeout) else results[0]
-        assert not isinstance(lease, BaseException)
-        lease.release()
+        if isinstance(results[0], PoolTimeout):  # the timeout came first: `heir` has it
+            (await heir).release()
+        else:  # the lease came first: `doomed` holds it, and passes it on when done
+            lease = results[0]
+            assert not isinstance(lease, BaseException)
+            assert not heir.done()
+            lease.release()
+            (await heir).release()
         assert pool.stats() == PoolStats(idle=1)
 
 
