@@ -242,21 +242,27 @@ async def test_each_loop_has_its_own_batch() -> None:
     assert len(_batch._batches) == held - 1  # ...nor is it kept after it
 
 
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the requests queued in any batch (``[count]``, settable)."""
+    count = [0]
+    add = WriteBatch.add
+
+    def counted(self: WriteBatch, item: Queued) -> None:
+        count[0] += 1
+        add(self, item)
+
+    monkeypatch.setattr(WriteBatch, "add", counted)
+    return count
+
+
 async def test_a_busy_client_gets_each_answer_and_counts_back_to_zero(
-    web_server: WebServer, monkeypatch: pytest.MonkeyPatch
+    web_server: WebServer, queued: list[int]
 ) -> None:
     # 64 at once on one origin (batched: far more than BATCH_BUSY under way), with
     # small POST bodies (queued with their heads), read timeouts and cancellations
     # mixed in: each answer is its own request's, and every exchange is counted out.
     loop = asyncio.get_running_loop()
-    queued = [0]
-    add = WriteBatch.add
-
-    def counted(self: WriteBatch, item: Queued) -> None:
-        queued[0] += 1
-        add(self, item)
-
-    monkeypatch.setattr(WriteBatch, "add", counted)
     async with hyperhttp.Client(base_url=web_server.url) as client:
 
         async def post(number: int) -> None:
@@ -286,21 +292,13 @@ async def test_a_busy_client_gets_each_answer_and_counts_back_to_zero(
 
 
 async def test_exchanges_of_lost_connections_are_counted_out(
-    web_server: WebServer, monkeypatch: pytest.MonkeyPatch
+    web_server: WebServer, queued: list[int]
 ) -> None:
     # Streamed responses never closed: Client.aclose() closes their connections
     # without finish() running for them. The loop's count (every client's on
     # the loop) must still come down, or a lone request would wait for the
     # turn's end for good.
     loop = asyncio.get_running_loop()
-    queued = [0]
-    add = WriteBatch.add
-
-    def counted(self: WriteBatch, item: Queued) -> None:
-        queued[0] += 1
-        add(self, item)
-
-    monkeypatch.setattr(WriteBatch, "add", counted)
     abandoned = []
     async with hyperhttp.Client(base_url=web_server.url) as client:
         for _ in range(BATCH_BUSY):

@@ -289,8 +289,7 @@ class Exchange(BodyBuffer):
         if (
             data is None
             or conn.exchange is not self
-            or self.received_bytes
-            or self.done
+            or self.received_bytes  # (an exchange done has received bytes)
             or self.error is not None
         ):
             return
