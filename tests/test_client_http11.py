@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import hyperhttp
 import hyperhttp_dns
 import pytest
+from aiohttp import web
 from hyperhttp import URL
 
 from tests.servers.fixtures import RawServer, Script, TLSSetup, WebServer, echo_json, response
+from tests.servers.routes import serve_routes
 
 pytestmark = pytest.mark.asyncio
 
@@ -206,6 +208,54 @@ async def test_defaults_put_no_per_host_cap_below_the_global_one(web_server: Web
         )
     assert all(r.text == "slept" for r in results)
     assert len(web_server.connections) == 40
+
+
+async def _visit(client: hyperhttp.Client, urls: list[str], order: str) -> None:
+    for letter in order:
+        response = await client.get(f"{urls['abc'.index(letter)]}/r")
+        assert response.text == "ok"
+
+
+async def test_idle_connections_to_other_origins_hold_no_slot() -> None:
+    """A crawler's idle connections are kept between visits, whatever max_connections is.
+
+    With one slot and three origins visited in turn, each origin is reached
+    over one connection (the server counts client addresses). When idle
+    connections counted against max_connections, every visit closed another
+    origin's connection to open its own: a crawler over 1 000 origins at the
+    default 100 ran at 0.89x aiohttp (issue 16).
+    """
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    routes = [web.get("/r", ok)]
+    async with (
+        serve_routes(routes) as (a, seen_a),
+        serve_routes(routes) as (b, seen_b),
+        serve_routes(routes) as (c, seen_c),
+        hyperhttp.Client(limits=hyperhttp.Limits(max_connections=1)) as client,
+    ):
+        await _visit(client, [a, b, c], "abcabcabc")
+        assert client.pool_stats().idle == 3
+    assert [len(set(seen.peers)) for seen in (seen_a, seen_b, seen_c)] == [1, 1, 1]
+
+
+async def test_idle_connections_past_their_cap_close_least_recently_used_first() -> None:
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    routes = [web.get("/r", ok)]
+    limits = hyperhttp.Limits(max_idle_connections=2)
+    async with (
+        serve_routes(routes) as (a, seen_a),
+        serve_routes(routes) as (b, seen_b),
+        serve_routes(routes) as (c, seen_c),
+        hyperhttp.Client(limits=limits) as client,
+    ):
+        await _visit(client, [a, b, c], "abcbca")  # c closes a's; then a closes b's
+        assert client.pool_stats().idle == 2
+    assert [len(set(seen.peers)) for seen in (seen_a, seen_b, seen_c)] == [2, 1, 1]
 
 
 async def test_unread_stream_closes_its_connection(web_server: WebServer) -> None:

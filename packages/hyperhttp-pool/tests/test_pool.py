@@ -192,21 +192,29 @@ async def test_release_is_idempotent() -> None:
 # ---------------------------------------------------------------- caps and fairness
 
 
+def busy(stats: PoolStats) -> int:
+    """Count the connections the caps count: carrying a lease or being opened."""
+    return stats.in_use + stats.connecting
+
+
 async def test_caps_are_never_exceeded() -> None:
-    """Under a burst of 200 requests over 4 keys, both caps hold at every moment."""
+    """Under a burst of 200 requests over 4 keys, every cap holds at every moment."""
     connector = Connector()
-    async with make_pool(connector, max_connections=5, max_connections_per_key=2) as pool:
+    async with make_pool(
+        connector, max_connections=5, max_connections_per_key=2, max_idle_connections=3
+    ) as pool:
         per_key_peak: dict[str, int] = {}
 
         async def request(i: int) -> None:
             key = f"k{i % 4}"
             async with pool.lease(key):
-                per_key_peak[key] = max(per_key_peak.get(key, 0), pool.stats(key).connections)
-                assert pool.stats().connections <= 5
+                per_key_peak[key] = max(per_key_peak.get(key, 0), busy(pool.stats(key)))
+                assert busy(pool.stats()) <= 5
+                assert pool.stats().idle <= 3
                 await asyncio.sleep(0)
 
         await asyncio.gather(*(request(i) for i in range(200)))
-    assert connector.most_open <= 5
+    assert connector.most_open <= 5 + 3
     assert max(per_key_peak.values()) <= 2
 
 
@@ -248,16 +256,51 @@ async def test_released_lease_goes_to_the_oldest_waiter_not_a_newcomer() -> None
         (await newcomer).release()
 
 
-async def test_global_cap_evicts_an_idle_connection_of_another_key() -> None:
-    """When only the global cap blocks, another key's idle connection makes room."""
+async def test_idle_connections_hold_no_slot() -> None:
+    """Another key's idle connection stays open for it while a new key takes the slot.
+
+    (A crawler visiting 1 000 origins with the old rule, where idle
+    connections counted against ``max_connections``, closed one to open
+    another at every visit.)
+    """
     connector = Connector()
     async with make_pool(connector, max_connections=1) as pool:
         a = await pool.acquire("a")
         a.release()
         b = await pool.acquire("b")
-        assert a.connection.closed
+        assert not a.connection.closed
         assert b.connection.key == "b"
+        assert pool.stats() == PoolStats(idle=1, in_use=1, leases=1)
+        waiting = asyncio.ensure_future(pool.acquire("a"))
+        await settle()
+        assert not waiting.done()  # the idle "a" needs a slot to be leased
         b.release()
+        again = await asyncio.wait_for(waiting, 5)
+        assert again.connection is a.connection  # reused, not reopened
+        again.release()
+        assert len(connector.opened) == 2
+
+
+async def test_idle_connections_past_the_idle_cap_close_least_recently_used_first() -> None:
+    connector = Connector()
+    async with make_pool(connector, max_connections=10, max_idle_connections=2) as pool:
+        leases = [await pool.acquire(key) for key in "abc"]
+        for lease in leases:
+            lease.release()  # a, then b, then c go idle: a is the oldest
+        assert [c.closed for c in connector.opened] == [True, False, False]
+        assert pool.stats() == PoolStats(idle=2)
+        (await pool.acquire("b")).release()  # b is now the most recently used
+        (await pool.acquire("d")).release()
+        assert [c.key for c in connector.open_now()] == ["b", "d"]
+
+
+async def test_no_idle_connection_is_kept_with_an_idle_cap_of_zero() -> None:
+    connector = Connector()
+    async with make_pool(connector, max_idle_connections=0) as pool:
+        lease = await pool.acquire("a")
+        lease.release()
+        assert lease.connection.closed
+        assert pool.stats() == PoolStats()
 
 
 async def test_keys_blocked_on_the_global_cap_are_served_in_arrival_order() -> None:

@@ -24,7 +24,7 @@ class PoolStats:
 
     @property
     def connections(self) -> int:
-        """Every connection counted against the caps, connecting ones included."""
+        """Every connection the pool holds: idle, in use and connecting."""
         return self.idle + self.in_use + self.connecting
 
 

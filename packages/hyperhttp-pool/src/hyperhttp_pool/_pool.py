@@ -105,8 +105,12 @@ class Pool(Generic[K, C]):
 
     Args:
         connect: opens a connection for a key; called in the acquiring task.
-        max_connections: cap on all connections (connecting ones included).
-        max_connections_per_key: cap per key; None (the default): only the global cap.
+        max_connections: cap on busy connections (carrying a lease or being
+            opened); idle ones hold no slot.
+        max_connections_per_key: the same cap per key; None (the default):
+            only the global cap.
+        max_idle_connections: idle connections kept across keys, the least
+            recently used closed past it; None: no cap; 0: none kept.
         keepalive_expiry: seconds an idle connection is kept (None: forever).
         max_lifetime: seconds after which a connection takes no new lease.
         max_requests: leases after which a connection takes no new lease.
@@ -122,6 +126,7 @@ class Pool(Generic[K, C]):
         *,
         max_connections: int = 100,
         max_connections_per_key: int | None = None,
+        max_idle_connections: int | None = 1000,
         keepalive_expiry: float | None = 60.0,
         max_lifetime: float | None = None,
         max_requests: int | None = None,
@@ -132,6 +137,7 @@ class Pool(Generic[K, C]):
         self._state: PoolState[K, C] = PoolState(
             max_connections=max_connections,
             max_connections_per_key=max_connections_per_key,
+            max_idle_connections=max_idle_connections,
             keepalive_expiry=keepalive_expiry,
             max_lifetime=max_lifetime,
             max_requests=max_requests,

@@ -17,20 +17,27 @@ waiter connects in its own task and reports back with :meth:`connected` or
 
 Rules
 -----
-1. Caps: connections (connecting ones included) never exceed
-   ``max_connections`` in total nor ``max_connections_per_key`` per key.
+1. Caps count *busy* connections, those carrying a lease or being opened:
+   never more than ``max_connections`` in total nor
+   ``max_connections_per_key`` per key (aiohttp's ``limit`` counts the same
+   way). Idle connections hold no slot; there are at most
+   ``max_idle_connections`` of them, the least recently used closed past
+   that. So a crawler visiting a thousand origins keeps its connections to
+   them between visits instead of closing one to open another.
 2. FIFO per key: a key's waiters are served strictly oldest first, and an
    arrival never jumps a queue: it takes free capacity only when nobody of
    its key waits. A released lease goes straight to the oldest waiter.
-3. A key blocked only by the global cap takes room from an idle connection
-   of another key (the least recently used one is closed). Keys blocked by
-   the global cap are served in turn as slots free up, and a connection
-   released while such a key holds an older waiter than the connection's
-   own key is closed to make room for it: no key starves behind a busy one.
-4. Connections are reused most-recently-used first. A connection past its
-   lifetime or request count takes no new lease and closes when its last
-   lease ends, and so does one found unusable while it still has leases out
-   (an HTTP/2 GOAWAY); an idle one past ``keepalive_expiry`` is closed.
+3. Leasing an idle connection makes it busy, so it needs a free slot like
+   opening one does; an HTTP/2 connection already busy takes more leases up
+   to its capacity without one. Keys blocked by the global cap are served
+   in turn as slots free up, and a slot freed while such a key holds an
+   older waiter than the freeing key goes to it (the freed connection stays
+   idle for later): no key starves behind a busy one.
+4. Connections are reused most-recently-used first (busy HTTP/2 ones before
+   idle ones). A connection past its lifetime or request count takes no new
+   lease and closes when its last lease ends, and so does one found
+   unusable while it still has leases out (an HTTP/2 GOAWAY); an idle one
+   past ``keepalive_expiry`` is closed.
 5. Nothing is scanned per operation: every structure is a dict, an
    OrderedDict or a deque touched at its ends (waiters are deleted lazily),
    so each operation costs O(1) amortised whatever the number of
@@ -161,14 +168,17 @@ class _Keyed(Generic[K, C]):
         "last_capacity",
         "leases",
         "live",
+        "rest",
         "spare",
         "waiters",
     )
 
     def __init__(self, key: K) -> None:
         self.key = key
-        # Ready connections with room for another lease, MRU last.
+        # Busy ready connections with room for another lease (HTTP/2), MRU last.
         self.spare: dict[ConnectionRecord[K, C], None] = {}
+        # Idle ready connections that can carry a lease, MRU last.
+        self.rest: dict[ConnectionRecord[K, C], None] = {}
         # FIFO; cancelled and served waiters are skipped when reached.
         self.waiters: deque[Waiter[K, C]] = deque()
         self.live = 0  # waiters still WAITING
@@ -183,7 +193,9 @@ class _Keyed(Generic[K, C]):
         self.last_capacity = 1
 
 
-def _check_limit(name: str, value: float | None, *, integer: bool, allow_none: bool) -> None:
+def _check_limit(
+    name: str, value: float | None, *, integer: bool, allow_none: bool, allow_zero: bool = False
+) -> None:
     if value is None:
         if not allow_none:
             raise TypeError(f"{name} must not be None")
@@ -191,19 +203,24 @@ def _check_limit(name: str, value: float | None, *, integer: bool, allow_none: b
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         kind = "an int" if integer else "a number of seconds"
         raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>=' if allow_zero else '>'} 0, got {value}")
 
 
 class PoolState(Generic[K, C]):
     """The sans-IO pool: decisions only; see the module docstring.
 
     Args:
-        max_connections: cap on all connections, connecting ones included.
-        max_connections_per_key: cap per key; None (the default): only the
-            global cap, as in aiohttp. A per-key cap below the global one
-            throttles a slow origin to cap / service time requests a second
-            however idle the machine; it is for politeness (crawlers).
+        max_connections: cap on busy connections (carrying a lease or being
+            opened); idle ones are not counted.
+        max_connections_per_key: the same cap per key; None (the default):
+            only the global cap, as in aiohttp. A per-key cap below the
+            global one throttles a slow origin to cap / service time
+            requests a second however idle the machine; it is for
+            politeness (crawlers).
+        max_idle_connections: how many idle connections are kept, across
+            keys; past it the least recently used is closed. None: no cap
+            (``keepalive_expiry`` alone bounds them); 0: none kept.
         keepalive_expiry: seconds an idle connection is kept (None: forever).
         max_lifetime: seconds after which a connection takes no new lease.
         max_requests: leases after which a connection takes no new lease.
@@ -220,6 +237,7 @@ class PoolState(Generic[K, C]):
         *,
         max_connections: int = 100,
         max_connections_per_key: int | None = None,
+        max_idle_connections: int | None = 1000,
         keepalive_expiry: float | None = 60.0,
         max_lifetime: float | None = None,
         max_requests: int | None = None,
@@ -229,11 +247,19 @@ class PoolState(Generic[K, C]):
         _check_limit(
             "max_connections_per_key", max_connections_per_key, integer=True, allow_none=True
         )
+        _check_limit(
+            "max_idle_connections",
+            max_idle_connections,
+            integer=True,
+            allow_none=True,
+            allow_zero=True,
+        )
         _check_limit("keepalive_expiry", keepalive_expiry, integer=False, allow_none=True)
         _check_limit("max_lifetime", max_lifetime, integer=False, allow_none=True)
         _check_limit("max_requests", max_requests, integer=True, allow_none=True)
         self.max_connections = max_connections
         self.max_connections_per_key = max_connections_per_key
+        self.max_idle_connections = max_idle_connections
         # The cap the rules compare with: no per-key cap is the global one.
         self._per_key = (
             max_connections if max_connections_per_key is None else max_connections_per_key
@@ -248,16 +274,17 @@ class PoolState(Generic[K, C]):
         self.closed = False
 
         self._keys: dict[K, _Keyed[K, C]] = {}
-        # Idle connections of every key, oldest idle first: eviction (rule 3)
-        # and expiry take from the front.
+        # Idle connections of every key, oldest idle first: the idle cap and
+        # expiry take from the front.
         self._idle: OrderedDict[ConnectionRecord[K, C], None] = OrderedDict()
         # Keys whose waiters wait only for the global cap, in turn (rule 3).
         self._blocked: OrderedDict[_Keyed[K, C], None] = OrderedDict()
-        # Every connection counted against the caps (for close()).
+        # Every connection the pool holds (for close()).
         self._records: dict[ConnectionRecord[K, C], None] = {}
         self._connections = 0
         self._connecting = 0
         self._in_use = 0
+        self._busy = 0  # connecting + in use: what max_connections caps
         self._leases = 0
         self._waiters = 0
         self._seq = 0
@@ -292,8 +319,8 @@ class PoolState(Generic[K, C]):
             keyed.live += 1
             self._waiters += 1
             if (
-                keyed.connections < self._per_key
-                and self._connections >= self.max_connections
+                keyed.in_use + keyed.connecting < self._per_key
+                and self._busy >= self.max_connections
                 and not self._covered(keyed, 0)
             ):
                 self._blocked[keyed] = None
@@ -310,13 +337,11 @@ class PoolState(Generic[K, C]):
         if self.closed:
             return None
         keyed = self._keys.get(key)
-        if keyed is None or keyed.live or not keyed.spare:
+        if keyed is None or keyed.live or not (keyed.spare or keyed.rest):
             return None
         record = self._take_spare(keyed, now)
         if record is not None:
             self._lease(record)
-        if self._blocked:  # stale spares closed: their slots go to the keys in line
-            self._settle(now)
         return record
 
     def connected(self, waiter: Waiter[K, C], connection: C, now: float) -> None:
@@ -342,6 +367,7 @@ class PoolState(Generic[K, C]):
             keyed.last_capacity = capacity
         keyed.connecting -= 1
         self._connecting -= 1
+        self._busy -= 1
         keyed.idle += 1
         self._idle[record] = None
         if capacity > 0:
@@ -356,6 +382,7 @@ class PoolState(Generic[K, C]):
         self._drain(keyed, now)
         if self._blocked:
             self._settle(now)
+        self._trim_idle()
 
     def connect_failed(self, waiter: Waiter[K, C], now: float) -> None:
         """Record that the OPENING ``waiter`` could not connect; free the slot for the next."""
@@ -371,6 +398,7 @@ class PoolState(Generic[K, C]):
             keyed.connections -= 1
             self._connecting -= 1
             self._connections -= 1
+            self._busy -= 1
             if keyed.live:  # the freed slot is this key's turn in the line, not a jump
                 self._blocked[keyed] = None
             if self._blocked:
@@ -400,25 +428,36 @@ class PoolState(Generic[K, C]):
             or connection is None
             or (not usable and not record.active)
             or (not record.active and record.state == _RETIRING)
-            or (self._blocked and not record.active and self._owed_elsewhere(keyed))
         ):
             # A slot frees: it goes to the keys in line for one, in turn
             # (_close puts this key at the end of that line if it waits).
             self._close(record)
-        else:
-            if not record.active:
-                keyed.in_use -= 1
-                self._in_use -= 1
-                keyed.idle += 1
-                record.idle_since = now
-                self._idle[record] = None
+        elif record.active:  # a multiplexed connection still busy: room for one more
             if record.state == _READY and record.active < record.capacity:
                 keyed.spare.pop(record, None)
                 keyed.spare[record] = None  # most recently used last
             if keyed.live:
-                self._drain(keyed, now)  # the lease goes straight to the oldest waiter
+                self._drain(keyed, now)
+        else:  # idle now, and its slot is free
+            keyed.spare.pop(record, None)
+            keyed.in_use -= 1
+            self._in_use -= 1
+            self._busy -= 1
+            keyed.idle += 1
+            record.idle_since = now
+            self._idle[record] = None
+            if record.state == _READY and record.capacity > 0:
+                keyed.rest[record] = None  # most recently used last
+            if keyed.live:
+                if self._blocked and self._owed_elsewhere(keyed):
+                    # An older waiter of another key is in line for a slot:
+                    # this one is its; this key waits its turn (rule 3).
+                    self._blocked[keyed] = None
+                else:
+                    self._drain(keyed, now)  # the lease goes straight to the oldest waiter
         if self._blocked:
             self._settle(now)
+        self._trim_idle()
         self._forget_if_unused(keyed)
 
     def cancel(self, waiter: Waiter[K, C], now: float) -> None:
@@ -452,10 +491,11 @@ class PoolState(Generic[K, C]):
         if capacity > 0:
             keyed.last_capacity = capacity
         if record.state == _READY:
+            room = keyed.spare if record.active else keyed.rest
             if record.active < capacity:
-                keyed.spare[record] = None
+                room[record] = None
             else:
-                keyed.spare.pop(record, None)
+                room.pop(record, None)
         self._drain(keyed, now)
         if self._blocked:
             self._settle(now)
@@ -469,8 +509,6 @@ class PoolState(Generic[K, C]):
             record.keyed.spare.pop(record, None)
         else:
             self._close(record)
-            if self._blocked:
-                self._settle(now)
             self._forget_if_unused(record.keyed)
 
     def discard(self, record: ConnectionRecord[K, C], now: float) -> None:
@@ -495,8 +533,6 @@ class PoolState(Generic[K, C]):
             keyed = record.keyed
             self._close(record)
             self._forget_if_unused(keyed)
-        if self._blocked:
-            self._settle(now)
 
     def next_expiry(self) -> float | None:
         """When the oldest idle connection expires, or None."""
@@ -527,6 +563,7 @@ class PoolState(Generic[K, C]):
                 record.keyed.connections -= 1
                 self._connecting -= 1
                 self._connections -= 1
+                self._busy -= 1
                 del self._records[record]
             else:
                 self._close(record)
@@ -564,9 +601,9 @@ class PoolState(Generic[K, C]):
     def _owed_elsewhere(self, keyed: _Keyed[K, C]) -> bool:
         """Tell whether a key blocked on the global cap waited longer than this one.
 
-        Then the connection just freed is closed and its slot goes there:
-        otherwise a busy key would keep its connections for ever while
-        another key starves behind the global cap.
+        Then the slot just freed goes there: otherwise a busy key would keep
+        its connections for ever while another key starves behind the
+        global cap.
         """
         if not keyed.live:
             return False
@@ -587,30 +624,32 @@ class PoolState(Generic[K, C]):
         return keyed.connecting * (keyed.last_capacity - 1) >= keyed.live + extra > 0
 
     def _may_open(self, keyed: _Keyed[K, C], extra: int) -> bool:
-        """Tell whether a connection can be opened for this key now (evicting if need be)."""
-        if self._covered(keyed, extra) or keyed.connections >= self._per_key:
-            return False
-        if self._connections < self.max_connections:
-            return True
-        return self._evict_idle(keyed)
+        """Tell whether a connection can be opened for this key now."""
+        return (
+            self._busy < self.max_connections
+            and keyed.in_use + keyed.connecting < self._per_key
+            and not self._covered(keyed, extra)
+        )
 
-    def _evict_idle(self, requester: _Keyed[K, C]) -> bool:
-        """Close the least recently used idle connection, if any (rule 3).
-
-        ``requester`` is about to open a connection in the freed slot: it is
-        kept even if the evicted connection was its last.
-        """
-        if not self._idle:
-            return False
-        record = next(iter(self._idle))
-        keyed = record.keyed
-        self._close(record)
-        if keyed is not requester:
+    def _trim_idle(self) -> None:
+        """Close the least recently used idle connections past ``max_idle_connections``."""
+        cap = self.max_idle_connections
+        if cap is None:
+            return
+        idle = self._idle
+        while len(idle) > cap:
+            record = next(iter(idle))
+            keyed = record.keyed
+            self._close(record)
             self._forget_if_unused(keyed)
-        return True
 
     def _take_spare(self, keyed: _Keyed[K, C], now: float) -> ConnectionRecord[K, C] | None:
-        """Pop the most recently used connection with room that is still good."""
+        """Pop the most recently used connection with room that is still good.
+
+        A busy (HTTP/2) connection with room first: another lease on it
+        takes no slot. An idle one only while the caps leave a slot, since
+        leasing it makes it busy (rule 3).
+        """
         spare = keyed.spare
         while spare:
             record, _ = spare.popitem()
@@ -619,17 +658,27 @@ class PoolState(Generic[K, C]):
                 connection is not None
                 and connection.is_usable()
                 and (self.max_lifetime is None or now - record.created < self.max_lifetime)
+            ):
+                return record
+            record.state = _RETIRING  # too old but busy: finish its leases, then close
+        rest = keyed.rest
+        if not rest or self._busy >= self.max_connections:
+            return None
+        if keyed.in_use + keyed.connecting >= self._per_key:
+            return None
+        while rest:
+            record, _ = rest.popitem()
+            connection = record.connection
+            if (
+                connection is not None
+                and connection.is_usable()
+                and (self.max_lifetime is None or now - record.created < self.max_lifetime)
                 and (
-                    record.active
-                    or self.keepalive_expiry is None
-                    or now - record.idle_since < self.keepalive_expiry
+                    self.keepalive_expiry is None or now - record.idle_since < self.keepalive_expiry
                 )
             ):
                 return record
-            if record.active:  # too old but busy: finish its leases, then close
-                record.state = _RETIRING
-            else:
-                self._close(record)
+            self._close(record)
         return None
 
     def _grant(self, waiter: Waiter[K, C], record: ConnectionRecord[K, C], now: float) -> None:
@@ -643,9 +692,11 @@ class PoolState(Generic[K, C]):
         keyed = record.keyed
         if not record.active:
             del self._idle[record]
+            keyed.rest.pop(record, None)
             keyed.idle -= 1
             keyed.in_use += 1
             self._in_use += 1
+            self._busy += 1
         record.active += 1
         record.served += 1
         keyed.leases += 1
@@ -666,6 +717,7 @@ class PoolState(Generic[K, C]):
         keyed.connecting += 1
         self._connections += 1
         self._connecting += 1
+        self._busy += 1
         waiter.state = _OPENING
         waiter.record = record
 
@@ -675,21 +727,24 @@ class PoolState(Generic[K, C]):
             return
         keyed = record.keyed
         keyed.spare.pop(record, None)
+        keyed.rest.pop(record, None)
         # Counted idle exactly while in the idle list (a record whose last
         # lease is being released is still counted in use here).
-        if record in self._idle:
-            del self._idle[record]
-            keyed.idle -= 1
-        else:
+        busy = record not in self._idle
+        if busy:
             keyed.in_use -= 1
             self._in_use -= 1
+            self._busy -= 1
+        else:
+            del self._idle[record]
+            keyed.idle -= 1
         keyed.connections -= 1
         self._connections -= 1
         record.state = _CLOSED
         del self._records[record]
         if record.connection is not None:
             self.to_close.append(record.connection)
-        if keyed.live and keyed not in self._blocked:
+        if busy and keyed.live and keyed not in self._blocked:
             # This key's waiters compete for the freed slot in turn (rule 3).
             self._blocked[keyed] = None
 
@@ -709,9 +764,9 @@ class PoolState(Generic[K, C]):
                 self._grant(waiter, record, now)
                 self.to_wake.append(waiter)
                 continue
-            if self._covered(keyed, 0) or keyed.connections >= self._per_key:
+            if self._covered(keyed, 0) or keyed.in_use + keyed.connecting >= self._per_key:
                 break
-            if self._connections >= self.max_connections and not self._evict_idle(keyed):
+            if self._busy >= self.max_connections:
                 self._blocked[keyed] = None
                 return
             waiters.popleft()
@@ -722,12 +777,12 @@ class PoolState(Generic[K, C]):
         self._blocked.pop(keyed, None)
 
     def _settle(self, now: float) -> None:
-        """Give freed global slots (or idle room) to keys blocked on the cap, in turn."""
+        """Give freed global slots to keys blocked on the cap, in turn."""
         blocked = self._blocked
         # _drain() either serves the key, finds it not blocked by the global
         # cap after all (its own cap, pending connects), or puts it back at
         # the end because there is no room: then the loop condition fails.
-        while blocked and (self._connections < self.max_connections or self._idle):
+        while blocked and self._busy < self.max_connections:
             keyed, _ = blocked.popitem(last=False)
             if keyed.live:
                 self._drain(keyed, now)

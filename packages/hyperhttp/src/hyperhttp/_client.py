@@ -31,7 +31,14 @@ import hyperhttp_resilience
 
 from .__about__ import __version__
 from ._auth import Auth, AuthTypes, BasicAuth, coerce_auth
-from ._config import DEFAULT_LIMITS, DEFAULT_MAX_DECOMPRESSED, DEFAULT_TIMEOUT, Limits, Timeout
+from ._config import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_DECOMPRESSED,
+    DEFAULT_TIMEOUT,
+    Limits,
+    Timeout,
+    idle_connections_cap,
+)
 from ._cookies import Cookies
 from ._decoders import accept_encoding
 from ._exceptions import (
@@ -249,6 +256,7 @@ class Client:
             self._open,
             max_connections=limits.max_connections,
             max_connections_per_key=limits.max_connections_per_host,
+            max_idle_connections=idle_connections_cap(limits),
             keepalive_expiry=limits.keepalive_expiry,
             max_lifetime=limits.max_connection_lifetime,
             max_requests=limits.max_requests_per_connection,

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_MAX_DECOMPRESSED", "DEFAULT_TIMEOUT", "Limits", "Timeout"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_DECOMPRESSED",
+    "DEFAULT_TIMEOUT",
+    "Limits",
+    "Timeout",
+    "idle_connections_cap",
+]
 
 _UNSET: Any = object()
 
@@ -88,10 +95,18 @@ class Limits:
     Defaults, each chosen so a user who changes nothing is not throttled
     (docs/performance.md, "Defaults"):
 
-    - ``max_connections=100``: the cap on all connections (aiohttp's too);
+    - ``max_connections=100``: the cap on connections in use or being
+      opened (aiohttp's ``limit``, counted the same way); idle ones do not
+      count against it;
     - ``max_connections_per_host=None``: no per-host cap below the global
       one. A cap of 10 held one origin with a 20 ms service time to 500
       requests a second on any machine; set one to be polite to a host;
+    - ``max_idle_connections="auto"``: idle connections kept for reuse,
+      across hosts, the least recently used closed past the cap: 1 000, or
+      fewer where the process may open fewer files (half its soft
+      ``RLIMIT_NOFILE``, less ``max_connections``, at least 10), so the
+      client never holds more than half the descriptors it may open.
+      None: no cap (``keepalive_expiry`` alone); 0: keep none;
     - ``keepalive_expiry=60.0``: idle connections are kept a minute (servers
       usually close sooner; a connection they closed is detected when it is
       taken and the request replayed once);
@@ -103,6 +118,7 @@ class Limits:
         "max_connection_lifetime",
         "max_connections",
         "max_connections_per_host",
+        "max_idle_connections",
         "max_requests_per_connection",
     )
 
@@ -114,6 +130,7 @@ class Limits:
         keepalive_expiry: float | None = 60.0,
         max_requests_per_connection: int | None = None,
         max_connection_lifetime: float | None = None,
+        max_idle_connections: int | Literal["auto"] | None = "auto",
     ) -> None:
         self.max_connections = _count("max_connections", max_connections)
         self.max_connections_per_host = (
@@ -128,6 +145,16 @@ class Limits:
             else _count("max_requests_per_connection", max_requests_per_connection)
         )
         self.max_connection_lifetime = _seconds("max_connection_lifetime", max_connection_lifetime)
+        if max_idle_connections is None or max_idle_connections == "auto":
+            self.max_idle_connections: int | Literal["auto"] | None = max_idle_connections
+        elif isinstance(max_idle_connections, bool) or not isinstance(max_idle_connections, int):
+            raise TypeError(
+                f"max_idle_connections must be an int, 'auto' or None, not {max_idle_connections!r}"
+            )
+        elif max_idle_connections < 0:
+            raise ValueError(f"max_idle_connections must be >= 0, got {max_idle_connections}")
+        else:
+            self.max_idle_connections = max_idle_connections
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Limits):
@@ -140,6 +167,27 @@ class Limits:
     def __repr__(self) -> str:
         fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in sorted(self.__slots__))
         return f"Limits({fields})"
+
+
+def idle_connections_cap(limits: Limits) -> int | None:
+    """Return the idle-connection cap ``limits`` means; "auto" is resolved now.
+
+    "auto": 1 000, or half the soft ``RLIMIT_NOFILE`` less
+    ``max_connections`` where that is lower (at least 10). Resolved when a
+    client is built, so a process that raises its limit first gets more.
+    """
+    value = limits.max_idle_connections
+    if value != "auto":
+        return value
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # no such limit here (Windows)
+        return 1000
+    if soft == resource.RLIM_INFINITY:
+        return 1000
+    return max(10, min(1000, soft // 2 - limits.max_connections))
 
 
 DEFAULT_TIMEOUT = Timeout()
