@@ -232,12 +232,15 @@ class PoolMachine(RuleBasedStateMachine):
         if alive:
             data.draw(st.sampled_from(alive)).usable = False
 
-    @precondition(lambda self: bool(self.model.leases))
+    @precondition(lambda self: any(r.connection and not r.connection.closes for r in self.records))
     @rule(data=st.data(), capacity=st.integers(0, 4))
     def capacity_changes(self, data: st.DataObject, capacity: int) -> None:
-        lease = data.draw(st.sampled_from(self.model.leases))
-        lease.connection._capacity = capacity
-        self.pool.capacity_changed(lease.record, self.now)
+        """SETTINGS on any open connection: leased, idle, or retiring."""
+        records = [r for r in self.records if r.connection and not r.connection.closes]
+        record = data.draw(st.sampled_from(records))
+        assert record.connection is not None
+        record.connection._capacity = capacity
+        self.pool.capacity_changed(record, self.now)
         self._flush()
 
     @precondition(lambda self: bool(self.model.leases))
@@ -399,3 +402,28 @@ def test_a_connection_with_no_room_yet_frees_its_slot_and_keeps_its_books() -> N
     assert waiter.state is WaiterState.OPENING  # the idle one holds no slot
     assert pool.stats("b") == PoolStats(idle=1, connecting=1)
     assert pool.stats() == PoolStats(idle=1, connecting=1)
+
+
+def test_an_idle_connection_given_room_waits_only_for_a_slot_not_for_a_connect() -> None:
+    """A waiter whose key has an idle connection with room is served when a slot frees.
+
+    Found by review: the waiter was "covered" by a connect under way, so the
+    key was not in line for slots, and a freed slot went unused until that
+    connect ended.
+    """
+    pool: PoolState[str, Conn] = PoolState(max_connections=2, keepalive_expiry=None)
+    first = pool.acquire("a", 0.0)  # opens a connection
+    other = pool.acquire("b", 0.0)
+    pool.connected(other, Conn("b", 1), 0.0)  # b holds the second slot
+    slow = Conn("a", 0)
+    pool.connected(first, slow, 0.0)  # an HTTP/2 peer allowing 0 streams yet: idle
+    assert first.state is WaiterState.OPENING  # it opens another in the freed slot
+    second = pool.acquire("a", 0.0)
+    assert second.state is WaiterState.WAITING  # both slots busy
+    record = next(r for r in pool._records if r.connection is slow)
+    slow._capacity = 2  # its SETTINGS arrive: room for 2
+    pool.capacity_changed(record, 0.0)
+    assert other.record is not None
+    pool.release(other.record, 0.0)  # a slot frees
+    assert second.state is WaiterState.GRANTED
+    assert second.record is record

@@ -321,7 +321,7 @@ class PoolState(Generic[K, C]):
             if (
                 keyed.in_use + keyed.connecting < self._per_key
                 and self._busy >= self.max_connections
-                and not self._covered(keyed, 0)
+                and (keyed.rest or not self._covered(keyed, 0))
             ):
                 self._blocked[keyed] = None
         if self._blocked:
@@ -764,7 +764,14 @@ class PoolState(Generic[K, C]):
                 self._grant(waiter, record, now)
                 self.to_wake.append(waiter)
                 continue
-            if self._covered(keyed, 0) or keyed.in_use + keyed.connecting >= self._per_key:
+            if keyed.in_use + keyed.connecting >= self._per_key:
+                break
+            if keyed.rest and self._busy >= self.max_connections:
+                # An idle connection is ready for this waiter; only a slot is
+                # missing (connects under way or not: it must not wait for them).
+                self._blocked[keyed] = None
+                return
+            if self._covered(keyed, 0):
                 break
             if self._busy >= self.max_connections:
                 self._blocked[keyed] = None
