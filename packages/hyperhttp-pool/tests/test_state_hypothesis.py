@@ -235,7 +235,7 @@ class PoolMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(r.connection and not r.connection.closes for r in self.records))
     @rule(data=st.data(), capacity=st.integers(0, 4))
     def capacity_changes(self, data: st.DataObject, capacity: int) -> None:
-        """SETTINGS on any open connection: leased, idle, or retiring."""
+        """Change the capacity of any open connection: leased, idle, or retiring."""
         records = [r for r in self.records if r.connection and not r.connection.closes]
         record = data.draw(st.sampled_from(records))
         assert record.connection is not None
