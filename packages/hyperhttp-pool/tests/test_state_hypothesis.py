@@ -232,30 +232,33 @@ class PoolMachine(RuleBasedStateMachine):
         if alive:
             data.draw(st.sampled_from(alive)).usable = False
 
-    @precondition(lambda self: any(r.connection and not r.connection.closes for r in self.records))
+    @precondition(lambda self: bool(self._open_records()))
     @rule(data=st.data(), capacity=st.integers(0, 4))
     def capacity_changes(self, data: st.DataObject, capacity: int) -> None:
         """Change the capacity of any open connection: leased, idle, or retiring."""
-        records = [r for r in self.records if r.connection and not r.connection.closes]
-        record = data.draw(st.sampled_from(records))
+        record = data.draw(st.sampled_from(self._open_records()))
         assert record.connection is not None
         record.connection._capacity = capacity
         self.pool.capacity_changed(record, self.now)
         self._flush()
 
-    @precondition(lambda self: bool(self.model.leases))
+    def _open_records(self) -> list[ConnectionRecord[str, Conn]]:
+        return [r for r in self.records if r.connection and not r.connection.closes]
+
+    @precondition(lambda self: bool(self._open_records()))
     @rule(data=st.data())
     def retire(self, data: st.DataObject) -> None:
-        lease = data.draw(st.sampled_from(self.model.leases))
-        self.pool.retire(lease.record, self.now)
+        """GOAWAY on any open connection: leased, idle, or with no room yet."""
+        record = data.draw(st.sampled_from(self._open_records()))
+        self.pool.retire(record, self.now)
         self._flush()
 
-    @precondition(lambda self: bool(self.model.leases))
+    @precondition(lambda self: bool(self._open_records()))
     @rule(data=st.data())
     def discard(self, data: st.DataObject) -> None:
-        """Break a connection under its leases: they release later as no-ops."""
-        lease = data.draw(st.sampled_from(self.model.leases))
-        self.pool.discard(lease.record, self.now)
+        """Break any open connection: leases on it release later as no-ops."""
+        record = data.draw(st.sampled_from(self._open_records()))
+        self.pool.discard(record, self.now)
         self._flush()
 
     @precondition(lambda self: self.state is not None)
@@ -386,22 +389,103 @@ PoolMachine.TestCase.settings = settings(
 TestPoolStateMachine = PoolMachine.TestCase
 
 
-def test_a_connection_with_no_room_yet_frees_its_slot_and_keeps_its_books() -> None:
-    """An HTTP/2 connection allowing 0 streams yet is idle: its opener opens another.
+def test_a_connection_with_no_room_yet_keeps_its_slot_and_its_books() -> None:
+    """An HTTP/2 connection allowing 0 streams yet keeps its slot until room comes.
 
-    (Regression found by the machine under the old rule, where the key
-    evicted its own idle connection: the key was forgotten, losing its
-    counts and with them its per-key cap.)
+    (Under an earlier rule the key evicted that connection and was forgotten,
+    losing its counts; under another it went idle, freeing its slot, and its
+    opener opened another, and another: found by review.)
     """
     pool: PoolState[str, Conn] = PoolState(
         max_connections=1, max_connections_per_key=2, keepalive_expiry=None
     )
     waiter = pool.acquire("b", 0.0)
     assert waiter.state is WaiterState.OPENING
-    pool.connected(waiter, Conn("b", 0), 0.0)  # an HTTP/2 peer allowing 0 streams yet
-    assert waiter.state is WaiterState.OPENING  # the idle one holds no slot
-    assert pool.stats("b") == PoolStats(idle=1, connecting=1)
-    assert pool.stats() == PoolStats(idle=1, connecting=1)
+    connection = Conn("b", 0)
+    pool.connected(waiter, connection, 0.0)  # an HTTP/2 peer allowing 0 streams yet
+    assert waiter.state is WaiterState.WAITING  # first in line, no slot to open another
+    assert pool.stats("b") == PoolStats(in_use=1, waiters=1)
+    assert pool.stats() == PoolStats(in_use=1, waiters=1)
+    record = next(iter(pool._records))
+    connection._capacity = 3  # its SETTINGS arrive
+    pool.capacity_changed(record, 1.0)
+    assert waiter.state is WaiterState.GRANTED
+    assert waiter.record is record
+    assert pool.stats() == PoolStats(in_use=1, leases=1)
+
+
+def test_connections_with_no_room_never_make_one_acquire_open_without_end() -> None:
+    pool: PoolState[str, Conn] = PoolState(max_connections=2, keepalive_expiry=None)
+    waiter = pool.acquire("h2", 0.0)
+    opened = 0
+    while waiter.state is WaiterState.OPENING and opened < 50:
+        pool.connected(waiter, Conn("h2", 0), 0.0)
+        opened += 1
+    assert opened == 2  # the cap, and no more
+    assert pool.stats() == PoolStats(in_use=2, waiters=1)
+
+
+def test_a_connection_with_no_room_is_kept_whatever_the_idle_cap_and_expires() -> None:
+    pool: PoolState[str, Conn] = PoolState(
+        max_connections=1, max_idle_connections=0, keepalive_expiry=5.0
+    )
+    waiter = pool.acquire("h2", 0.0)
+    connection = Conn("h2", 0)
+    pool.connected(waiter, connection, 0.0)
+    assert connection not in pool.to_close  # its opener waits for its SETTINGS
+    assert pool.next_expiry() == 5.0
+    other = pool.acquire("other", 1.0)
+    assert other.state is WaiterState.WAITING  # the slot is held
+    pool.expire(5.0)  # never got room: closed, and its slot goes to the next in line
+    assert pool.to_close == [connection]
+    assert WaiterState.OPENING in (waiter.state, other.state)
+
+
+def _opened(pool: PoolState[str, Conn], key: str) -> ConnectionRecord[str, Conn]:
+    waiter = pool.acquire(key, 0.0)
+    assert waiter.state is WaiterState.OPENING
+    pool.connected(waiter, Conn(key, 1), 0.0)
+    assert waiter.record is not None
+    return waiter.record
+
+
+def test_a_key_first_in_line_cannot_keep_the_slots_for_ever() -> None:
+    """B waits while C, one waiter always queued, is served: B gets a slot soon.
+
+    Found by review: the key first in line kept every slot it freed, since
+    the only key compared with was itself.
+    """
+    pool: PoolState[str, Conn] = PoolState(max_connections=2, keepalive_expiry=None)
+    _opened(pool, "a")  # holds one slot all along
+    record = _opened(pool, "c")
+    queued = [pool.acquire("c", 0.0), pool.acquire("c", 0.0)]  # C is first in line
+    b = pool.acquire("b", 0.0)
+    for _ in range(10):
+        queued.append(pool.acquire("c", 0.0))  # C always has a waiter newer than B's
+        pool.release(record, 0.0)
+        if b.state is not WaiterState.WAITING:
+            break
+        served = queued.pop(0)
+        assert served.state is WaiterState.GRANTED
+        assert served.record is not None
+        record = served.record
+    assert b.state is WaiterState.OPENING
+    assert b.seq < queued[0].seq
+
+
+def test_a_slot_goes_to_the_older_waiter_of_the_next_key_in_line() -> None:
+    pool: PoolState[str, Conn] = PoolState(max_connections=2, keepalive_expiry=None)
+    a = _opened(pool, "a")
+    c = _opened(pool, "c")
+    c_first = pool.acquire("c", 0.0)
+    b_first = pool.acquire("b", 0.0)
+    a_first = pool.acquire("a", 0.0)
+    pool.acquire("c", 0.0)
+    pool.release(c, 0.0)  # C's oldest waiter is older than everyone: C keeps it
+    assert c_first.state is WaiterState.GRANTED
+    pool.release(a, 0.0)  # B's waiter is older than A's: the slot is B's
+    assert b_first.state is WaiterState.OPENING
+    assert a_first.state is WaiterState.WAITING
 
 
 def test_an_idle_connection_given_room_waits_only_for_a_slot_not_for_a_connect() -> None:
@@ -412,18 +496,35 @@ def test_an_idle_connection_given_room_waits_only_for_a_slot_not_for_a_connect()
     connect ended.
     """
     pool: PoolState[str, Conn] = PoolState(max_connections=2, keepalive_expiry=None)
-    first = pool.acquire("a", 0.0)  # opens a connection
-    other = pool.acquire("b", 0.0)
-    pool.connected(other, Conn("b", 1), 0.0)  # b holds the second slot
-    slow = Conn("a", 0)
-    pool.connected(first, slow, 0.0)  # an HTTP/2 peer allowing 0 streams yet: idle
-    assert first.state is WaiterState.OPENING  # it opens another in the freed slot
-    second = pool.acquire("a", 0.0)
-    assert second.state is WaiterState.WAITING  # both slots busy
-    record = next(r for r in pool._records if r.connection is slow)
-    slow._capacity = 2  # its SETTINGS arrive: room for 2
+    first = pool.acquire("a", 0.0)
+    multiplexed = Conn("a", 2)
+    pool.connected(first, multiplexed, 0.0)  # "a" learns: 2 leases a connection
+    assert first.record is not None
+    record = first.record
+    multiplexed._capacity = 0  # its SETTINGS: no new stream for now
     pool.capacity_changed(record, 0.0)
+    pool.release(record, 0.0)  # idle, with no room
+    other = pool.acquire("b", 0.0)
+    pool.connected(other, Conn("b", 1), 0.0)  # b holds one slot
+    opener = pool.acquire("a", 0.0)
+    assert opener.state is WaiterState.OPENING  # the other slot: a connect under way
+    second = pool.acquire("a", 0.0)
+    assert second.state is WaiterState.WAITING  # "covered" by that connect
+    multiplexed._capacity = 2  # room again on the idle one; no slot free yet
+    pool.capacity_changed(record, 0.0)
+    assert second.state is WaiterState.WAITING
     assert other.record is not None
     pool.release(other.record, 0.0)  # a slot frees
     assert second.state is WaiterState.GRANTED
     assert second.record is record
+
+
+def test_a_connection_with_no_room_retired_gives_its_slot_to_the_next_in_line() -> None:
+    pool: PoolState[str, Conn] = PoolState(max_connections=1, keepalive_expiry=None)
+    waiter = pool.acquire("h2", 0.0)
+    pool.connected(waiter, Conn("h2", 0), 0.0)  # no room yet: keeps the slot
+    other = pool.acquire("other", 0.0)
+    assert other.state is WaiterState.WAITING
+    pool.retire(next(iter(pool._records)), 0.0)  # its GOAWAY: closed, the slot frees
+    assert WaiterState.OPENING in (waiter.state, other.state)
+    assert pool.stats().connecting == 1

@@ -29,10 +29,15 @@ Rules
    its key waits. A released lease goes straight to the oldest waiter.
 3. Leasing an idle connection makes it busy, so it needs a free slot like
    opening one does; an HTTP/2 connection already busy takes more leases up
-   to its capacity without one. Keys blocked by the global cap are served
-   in turn as slots free up, and a slot freed while such a key holds an
-   older waiter than the freeing key goes to it (the freed connection stays
-   idle for later): no key starves behind a busy one.
+   to its capacity without one. A connection opened with no room yet (an
+   HTTP/2 peer allowing 0 streams) keeps its slot, as if still connecting,
+   until its capacity rises or ``keepalive_expiry`` passes: otherwise its
+   opener would open another at once, and another, without end. Keys
+   blocked by the global cap are served in turn as slots free up: a key
+   that takes a slot goes to the back of that line, and a slot freed while
+   the next key in line holds an older waiter than the freeing key goes to
+   it (the freed connection stays idle for later): no key starves behind a
+   busy one.
 4. Connections are reused most-recently-used first (busy HTTP/2 ones before
    idle ones). A connection past its lifetime or request count takes no new
    lease and closes when its last lease ends, and so does one found
@@ -277,6 +282,9 @@ class PoolState(Generic[K, C]):
         # Idle connections of every key, oldest idle first: the idle cap and
         # expiry take from the front.
         self._idle: OrderedDict[ConnectionRecord[K, C], None] = OrderedDict()
+        # Connections opened with no room yet (capacity 0), oldest first: busy
+        # (they keep their slot) until their capacity rises; expiry applies.
+        self._stalled: OrderedDict[ConnectionRecord[K, C], None] = OrderedDict()
         # Keys whose waiters wait only for the global cap, in turn (rule 3).
         self._blocked: OrderedDict[_Keyed[K, C], None] = OrderedDict()
         # Every connection the pool holds (for close()).
@@ -342,6 +350,8 @@ class PoolState(Generic[K, C]):
         record = self._take_spare(keyed, now)
         if record is not None:
             self._lease(record)
+        # (On None the key may be left empty: the caller's acquire() goes on
+        # with it, and keeps what it learnt of the key's capacity.)
         return record
 
     def connected(self, waiter: Waiter[K, C], connection: C, now: float) -> None:
@@ -367,12 +377,18 @@ class PoolState(Generic[K, C]):
             keyed.last_capacity = capacity
         keyed.connecting -= 1
         self._connecting -= 1
-        self._busy -= 1
-        keyed.idle += 1
-        self._idle[record] = None
         if capacity > 0:
+            self._busy -= 1  # (taken again by the lease)
+            keyed.idle += 1
+            self._idle[record] = None
             self._grant(waiter, record, now)
-        else:  # no room yet (an HTTP/2 peer allowing 0 streams): queue first
+        else:
+            # No room yet (an HTTP/2 peer allowing 0 streams): the connection
+            # keeps its slot until its capacity rises (rule 3); its opener
+            # waits first in line.
+            keyed.in_use += 1
+            self._in_use += 1
+            self._stalled[record] = None
             waiter.state = _WAITING
             waiter.record = None
             keyed.waiters.appendleft(waiter)
@@ -382,7 +398,6 @@ class PoolState(Generic[K, C]):
         self._drain(keyed, now)
         if self._blocked:
             self._settle(now)
-        self._trim_idle()
 
     def connect_failed(self, waiter: Waiter[K, C], now: float) -> None:
         """Record that the OPENING ``waiter`` could not connect; free the slot for the next."""
@@ -490,7 +505,17 @@ class PoolState(Generic[K, C]):
         keyed = record.keyed
         if capacity > 0:
             keyed.last_capacity = capacity
-        if record.state == _READY:
+            if record in self._stalled:  # room at last: it gives up its slot, idle
+                del self._stalled[record]
+                keyed.in_use -= 1
+                self._in_use -= 1
+                self._busy -= 1
+                keyed.idle += 1
+                record.idle_since = now
+                self._idle[record] = None
+                if keyed.live and keyed not in self._blocked:
+                    self._blocked[keyed] = None  # the slot it held, in turn
+        if record.state == _READY and record not in self._stalled:
             room = keyed.spare if record.active else keyed.rest
             if record.active < capacity:
                 room[record] = None
@@ -499,6 +524,7 @@ class PoolState(Generic[K, C]):
         self._drain(keyed, now)
         if self._blocked:
             self._settle(now)
+        self._trim_idle()
 
     def retire(self, record: ConnectionRecord[K, C], now: float) -> None:
         """Take no new lease on ``record``; close it when its last lease ends (GOAWAY)."""
@@ -508,7 +534,9 @@ class PoolState(Generic[K, C]):
             record.state = _RETIRING
             record.keyed.spare.pop(record, None)
         else:
-            self._close(record)
+            self._close(record)  # (one with no room yet frees its slot)
+            if self._blocked:
+                self._settle(now)
             self._forget_if_unused(record.keyed)
 
     def discard(self, record: ConnectionRecord[K, C], now: float) -> None:
@@ -525,20 +553,23 @@ class PoolState(Generic[K, C]):
         expiry = self.keepalive_expiry
         if expiry is None:
             return
-        idle = self._idle
-        while idle:
-            record = next(iter(idle))
-            if now - record.idle_since < expiry:
-                break
-            keyed = record.keyed
-            self._close(record)
-            self._forget_if_unused(keyed)
+        for waiting in (self._idle, self._stalled):
+            while waiting:
+                record = next(iter(waiting))
+                if now - record.idle_since < expiry:
+                    break
+                keyed = record.keyed
+                self._close(record)  # a stalled one frees its slot: in turn
+                self._forget_if_unused(keyed)
+        if self._blocked:
+            self._settle(now)
 
     def next_expiry(self) -> float | None:
         """When the oldest idle connection expires, or None."""
-        if self.keepalive_expiry is None or not self._idle:
+        if self.keepalive_expiry is None or not (self._idle or self._stalled):
             return None
-        return next(iter(self._idle)).idle_since + self.keepalive_expiry
+        since = min(next(iter(early)).idle_since for early in (self._idle, self._stalled) if early)
+        return since + self.keepalive_expiry
 
     def close(self) -> None:
         """Close every connection and fail every waiter; the pool takes no more.
@@ -607,8 +638,11 @@ class PoolState(Generic[K, C]):
         """
         if not keyed.live:
             return False
-        other = next(iter(self._blocked))
-        if other is keyed or not other.live:
+        line = iter(self._blocked)
+        other = next(line)
+        if other is keyed:  # first in line itself: the next key decides
+            other = next(line, None)
+        if other is None or not other.live:
             return False
         return self._oldest(other).seq < self._oldest(keyed).seq
 
@@ -728,6 +762,7 @@ class PoolState(Generic[K, C]):
         keyed = record.keyed
         keyed.spare.pop(record, None)
         keyed.rest.pop(record, None)
+        self._stalled.pop(record, None)
         # Counted idle exactly while in the idle list (a record whose last
         # lease is being released is still counted in use here).
         busy = record not in self._idle
@@ -751,6 +786,7 @@ class PoolState(Generic[K, C]):
     def _drain(self, keyed: _Keyed[K, C], now: float) -> None:
         """Serve ``keyed``'s waiters, oldest first, as far as capacity allows."""
         waiters = keyed.waiters
+        took_slot = False
         while keyed.live:
             waiter = waiters[0]
             if waiter.state is not _WAITING:
@@ -758,6 +794,7 @@ class PoolState(Generic[K, C]):
                 continue
             record = self._take_spare(keyed, now)
             if record is not None:
+                took_slot = took_slot or not record.active
                 waiters.popleft()
                 keyed.live -= 1
                 self._waiters -= 1
@@ -766,21 +803,23 @@ class PoolState(Generic[K, C]):
                 continue
             if keyed.in_use + keyed.connecting >= self._per_key:
                 break
-            if keyed.rest and self._busy >= self.max_connections:
-                # An idle connection is ready for this waiter; only a slot is
-                # missing (connects under way or not: it must not wait for them).
+            if self._busy >= self.max_connections and (
+                # An idle connection ready for this waiter waits only for a
+                # slot, not for connects under way.
+                keyed.rest or not self._covered(keyed, 0)
+            ):
                 self._blocked[keyed] = None
+                if took_slot:  # its turn is used: to the back of the line (rule 3)
+                    self._blocked.move_to_end(keyed)
                 return
             if self._covered(keyed, 0):
                 break
-            if self._busy >= self.max_connections:
-                self._blocked[keyed] = None
-                return
             waiters.popleft()
             keyed.live -= 1
             self._waiters -= 1
             self._open(waiter, keyed, now)
             self.to_wake.append(waiter)
+            took_slot = True
         self._blocked.pop(keyed, None)
 
     def _settle(self, now: float) -> None:
