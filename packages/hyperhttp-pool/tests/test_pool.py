@@ -534,6 +534,28 @@ async def test_burst_waits_for_a_multiplexed_connection_being_opened() -> None:
             lease.release()
 
 
+async def test_a_peer_allowing_no_stream_gets_one_connection_not_a_storm() -> None:
+    """Connections that open with capacity 0 keep their slots: one acquire opens the cap.
+
+    Found by review: with idle connections holding no slot, such a
+    connection went idle and its acquire opened another at once: thousands
+    in 50 ms at max_connections=1.
+    """
+    connector = Connector()
+    connector.capacity = 0
+    async with make_pool(connector, max_connections=2, max_idle_connections=5) as pool:
+        with pytest.raises(PoolTimeout):  # (bounded: the storm never timed out)
+            await asyncio.wait_for(pool.acquire("h2", timeout=0.05), 2)
+        assert connector.started == 2
+        assert pool.stats() == PoolStats(in_use=2)
+        connection = connector.opened[0]
+        connection.capacity = 1  # its SETTINGS arrive
+        pool.capacity_changed(connection)
+        lease = await asyncio.wait_for(pool.acquire("h2"), 5)
+        assert lease.connection is connection
+        lease.release()
+
+
 async def test_capacity_increase_serves_waiters() -> None:
     """When a connection's capacity grows (SETTINGS), queued waiters get it."""
     connector = Connector()
