@@ -102,11 +102,11 @@ class Limits:
       one. A cap of 10 held one origin with a 20 ms service time to 500
       requests a second on any machine; set one to be polite to a host;
     - ``max_idle_connections="auto"``: idle connections kept for reuse,
-      across hosts, the least recently used closed past the cap: 1 000, or
-      fewer where the process may open fewer files (half its soft
-      ``RLIMIT_NOFILE``, less ``max_connections``, at least 10), so the
-      client never holds more than half the descriptors it may open.
-      None: no cap (``keepalive_expiry`` alone); 0: keep none;
+      across hosts, the least recently used closed past the cap: 1 000 or
+      ``max_connections``, whichever is more, but no more than half the
+      process's soft ``RLIMIT_NOFILE`` (at least 10): 512 at the common
+      limit of 1 024. None: no cap (``keepalive_expiry`` alone); 0: keep
+      none;
     - ``keepalive_expiry=60.0``: idle connections are kept a minute (servers
       usually close sooner; a connection they closed is detected when it is
       taken and the request replayed once);
@@ -172,22 +172,24 @@ class Limits:
 def idle_connections_cap(limits: Limits) -> int | None:
     """Return the idle-connection cap ``limits`` means; "auto" is resolved now.
 
-    "auto": 1 000, or half the soft ``RLIMIT_NOFILE`` less
-    ``max_connections`` where that is lower (at least 10). Resolved when a
-    client is built, so a process that raises its limit first gets more.
+    "auto": 1 000 or ``max_connections``, whichever is more (a pool busy
+    at its cap keeps its connections when it quiets down), but at most half
+    the soft ``RLIMIT_NOFILE`` (at least 10). Resolved when a client is
+    built, so a process that raises its limit first gets more.
     """
     value = limits.max_idle_connections
     if value != "auto":
         return value
+    cap = max(1000, limits.max_connections)
     try:
         import resource
 
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (ImportError, OSError, ValueError):  # no such limit here (Windows)
-        return 1000
+        return cap
     if soft == resource.RLIM_INFINITY:
-        return 1000
-    return max(10, min(1000, soft // 2 - limits.max_connections))
+        return cap
+    return max(10, min(cap, soft // 2))
 
 
 DEFAULT_TIMEOUT = Timeout()
