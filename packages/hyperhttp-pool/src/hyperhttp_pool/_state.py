@@ -455,12 +455,7 @@ class PoolState(Generic[K, C]):
                 self._drain(keyed, now)
         else:  # idle now, and its slot is free
             keyed.spare.pop(record, None)
-            keyed.in_use -= 1
-            self._in_use -= 1
-            self._busy -= 1
-            keyed.idle += 1
-            record.idle_since = now
-            self._idle[record] = None
+            self._make_idle(record, now)
             if record.state == _READY and record.capacity > 0:
                 keyed.rest[record] = None  # most recently used last
             if keyed.live:
@@ -507,12 +502,7 @@ class PoolState(Generic[K, C]):
             keyed.last_capacity = capacity
             if record in self._stalled:  # room at last: it gives up its slot, idle
                 del self._stalled[record]
-                keyed.in_use -= 1
-                self._in_use -= 1
-                self._busy -= 1
-                keyed.idle += 1
-                record.idle_since = now
-                self._idle[record] = None
+                self._make_idle(record, now)
                 if keyed.live and keyed not in self._blocked:
                     self._blocked[keyed] = None  # the slot it held, in turn
         if record.state == _READY and record not in self._stalled:
@@ -664,6 +654,16 @@ class PoolState(Generic[K, C]):
             and keyed.in_use + keyed.connecting < self._per_key
             and not self._covered(keyed, extra)
         )
+
+    def _make_idle(self, record: ConnectionRecord[K, C], now: float) -> None:
+        """Count a busy connection that carries no lease as idle from ``now``; its slot frees."""
+        keyed = record.keyed
+        keyed.in_use -= 1
+        self._in_use -= 1
+        self._busy -= 1
+        keyed.idle += 1
+        record.idle_since = now
+        self._idle[record] = None
 
     def _trim_idle(self) -> None:
         """Close the least recently used idle connections past ``max_idle_connections``."""
