@@ -389,6 +389,11 @@ PoolMachine.TestCase.settings = settings(
 TestPoolStateMachine = PoolMachine.TestCase
 
 
+def state_of(waiter: Waiter[str, Conn]) -> WaiterState:
+    """Read ``state`` afresh (mypy would keep an earlier assert's narrowing)."""
+    return waiter.state
+
+
 def test_a_connection_with_no_room_yet_keeps_its_slot_and_its_books() -> None:
     """An HTTP/2 connection allowing 0 streams yet keeps its slot until room comes.
 
@@ -403,13 +408,13 @@ def test_a_connection_with_no_room_yet_keeps_its_slot_and_its_books() -> None:
     assert waiter.state is WaiterState.OPENING
     connection = Conn("b", 0)
     pool.connected(waiter, connection, 0.0)  # an HTTP/2 peer allowing 0 streams yet
-    assert waiter.state is WaiterState.WAITING  # first in line, no slot to open another
+    assert state_of(waiter) is WaiterState.WAITING  # first in line, no slot to open another
     assert pool.stats("b") == PoolStats(in_use=1, waiters=1)
     assert pool.stats() == PoolStats(in_use=1, waiters=1)
     record = next(iter(pool._records))
     connection._capacity = 3  # its SETTINGS arrive
     pool.capacity_changed(record, 1.0)
-    assert waiter.state is WaiterState.GRANTED
+    assert state_of(waiter) is WaiterState.GRANTED
     assert waiter.record is record
     assert pool.stats() == PoolStats(in_use=1, leases=1)
 
@@ -515,7 +520,7 @@ def test_an_idle_connection_given_room_waits_only_for_a_slot_not_for_a_connect()
     assert second.state is WaiterState.WAITING
     assert other.record is not None
     pool.release(other.record, 0.0)  # a slot frees
-    assert second.state is WaiterState.GRANTED
+    assert state_of(second) is WaiterState.GRANTED
     assert second.record is record
 
 

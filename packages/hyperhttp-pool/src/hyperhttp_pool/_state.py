@@ -629,7 +629,7 @@ class PoolState(Generic[K, C]):
         if not keyed.live:
             return False
         line = iter(self._blocked)
-        other = next(line)
+        other: _Keyed[K, C] | None = next(line)
         if other is keyed:  # first in line itself: the next key decides
             other = next(line, None)
         if other is None or not other.live:
