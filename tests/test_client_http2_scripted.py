@@ -526,7 +526,7 @@ async def test_frames_cut_at_every_byte_and_a_frame_larger_than_a_read() -> None
     frame, which must be ignored) grows it.
     """
     body = bytes(range(256)) * 40  # 10 KiB in two DATA frames, cut many times
-    from hyperhttp._http2 import MAX_FRAME_SIZE, READ_BUFFER
+    from hyperhttp._http2.frames import MAX_FRAME_SIZE, READ_BUFFER
 
     big = b"x" * MAX_FRAME_SIZE  # with its 9-byte header, larger than the read buffer
     assert MAX_FRAME_SIZE + 9 > READ_BUFFER
@@ -570,10 +570,10 @@ async def test_h2_bookkeeping_paths(fast: bool, monkeypatch: pytest.MonkeyPatch)
     every path is h2's own. A request head larger than one frame always takes
     h2's path (HEADERS + CONTINUATION), in order with the others.
     """
-    from hyperhttp import _http2
+    from hyperhttp._http2.compat import H2Core
 
-    assert _http2._H2.fast  # the installed h2 has what the fast paths use
-    monkeypatch.setattr(_http2._H2, "fast", fast)
+    assert H2Core.fast  # the installed h2 has what the fast paths use
+    monkeypatch.setattr(H2Core, "fast", fast)
 
     def handler(request: ScriptedRequest) -> None:
         size = int(_path(request).rsplit("/", 1)[1])

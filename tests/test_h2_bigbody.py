@@ -236,7 +236,7 @@ async def test_bodies_read_from_lent_buffers_are_exact() -> None:
     (runs far over LEND), each body a different pattern: a buffer read into
     again while a body still viewed it would show here as a wrong byte.
     """
-    from hyperhttp._http2 import LEND
+    from hyperhttp._http2.connection import LEND
 
     piece = 16 * 1024
     bodies = {i: bytes((i * 7 + k) % 251 for k in range(256)) * 4096 for i in range(4)}
@@ -276,7 +276,7 @@ async def test_bodies_read_from_lent_buffers_are_exact() -> None:
 
 async def test_a_buffer_still_viewed_is_not_taken_back() -> None:
     """give_back keeps a lent buffer for reuse only once no view of it is left."""
-    from hyperhttp._http2 import H2Stream, HTTP2Connection, _read_buffer
+    from hyperhttp._http2.connection import H2Stream, HTTP2Connection, _read_buffer
 
     connection = HTTP2Connection(asyncio.get_running_loop())
     connection.streams[1] = H2Stream(connection, 1, None, None)  # busy: spares are kept

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import hpack
 import hyperhttp
-import hyperhttp._http2
+import hyperhttp._http2.connection
 import pytest
 
 from tests.servers.h2_hostile import (
@@ -365,7 +365,7 @@ async def test_unread_ping_acks_stay_bounded(monkeypatch: pytest.MonkeyPatch) ->
     the bound on answers owed on its own (a peer pinging slowly enough
     for the flood bound, and reading nothing, meets this one).
     """
-    monkeypatch.setattr(hyperhttp._http2, "CALM_FRAMES", 10**9)
+    monkeypatch.setattr(hyperhttp._http2.connection, "CALM_FRAMES", 10**9)
 
     async def script(peer: HostilePeer) -> None:
         stream = await _request(peer)

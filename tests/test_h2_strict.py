@@ -393,7 +393,8 @@ async def test_a_huffman_string_decoding_past_the_limit_is_a_stream_error() -> N
 
 async def test_the_limits_are_advertised() -> None:
     """Our SETTINGS carry the header list and frame sizes the reader enforces."""
-    from hyperhttp._http2 import MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE
+    from hyperhttp._http2.fields import MAX_HEADER_LIST_SIZE
+    from hyperhttp._http2.frames import MAX_FRAME_SIZE
 
     assert 64 * 1024 <= MAX_HEADER_LIST_SIZE <= 256 * 1024
     assert 16 * 1024 <= MAX_FRAME_SIZE <= 1 << 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hyperhttp._exceptions import RemoteProtocolError
-from hyperhttp._http2 import CONTENT_LENGTH, check_fields
+from hyperhttp._http2.fields import CONTENT_LENGTH, check_fields
 
 OK = [(b":status", b"200"), (b"content-type", b"text/plain"), (b"te", b"trailers")]
 

@@ -1,11 +1,12 @@
-"""HTTP/2 over an asyncio Protocol: the h2 state machine, our I/O and multiplexing.
+"""One HTTP/2 client connection over an asyncio Protocol: our I/O, h2's state machines.
 
 Strategy
 --------
 One :class:`HTTP2Connection` per TCP (or TLS) connection carries many
 :class:`H2Stream` exchanges at once; the pool sees its capacity (the peer's
-SETTINGS_MAX_CONCURRENT_STREAMS) and is told when it changes. ``h2`` does the
-framing, HPACK and the protocol's state; everything else is ours:
+SETTINGS_MAX_CONCURRENT_STREAMS) and is told when it changes. Who owns
+what between h2 and us is written down in ``compat``, the one module that
+touches h2 below its public API:
 
 - frames produced by requests started in one loop iteration are written
   together, once, at the end of it (one write, one TLS record, for many
@@ -68,32 +69,53 @@ Rules
 from __future__ import annotations
 
 import asyncio
-import binascii
 import contextlib
-import re
-import struct
 from typing import TYPE_CHECKING, Any
 
-import h2.config
-import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-import h2.stream
 from hpack.exceptions import HPACKError
 
-from ._conn import BodyBuffer, ConnectionBase, check_chunk, close_iterator, wait_write
-from ._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError, ResponseTooLarge
-from ._hpack import Decoder, Encoder
-from ._http11 import StaleConnection
+from hyperhttp._conn import ConnectionBase, check_chunk, close_iterator, wait_write
+from hyperhttp._exceptions import (
+    LocalProtocolError,
+    ReadTimeout,
+    RemoteProtocolError,
+    ResponseTooLarge,
+)
+from hyperhttp._hpack import Decoder, Encoder
+from hyperhttp._http11 import StaleConnection
+
+from .compat import client_connection
+from .fields import CONTENT_LENGTH, MAX_HEADER_LIST_SIZE, OVERSIZED, check_fields
+from .frames import (
+    BLOCK_FRAMES,
+    CONTINUATION,
+    DATA,
+    DEFAULT_WINDOW,
+    EMPTY_END,
+    END_HEADERS,
+    END_STREAM,
+    HEADERS,
+    MAX_FRAME_SIZE,
+    PADDED,
+    PRIORITY,
+    PUSH_PROMISE,
+    READ_BUFFER,
+    assemble,
+    final_head,
+    frame_head,
+    window_update,
+)
+from .stream import H2Stream, StreamRefused, _Head, _own
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator, Callable
+    from collections.abc import AsyncIterable, Callable
 
-    from hyperframe.frame import Frame, GoAwayFrame, RstStreamFrame
+__all__ = ["CONNECTION_WINDOW", "STREAM_WINDOW", "HTTP2Connection"]
 
-__all__ = ["H2Stream", "HTTP2Connection", "StreamRefused"]
 
 # Receive windows (Client(http2_stream_window=, http2_connection_window=)).
 # A stream's covers a 1 MiB body with room; the connection's bounds what a
@@ -105,17 +127,6 @@ __all__ = ["H2Stream", "HTTP2Connection", "StreamRefused"]
 STREAM_WINDOW = 2 * 1024 * 1024
 CONNECTION_WINDOW = 4 * 1024 * 1024
 MAX_STREAMS = 1000  # what we carry on one connection, whatever the peer allows
-# What a response head (or trailer section) may hold, decoded, as RFC 9113
-# §6.5.2 counts it (name + value + 32 per field): our SETTINGS say so, and a
-# compressed block (HEADERS + CONTINUATION) is refused once it is larger,
-# before it is buffered; a block never compresses to more than its list's
-# size. 64 KiB, as HTTP/1.1's head limit (hyperhttp-parser) and h2's default.
-MAX_HEADER_LIST_SIZE = 64 * 1024
-# The largest frame we read (SETTINGS_MAX_FRAME_SIZE): one read buffer. DATA
-# is taken as it comes whatever its size; any other frame is held whole
-# until complete, so this bounds what one frame can make us hold.
-MAX_FRAME_SIZE = 256 * 1024
-READ_BUFFER = 256 * 1024  # what one read may fill (asyncio's TLS layer reads as much)
 # A run of one stream's DATA frames at least this large, for a body read
 # whole, is not copied out of the read buffer: the stream keeps views of it
 # and the connection reads on into another buffer (see _receive). The body's
@@ -156,24 +167,6 @@ CALM_CREDIT = 16 * CALM_FRAMES
 # DATA on a stream we reset still comes while in flight: full frames (16 KiB)
 # cost per byte, like any body, and are not counted; tiny ones are.
 _SMALL_DATA = 1024
-# Our HPACK decoder's stand-in for a header list over MAX_HEADER_LIST_SIZE
-# (decoded in full, so the HPACK state stays right: a stream error only).
-OVERSIZED = b":oversized header list"
-# How our HPACK decoder names content-length for h2 (see check_fields); a
-# field of this name on the wire is renamed to an invalid one, and rejected.
-CONTENT_LENGTH = b":content-length"
-_DATA = 0x0
-_HEADERS = 0x1
-_PUSH_PROMISE = 0x5
-_CONTINUATION = 0x9
-_END_STREAM = 0x1
-_END_HEADERS = 0x4
-_BLOCK_FRAMES = frozenset((_HEADERS, _PUSH_PROMISE, _CONTINUATION))  # a header block's
-_PADDED = 0x8
-_PRIORITY = 0x20
-_frame_head = struct.Struct(">IBI").unpack_from  # length << 8 | type, flags, stream id
-_pack = struct.pack
-_DEFAULT_WINDOW = 65535
 _SETTINGS = h2.settings.SettingCodes
 
 _DataReceived = h2.events.DataReceived
@@ -185,242 +178,6 @@ _RemoteSettingsChanged = h2.events.RemoteSettingsChanged
 _ConnectionTerminated = h2.events.ConnectionTerminated
 _TrailersReceived = h2.events.TrailersReceived
 _InformationalResponseReceived = h2.events.InformationalResponseReceived
-# RFC 9113 §8.2: field names are lowercase tokens; values hold no NUL, CR or LF
-# and do not start or end with whitespace.
-_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
-_BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
-# check_fields remembers, per connection, small fields that passed (server,
-# content-type...): at most _GOOD_ENTRIES of at most _GOOD_FIELD octets.
-_GOOD_FIELD = 256
-_GOOD_ENTRIES = 256
-_CONNECTION_FIELDS = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
-)
-
-
-class _StateMachine(h2.connection.H2ConnectionStateMachine):
-    """h2's connection state machine, except that a received GOAWAY keeps it open.
-
-    h2 closes the whole connection on GOAWAY and then rejects every frame,
-    even those of the streams the GOAWAY lets finish (RFC 9113 §6.8), and
-    even frames that arrived in the same read. We stay open; the connection
-    itself refuses new streams once ``goaway`` is set.
-    """
-
-    _transitions = {  # noqa: RUF012 - h2 reads it as a class attribute
-        **h2.connection.H2ConnectionStateMachine._transitions,
-        (h2.connection.ConnectionState.CLIENT_OPEN, h2.connection.ConnectionInputs.RECV_GOAWAY): (
-            None,
-            h2.connection.ConnectionState.CLIENT_OPEN,
-        ),
-    }
-
-
-_SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
-_RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
-_RECV_HEADERS = h2.connection.ConnectionInputs.RECV_HEADERS
-_STREAM_RECV_HEADERS = h2.stream.StreamInputs.RECV_HEADERS
-_STREAM_RECV_END = h2.stream.StreamInputs.RECV_END_STREAM
-_STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
-_STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
-_CLIENT_STREAM = h2.connection.AllowedStreamIDs.ODD
-
-
-class _H2(h2.connection.H2Connection):
-    """h2's connection, with its per-request bookkeeping made cheap.
-
-    h2 builds frame objects, validates and logs for every HEADERS it sends
-    and every frame it reads; at tens of thousands of requests a second that
-    is most of a request's cost. The client's common paths therefore move
-    h2's state machines directly, as h2 itself would, and write the frame
-    bytes themselves (:meth:`open_stream`, :meth:`end_received`,
-    :meth:`head_received`); anything unusual (a header block larger than one
-    frame, frames h2 must judge) still goes through h2's public API.
-    ``fast`` is False if this h2 version lacks the pieces used (then every
-    path is h2's public one).
-
-    h2 also counts open streams by walking every stream it holds (and
-    forgetting the closed ones) for each new stream: O(streams) per request.
-    The pool already keeps new streams within the peer's limit, so the count
-    comes from our bookkeeping (``active``); h2's exact walk still runs near
-    the limit, where it matters, and every 64th stream, so closed streams
-    are forgotten.
-    """
-
-    active = 0  # streams open on our side, set before each new stream
-    _opened = 0
-    fast = all(
-        hasattr(h2.connection.H2Connection, name)
-        for name in ("_begin_new_stream", "_open_streams", "_get_stream_by_id")
-    ) and hasattr(h2.stream.H2Stream, "receive_data")
-
-    @property
-    def open_outbound_streams(self) -> int:
-        self._opened += 1
-        if self._opened & 63 and self.active + 1 < self.remote_settings.max_concurrent_streams:
-            return self.active
-        return super().open_outbound_streams
-
-    def open_stream(self, stream_id: int, method: bytes, block: bytes, end: bool) -> None:
-        """Send HEADERS (one frame: ``block`` fits) opening ``stream_id``, as send_headers would."""
-        self._opened += 1
-        if not self._opened & 63:
-            self._open_streams(1)  # forget closed streams
-        self.state_machine.process_input(_SEND_HEADERS)
-        stream = self._begin_new_stream(stream_id, _CLIENT_STREAM)
-        machine = stream.state_machine
-        machine.process_input(_STREAM_SEND_HEADERS)
-        if end:
-            machine.process_input(_STREAM_SEND_END)
-        stream.request_method = method
-        self._data_to_send += _pack(">IBI", (len(block) << 8) | _HEADERS, 0x4 | end, stream_id)
-        self._data_to_send += block
-
-    def end_received(self, stream_id: int) -> bool:
-        """END_STREAM came on DATA we took: move h2's state as an empty DATA frame would.
-
-        Returns False when h2 has no such open stream; the caller then
-        hands h2 the frame itself, for its verdict.
-        """
-        stream = self.streams.get(stream_id)
-        if stream is None or not stream.open:
-            return False
-        self.state_machine.process_input(_RECV_DATA)
-        stream.receive_data(b"", True, 0)
-        return True
-
-    def head_received(self, stream_id: int, end: bool) -> bool:
-        """Move h2's state for a final response head (one HEADERS frame) that we decode.
-
-        h2 would decode it and emit ResponseReceived (and StreamEnded with
-        ``end``); the caller decodes it and acts on it. Returns False, and
-        changes nothing, when h2 has no such open stream: the caller then
-        hands h2 the frame itself, for its verdict.
-        """
-        stream = self.streams.get(stream_id)
-        if stream is None or not stream.open:
-            return False
-        self.state_machine.process_input(_RECV_HEADERS)
-        machine = stream.state_machine
-        machine.process_input(_STREAM_RECV_HEADERS)
-        if end:
-            machine.process_input(_STREAM_RECV_END)
-        return True
-
-    def _receive_rst_stream_frame(
-        self, frame: RstStreamFrame
-    ) -> tuple[list[Frame], list[h2.events.Event]]:
-        """Take RST_STREAM as h2 does, but on an idle stream as a PROTOCOL_ERROR.
-
-        h2 ignores it there; RFC 9113 §6.4 and §5.1 make it a connection
-        error. Idle: an odd id above every stream we opened, or any even id
-        (the server may promise none: we disable push). Closed streams are
-        not idle: a reset crossing our END_STREAM or our own reset is fine.
-        """
-        stream_id = frame.stream_id
-        if stream_id not in self.streams and (
-            not stream_id & 1 or stream_id > self.highest_outbound_stream_id
-        ):
-            raise h2.exceptions.ProtocolError(f"RST_STREAM on idle stream {stream_id}")
-        return super()._receive_rst_stream_frame(frame)
-
-    def _receive_goaway_frame(
-        self, frame: GoAwayFrame
-    ) -> tuple[list[Frame], list[h2.events.Event]]:
-        """Take GOAWAY as h2 does, but keep what is queued to send.
-
-        h2 empties its outbound buffer here, as if the connection were over;
-        it is not (see _StateMachine): the HEADERS of streams just opened,
-        their DATA and our acknowledgements must still go out (RFC 9113 §6.8).
-        """
-        queued = self._data_to_send
-        result = super()._receive_goaway_frame(frame)
-        self._data_to_send = queued + self._data_to_send
-        return result
-
-
-class StreamRefused(RemoteProtocolError):
-    """The server did not process the stream (GOAWAY above it, REFUSED_STREAM): replayable.
-
-    ``progress``: the connection got somewhere meanwhile (GOAWAY admitted
-    streams, or a response came after this stream was opened), so a replay
-    on another connection is worth it however often it happens; refusals
-    without progress are replayed a few times only (RFC 9113 §8.7).
-    """
-
-    def __init__(self, message: str, *, progress: bool = False) -> None:
-        super().__init__(message)
-        self.progress = progress
-
-
-def _cheap_frame_repr() -> None:
-    """Make hyperframe's frame repr cost O(1) instead of O(payload); same output.
-
-    h2 logs ``repr(frame)`` for every frame it receives, eagerly, even with
-    logging off, and hyperframe's repr hex-dumps the *whole* payload before
-    keeping its first 20 hex digits: about 1 ms of CPU per MiB received, the
-    largest single cost of an HTTP/2 download. The replacement hex-dumps only
-    the bytes it shows and returns the very same string for every input.
-    Installed once, on first use of HTTP/2; left alone if hyperframe changes.
-    """
-    import hyperframe.frame
-
-    original = getattr(hyperframe.frame, "_raw_data_repr", None)
-    if original is None or getattr(original, "_hyperhttp", False):
-        return
-
-    def _raw_data_repr(data: bytes | None) -> str:
-        if not data:
-            return "None"
-        shown = binascii.hexlify(data[:10]).decode("ascii")
-        return f"<hex:{shown}...>" if len(data) > 10 else f"<hex:{shown}>"
-
-    _raw_data_repr._hyperhttp = True  # type: ignore[attr-defined]
-    hyperframe.frame._raw_data_repr = _raw_data_repr
-
-
-def _assemble(
-    data: bytes | bytearray, parts: list[tuple[int, int] | bytes], moved: list[int]
-) -> bytes | bytearray:
-    """Join the frames for h2 (ranges of ``data``, markers); set END_STREAM on ``moved``."""
-    if not moved:
-        pieces = [data[p[0] : p[1]] if isinstance(p, tuple) else p for p in parts]
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-    out = bytearray()
-    for part in parts:
-        if isinstance(part, bytes):
-            out += part
-            continue
-        start, stop = part
-        base = len(out) - start
-        out += data[start:stop]
-        for at in moved:  # HEADERS frames in this range: their flags octet
-            if start <= at < stop:
-                out[base + at + 4] |= _END_STREAM
-    return out
-
-
-def _final_head(data: bytes | bytearray, at: int) -> bool:
-    """Whether the HEADERS frame at ``at`` opens with an indexed final ``:status``.
-
-    Static table entries 8 to 14 are :status 200, 204, 206, 304, 400, 404
-    and 500 (RFC 7541 Appendix A): one octet, 0x88 to 0x8E, that servers
-    send for nearly every response. Anything else may be a 1xx head.
-    """
-    flags = data[at + 4]
-    start = at + 9 + (1 if flags & _PADDED else 0) + (5 if flags & _PRIORITY else 0)
-    return start < at + 9 + int.from_bytes(data[at : at + 3], "big") and (
-        0x88 <= data[start] <= 0x8E
-    )
-
-
-def _own(
-    error: RemoteProtocolError, kind: type[RemoteProtocolError] | None = None
-) -> RemoteProtocolError:
-    """Return a new exception of ``kind`` (default: ``error``'s) with its message and cause."""
-    own = (kind or type(error))(str(error))
-    own.__cause__ = error.__cause__
-    return own
 
 
 def _read_buffer() -> bytearray:
@@ -428,164 +185,6 @@ def _read_buffer() -> bytearray:
     buffer = bytearray(READ_BUFFER + 1)
     del buffer[READ_BUFFER:]
     return buffer
-
-
-def _window_update(stream: int, increment: int) -> bytes:
-    return _pack(">IBII", (4 << 8) | 0x8, 0, stream, increment)
-
-
-_EMPTY_END = b"\x00\x00\x00\x00\x01%s"  # DATA, no payload, END_STREAM; then the stream id
-
-
-def check_fields(
-    headers: list[tuple[bytes, bytes]],
-    *,
-    head: bool,
-    good: set[tuple[bytes, bytes]] | None = None,
-) -> tuple[int, list[tuple[bytes, bytes]], int | None]:
-    """Validate a received field block (RFC 9113 §8.1.1, §8.2, §8.3.2); split off ``:status``.
-
-    ``head``: a response head (exactly one ``:status``, first, three digits);
-    otherwise trailers (no pseudo-header at all). One pass, a regex per name
-    and value: h2's own inbound validation is off because this costs a
-    fraction of it. Returns the status, the fields, and the declared
-    Content-Length (our decoder hands it over as ``CONTENT_LENGTH``, so that
-    h2, which never sees the DATA we take, does not count it). ``good``: the
-    connection's set of small fields already checked, skipped and added to.
-
-    Raises:
-        RemoteProtocolError: the block is malformed.
-
-    """
-    status = -1
-    length: int | None = None
-    fields: list[tuple[bytes, bytes]] = []
-    name_ok = _FIELD_NAME.fullmatch
-    value_bad = _BAD_VALUE.search
-    if good is None:
-        good = set()  # nothing remembered
-    for name, value in headers:
-        if name is CONTENT_LENGTH or name == CONTENT_LENGTH:
-            # 1*DIGIT (RFC 9110 §8.6); 19 digits at most, so int() is cheap and
-            # never refuses (Python caps int() at 4 300 digits).
-            if (
-                len(value) > 19
-                or not value.isdigit()
-                or (length is not None and int(value) != length)
-            ):
-                raise RemoteProtocolError(f"invalid Content-Length {value!r}")
-            length = int(value)
-            fields.append((b"content-length", value))
-            continue
-        if name[:1] == b":":
-            if name == OVERSIZED:
-                what = "response head" if head else "trailer section"
-                raise RemoteProtocolError(
-                    f"{what}: header list larger than {MAX_HEADER_LIST_SIZE} bytes"
-                    " (our SETTINGS_MAX_HEADER_LIST_SIZE)"
-                )
-            if not head or name != b":status" or status >= 0 or fields:
-                raise RemoteProtocolError(f"misplaced or unknown pseudo-header {name!r}")
-            if len(value) != 3 or not value.isdigit() or not b"100" <= value <= b"599":
-                raise RemoteProtocolError(f"invalid :status {value!r}")  # RFC 9110 §15
-            status = int(value)
-            continue
-        field = (name, value)
-        if field not in good:
-            if name_ok(name) is None:
-                raise RemoteProtocolError(f"invalid field name {name!r}")
-            if value and value_bad(value) is not None:
-                raise RemoteProtocolError(f"invalid value for field {name.decode('latin-1')}")
-            if name in _CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
-                raise RemoteProtocolError(f"connection-specific field {name!r} in HTTP/2")
-            if len(name) + len(value) <= _GOOD_FIELD:
-                if len(good) >= _GOOD_ENTRIES:
-                    good.clear()
-                good.add(field)
-        fields.append(field)
-    if head and status < 0:
-        raise RemoteProtocolError("response without :status")
-    return status, fields, length
-
-
-class _Head:
-    """The response head of a stream, shaped like the HTTP/1.1 parser's."""
-
-    __slots__ = ("headers", "reason", "status_code")
-
-    def __init__(self, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.reason = b""
-
-
-class H2Stream(BodyBuffer):
-    """One request/response on an HTTP/2 connection."""
-
-    __slots__ = (
-        "conn",
-        "consumed",
-        "expected",
-        "head_only",
-        "heads_before",
-        "lent",
-        "received_frames",
-        "recv_window",
-        "sent_end",
-        "stream_id",
-        "unacked",
-    )
-
-    def __init__(
-        self, conn: HTTP2Connection, stream_id: int, read_timeout: float | None, limit: int | None
-    ) -> None:
-        super().__init__(conn.loop, read_timeout, limit)
-        self.conn = conn
-        self.stream_id = stream_id
-        self.received_frames = 0
-        self.unacked = 0  # flow-controlled bytes received and not yet handed back
-        self.sent_end = False  # our side of the stream is closed (request fully sent)
-        self.recv_window = conn.stream_window  # what the server may still send
-        self.consumed = 0  # taken by the reader, not yet handed back as window
-        self.expected: int | None = None  # the declared Content-Length
-        self.head_only = False  # a HEAD request: no body whatever the length says
-        self.heads_before = conn.heads  # responses the connection had when this one opened
-        self.lent: list[bytearray] | None = None  # read buffers its chunks are views of
-
-    def fail(self, error: BaseException) -> None:
-        super().fail(error)
-        self.conn._wake_uploads()  # an upload waiting for window stops waiting
-
-    async def read_all(self) -> bytes:
-        """Return the rest of the body; data is acknowledged as it arrives."""
-        self.whole = True
-        if self.unacked:
-            self.conn.acknowledge(self, self.unacked)
-        body = await self._wait_done()
-        lent = self.lent
-        if lent is not None:  # joined: its views are gone, the buffers may be read into again
-            self.lent = None
-            for buffer in lent:
-                self.conn.give_back(buffer)
-        return body
-
-    async def iter_raw(self) -> AsyncIterator[bytes]:
-        """Yield the body as it arrives, handing window back as it is taken; once."""
-        self.check_unread()
-        chunks = self.chunks
-        conn = self.conn
-        while True:
-            while chunks:
-                data = chunks.popleft()
-                self.buffered -= len(data)
-                if self.unacked:
-                    conn.acknowledge(self, min(self.unacked, len(data)) if chunks else self.unacked)
-                yield data if type(data) is bytes else bytes(data)
-            if self.done:
-                return
-            if self.error is not None:
-                raise self.error
-            await self._wait()
 
 
 class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
@@ -611,42 +210,21 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         connection_window: int = CONNECTION_WINDOW,
     ) -> None:
         super().__init__(loop)
-        _cheap_frame_repr()
-        config = h2.config.H2Configuration(
-            client_side=True,
-            header_encoding=None,
-            validate_outbound_headers=False,  # the client validated them already
-            normalize_outbound_headers=False,
-            validate_inbound_headers=False,  # check_fields() does it, faster
-            normalize_inbound_headers=False,
-        )
-        self.h2 = _H2(config=config)
-        self.h2.state_machine = _StateMachine()
         # Our HPACK codec (see _hpack): same interface, a fraction of the cost.
         self.encoder = Encoder()
-        self.h2.encoder = self.encoder  # type: ignore[assignment]
         decoder = Decoder(
             rename={b"content-length": CONTENT_LENGTH, CONTENT_LENGTH: b"\x00"},
             oversized=(OVERSIZED, b""),
         )
         decoder.max_header_list_size = MAX_HEADER_LIST_SIZE
         self.decoder = decoder  # h2's, and ours for the heads we decode (see _fast_head)
-        self.h2.decoder = decoder  # type: ignore[assignment]
-        self.h2.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                _SETTINGS.ENABLE_PUSH: 0,
-                _SETTINGS.INITIAL_WINDOW_SIZE: stream_window,
-                _SETTINGS.MAX_CONCURRENT_STREAMS: 100,
-                _SETTINGS.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST_SIZE,
-                # Fewer, larger DATA frames than 16 KiB from servers that honour it.
-                _SETTINGS.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
-            },
+        self.h2 = client_connection(
+            encoder=self.encoder,
+            decoder=decoder,
+            stream_window=stream_window,
+            max_frame_size=MAX_FRAME_SIZE,
+            max_header_list_size=MAX_HEADER_LIST_SIZE,
         )
-        # h2 applies our SETTINGS' frame size only once the server ACKs them;
-        # a server may act on them as soon as it has read them.
-        self.h2.max_inbound_frame_size = MAX_FRAME_SIZE
-        self.h2.incoming_buffer.max_frame_size = MAX_FRAME_SIZE
         self.connection_window = connection_window
         self.stream_window = stream_window
         # Receive flow control of the DATA we take from the wire ourselves
@@ -735,8 +313,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.transport = transport  # type: ignore[assignment]
         h2conn = self.h2
         h2conn.initiate_connection()
-        if self.connection_window > _DEFAULT_WINDOW:
-            h2conn.increment_flow_control_window(self.connection_window - _DEFAULT_WINDOW)
+        if self.connection_window > DEFAULT_WINDOW:
+            h2conn.increment_flow_control_window(self.connection_window - DEFAULT_WINDOW)
         transport.write(h2conn.data_to_send())  # type: ignore[attr-defined]
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -826,7 +404,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         moved: list[int] = []  # HEADERS frames that get END_STREAM
         h2_from = pos  # bytes from here on are h2's, up to the next DATA we take
         streams = self.streams
-        unpack = _frame_head
+        unpack = frame_head
         calm = self.calm_left  # see CALM_FRAMES: counted here, checked only when spent
         flooded = False  # over it: what came before is handled, then the connection ends
         # A header block of this read is left to h2: later blocks are too, since
@@ -841,14 +419,14 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             if length > MAX_FRAME_SIZE:  # RFC 9113 §4.2: before holding any of it
                 self._frame_too_large(length)
                 return
-            if kind != _DATA:
-                if kind in _BLOCK_FRAMES:
+            if kind != DATA:
+                if kind in BLOCK_FRAMES:
                     # A header block is bounded before it is buffered (RFC 9113
                     # §10.5.1). Not decoding it loses the HPACK state: the
                     # connection ends (a decoded block over the limit fails
                     # its stream only: see OVERSIZED).
                     size = (
-                        length + self.block if kind == _CONTINUATION and self.block > 0 else length
+                        length + self.block if kind == CONTINUATION and self.block > 0 else length
                     )
                     if size > MAX_HEADER_LIST_SIZE:
                         self._connection_error(
@@ -859,14 +437,14 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                         return
                 if frame_end > end:
                     break
-                if kind != _CONTINUATION or not length:
+                if kind != CONTINUATION or not length:
                     calm -= 1  # a head or a control frame (or an empty CONTINUATION)
                     if calm < 0:
                         calm = self._calm(calm)
                         if calm < 0:
                             flooded = True
                             break
-                if kind == _HEADERS:
+                if kind == HEADERS:
                     if not stream_id & 1:  # RFC 9113 §5.1.1: we open odd ones, none promised
                         self._connection_error(
                             f"HEADERS on stream {stream_id & 0x7FFFFFFF}, which the client"
@@ -876,10 +454,10 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                         return
                     if (
                         not blocks
-                        and flags & _END_HEADERS
-                        and not flags & (_PADDED | _PRIORITY)
+                        and flags & END_HEADERS
+                        and not flags & (PADDED | PRIORITY)
                         and length
-                        and 0x88 <= data[pos + 9] <= 0x8E  # a final :status (see _final_head)
+                        and 0x88 <= data[pos + 9] <= 0x8E  # a final :status (see final_head)
                     ):
                         stream = streams.get(stream_id)
                         if stream is not None and stream.head is None:
@@ -894,20 +472,20 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                                 pos = h2_from = frame_end
                                 continue
                     blocks = True
-                    if not flags & _END_STREAM:
+                    if not flags & END_STREAM:
                         opened[stream_id & 0x7FFFFFFF] = pos
-                    if not flags & _END_HEADERS:
+                    if not flags & END_HEADERS:
                         self.block = length
                         self.block_stream = stream_id & 0x7FFFFFFF
-                elif kind == _CONTINUATION and self.block >= 0:
-                    if flags & _END_HEADERS:  # a head, maybe begun in an earlier read
+                elif kind == CONTINUATION and self.block >= 0:
+                    if flags & END_HEADERS:  # a head, maybe begun in an earlier read
                         self.block = -1
                         opened.setdefault(stream_id & 0x7FFFFFFF, -2)  # -2: not here to peek
                     else:
                         self.block += length
-                elif kind == _PUSH_PROMISE:
+                elif kind == PUSH_PROMISE:
                     blocks = True
-                    if not flags & _END_HEADERS:
+                    if not flags & END_HEADERS:
                         self.block = length
                         self.block_stream = stream_id & 0x7FFFFFFF
                 pos = frame_end
@@ -924,12 +502,12 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 # of this read opening with an indexed final :status (nearly all
                 # responses) is one; anything else h2 must read first.
                 at = opened.get(stream_id, -1)
-                if at != -1 and (at < 0 or not _final_head(data, at)):
+                if at != -1 and (at < 0 or not final_head(data, at)):
                     if h2_from < pos:
                         parts.append((h2_from, pos))
                     if parts:
                         fed = True
-                        if not self._feed_h2(_assemble(data, parts, moved)):
+                        if not self._feed_h2(assemble(data, parts, moved)):
                             return
                         parts, moved, h2_from = [], [], pos
                     opened.clear()
@@ -953,7 +531,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             if h2_from < pos:
                 parts.append((h2_from, pos))
             if frame_end > end:  # cut by the end of the read
-                if flags & _PADDED:
+                if flags & PADDED:
                     h2_from = pos
                     break
                 taken = end - pos - 9
@@ -962,12 +540,12 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     self._take(stream, view[pos + 9 : end], taken)
                 pos = h2_from = end
                 break
-            if flags & _PADDED:
+            if flags & PADDED:
                 pad = data[pos + 9] if length else 0
                 if pad >= length:
                     self._protocol_error(ValueError("DATA padding longer than the frame"))
                     return
-                if pad + 1 == length and not flags & _END_STREAM:
+                if pad + 1 == length and not flags & END_STREAM:
                     calm -= 1  # padding only: an empty DATA frame
                     if calm < 0:
                         calm = self._calm(calm)
@@ -982,15 +560,15 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 pieces = [view[pos + 9 : frame_end]]
                 flow = length
                 pos = frame_end
-                if not length and not flags & _END_STREAM:
+                if not length and not flags & END_STREAM:
                     calm -= 1  # an empty DATA frame: nothing but work (see CALM_FRAMES)
-                while not flags & _END_STREAM and pos + 9 <= end and calm >= 0:
+                while not flags & END_STREAM and pos + 9 <= end and calm >= 0:
                     head, next_flags, next_id = unpack(data, pos)
                     length = head >> 8
                     if (
-                        head & 0xFF != _DATA
+                        head & 0xFF != DATA
                         or next_id & 0x7FFFFFFF != stream_id
-                        or next_flags & _PADDED
+                        or next_flags & PADDED
                         or pos + 9 + length > end
                     ):
                         break
@@ -998,19 +576,19 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     flow += length
                     flags = next_flags
                     pos += 9 + length
-                    if not length and not flags & _END_STREAM:
+                    if not length and not flags & END_STREAM:
                         calm -= 1
                 if flow >= LEND and stream.whole and not lent:
                     lent = self._take(stream, pieces, flow, lend=True)
                 else:
                     self._take(stream, pieces, flow)
                 h2_from = pos
-            if flags & _END_STREAM and stream_id in streams:
+            if flags & END_STREAM and stream_id in streams:
                 at = opened.pop(stream_id, -1)
                 if at >= 0:
                     moved.append(at)
                 elif parts:  # frames for h2 before it in this read: h2 sees them in order
-                    parts.append(_EMPTY_END % stream_id.to_bytes(4, "big"))
+                    parts.append(EMPTY_END % stream_id.to_bytes(4, "big"))
                 elif not self._end_stream(stream_id):
                     return
             if calm < 0:  # empty DATA frames in that run (never with END_STREAM)
@@ -1021,7 +599,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.calm_left = calm
         if h2_from < pos:
             parts.append((h2_from, pos))
-        feed = _assemble(data, parts, moved) if parts else None
+        feed = assemble(data, parts, moved) if parts else None
         if flooded:  # the frames before the flood's, in wire order, then ENHANCE_YOUR_CALM
             if (feed is None or self._feed_h2(feed)) and not self.closed:
                 self._connection_error(
@@ -1057,12 +635,12 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
     def _fast_head(self, stream: H2Stream, block: memoryview, flags: int) -> bool | None:
         """Take a final response head (one HEADERS frame) without h2; see _receive.
 
-        h2's state moves as h2 would move it (``_H2.head_received``) and the
+        h2's state moves as h2 would move it (``H2Core.head_received``) and the
         block is decoded by the connection's HPACK decoder, h2's own. Returns
         False, having changed nothing, if h2 has no open stream of this id
         (h2 then judges the frame); None once the connection failed.
         """
-        end = bool(flags & _END_STREAM)
+        end = bool(flags & END_STREAM)
         try:
             if not self.h2.head_received(stream.stream_id, end):
                 return False
@@ -1155,7 +733,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self.partial = (stream_id, left - taken, flags)
             return taken
         self.partial = None
-        if flags & _END_STREAM and stream is not None:
+        if flags & END_STREAM and stream is not None:
             self._end_stream(stream_id)
         return taken
 
@@ -1254,19 +832,19 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                 if stream is not None:
                     self._on_end(stream)
                 return not self.closed
-        return self._feed_h2(_EMPTY_END % stream_id.to_bytes(4, "big"))
+        return self._feed_h2(EMPTY_END % stream_id.to_bytes(4, "big"))
 
     def _feed_h2(self, data: bytes | bytearray) -> bool:
         """Hand frames to h2 and act on its events; False once the connection failed."""
         h2conn = self.h2
         paused = self.write_paused
-        queued = len(h2conn._data_to_send) if paused else 0
+        queued = h2conn.outbound_size if paused else 0
         try:
             events = h2conn.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self._protocol_error(exc)
             return False
-        if paused and not self._owe(len(h2conn._data_to_send) - queued):
+        if paused and not self._owe(h2conn.outbound_size - queued):
             return False
         streams = self.streams
         for event in events:
@@ -1545,7 +1123,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         ):  # no update for a stream whose body is complete: it takes no more DATA
             increment, stream.consumed = stream.consumed, 0
             stream.recv_window += increment
-            self.raw_out.append(_window_update(stream.stream_id, increment))
+            self.raw_out.append(window_update(stream.stream_id, increment))
             self.schedule_flush()
 
     def _return_window(self, size: int) -> None:
@@ -1554,7 +1132,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         if self.conn_consumed >= self.connection_window // 2 and not self.closed:
             increment, self.conn_consumed = self.conn_consumed, 0
             self.recv_window += increment
-            self.raw_out.append(_window_update(0, increment))
+            self.raw_out.append(window_update(0, increment))
             self.schedule_flush()
 
     def _wake_uploads(self) -> None:
@@ -1732,7 +1310,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             or stream.error is not None
             or stream.done
             or stream.stream_id not in self.streams
-            or self.h2.state_machine.state is h2.connection.ConnectionState.CLOSED
+            or self.h2.is_closed
         )
 
     async def _send_flow(self, stream: H2Stream, data: bytes, write_timeout: float | None) -> None:
