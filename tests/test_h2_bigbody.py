@@ -276,7 +276,8 @@ async def test_bodies_read_from_lent_buffers_are_exact() -> None:
 
 async def test_a_buffer_still_viewed_is_not_taken_back() -> None:
     """give_back keeps a lent buffer for reuse only once no view of it is left."""
-    from hyperhttp._http2.connection import H2Stream, HTTP2Connection, _read_buffer
+    from hyperhttp._http2.connection import HTTP2Connection, _read_buffer
+    from hyperhttp._http2.stream import H2Stream
 
     connection = HTTP2Connection(asyncio.get_running_loop())
     connection.streams[1] = H2Stream(connection, 1, None, None)  # busy: spares are kept

@@ -96,8 +96,9 @@ def test_client_connection_puts_our_codec_and_settings_where_h2_reads_them() -> 
         max_frame_size=MAX_FRAME_SIZE,
         max_header_list_size=MAX_HEADER_LIST_SIZE,
     )
-    assert core.encoder is encoder
-    assert core.decoder is decoder
+    held: tuple[object, object] = (core.encoder, core.decoder)  # h2 types them as its own
+    assert held[0] is encoder
+    assert held[1] is decoder
     assert core.max_inbound_frame_size == MAX_FRAME_SIZE
     assert core.incoming_buffer.max_frame_size == MAX_FRAME_SIZE
     settings = core.local_settings
