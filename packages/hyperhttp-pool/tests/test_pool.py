@@ -883,3 +883,61 @@ async def test_timed_out_waiters_leave_their_places_in_order() -> None:
         lease = await pool.acquire("a", timeout=0.02)
         assert lease.connection is holder.connection
         lease.release()
+
+
+# ---------------------------------------------------------------- connect options
+
+
+async def test_connect_timeout_reaches_a_connect_that_declares_it() -> None:
+    """acquire(connect_timeout=) goes to the connect of the acquire that opens, per call."""
+    seen: list[tuple[str, float | None]] = []
+
+    async def connect(key: str, *, connect_timeout: float | None) -> FakeConnection:
+        seen.append((key, connect_timeout))
+        await asyncio.sleep(0)
+        return FakeConnection(key, len(seen))
+
+    pool: FakePool = Pool(connect, max_connections=10)
+    try:
+        first, second = await asyncio.gather(
+            pool.acquire("a", connect_timeout=0.5), pool.acquire("b", connect_timeout=7.0)
+        )
+        third = await pool.acquire("c")
+        async with pool.lease("d", connect_timeout=2.5) as fourth:
+            assert fourth.key == "d"
+        assert seen == [("a", 0.5), ("b", 7.0), ("c", None), ("d", 2.5)]
+        first.release()
+        reused = await pool.acquire("a", connect_timeout=99.0)  # idle: no connect at all
+        assert reused.connection is first.connection
+        assert len(seen) == 4
+        for lease in (second, third, reused):
+            lease.release()
+    finally:
+        await pool.aclose()
+
+
+async def test_connect_without_the_parameter_is_called_with_the_key_only() -> None:
+    """A plain connect(key) keeps working whatever acquire is given."""
+    connector = Connector()
+    pool = make_pool(connector)
+    try:
+        lease = await pool.acquire("a", connect_timeout=1.0)
+        assert connector.started == 1
+        lease.release()
+    finally:
+        await pool.aclose()
+
+
+async def test_connect_with_keyword_arguments_gets_the_timeout() -> None:
+    seen: list[dict[str, object]] = []
+
+    async def connect(key: str, **options: object) -> FakeConnection:
+        seen.append(options)
+        return FakeConnection(key, 0)
+
+    pool: FakePool = Pool(connect)
+    try:
+        (await pool.acquire("a", connect_timeout=3.0)).release()
+        assert seen == [{"connect_timeout": 3.0}]
+    finally:
+        await pool.aclose()

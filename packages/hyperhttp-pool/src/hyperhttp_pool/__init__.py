@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._errors import PoolClosed, PoolError, PoolStats, PoolTimeout
-from ._pool import Lease, Leasing, Pool
+from ._pool import Lease, Leasing, Pool, TimedConnect
 from ._state import ConnectionRecord, PoolConnection, PoolState, Waiter, WaiterState
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "PoolState",
     "PoolStats",
     "PoolTimeout",
+    "TimedConnect",
     "Waiter",
     "WaiterState",
     "__version__",

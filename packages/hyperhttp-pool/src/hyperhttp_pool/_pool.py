@@ -13,6 +13,12 @@ timer is armed for the front's deadline. A deadline earlier than the last
 one queued (a shorter timeout behind a longer one) gets a timer of its own
 instead. 10 000 requests queued behind the pool cost no timer each.
 
+Connect options: ``acquire(key, connect_timeout=...)`` hands the value to
+the ``connect`` of the acquire that opens a connection, if that function
+declares a ``connect_timeout`` parameter (checked once, when the pool is
+built); a ``connect(key)`` without one is called as before. The pool never
+interprets it: bounding the connect is the connect function's business.
+
 Cancellation safety: whatever point an acquire is cancelled or times out at
 (queued, woken with a lease it has not picked up yet, connecting), the state
 is told to undo exactly that, so capacity is never stranded.
@@ -22,9 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from ._errors import PoolClosed, PoolStats, PoolTimeout
 from ._state import ConnectionRecord, PoolConnection, PoolState, Waiter, WaiterState
@@ -32,10 +39,32 @@ from ._state import ConnectionRecord, PoolConnection, PoolState, Waiter, WaiterS
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Lease", "Leasing", "Pool"]
+__all__ = ["Lease", "Leasing", "Pool", "TimedConnect"]
 
 K = TypeVar("K", bound=Hashable)
 C = TypeVar("C", bound=PoolConnection)
+K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
+C_co = TypeVar("C_co", bound=PoolConnection, covariant=True)
+
+
+class TimedConnect(Protocol[K_contra, C_co]):
+    """A ``connect`` that takes the acquiring call's ``connect_timeout``."""
+
+    def __call__(self, key: K_contra, /, *, connect_timeout: float | None) -> Awaitable[C_co]:
+        """Open a connection for ``key`` within ``connect_timeout`` seconds (None: no bound)."""
+        ...
+
+
+def _takes_timeout(connect: Callable[..., Any]) -> bool:
+    """Whether ``connect`` declares a ``connect_timeout`` parameter (or ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(connect).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: call it with the key only
+        return False
+    return any(
+        p.name == "connect_timeout" and p.kind is not p.POSITIONAL_ONLY for p in parameters
+    ) or any(p.kind is p.VAR_KEYWORD for p in parameters)
+
 
 _GRANTED = WaiterState.GRANTED
 _OPENING = WaiterState.OPENING
@@ -75,18 +104,23 @@ class Lease(Generic[K, C]):
 class Leasing(Generic[K, C]):
     """What :meth:`Pool.lease` returns: an async context manager over one lease."""
 
-    __slots__ = ("_key", "_lease", "_pool", "_timeout")
+    __slots__ = ("_connect_timeout", "_key", "_lease", "_pool", "_timeout")
 
-    def __init__(self, pool: Pool[K, C], key: K, timeout: float | None) -> None:
+    def __init__(
+        self, pool: Pool[K, C], key: K, timeout: float | None, connect_timeout: float | None
+    ) -> None:
         self._pool = pool
         self._key = key
         self._timeout = timeout
+        self._connect_timeout = connect_timeout
         self._lease: Lease[K, C] | None = None
 
     async def __aenter__(self) -> C:
         if self._lease is not None:
             raise RuntimeError("this pool.lease() is already in use")
-        lease = self._lease = await self._pool.acquire(self._key, timeout=self._timeout)
+        lease = self._lease = await self._pool.acquire(
+            self._key, timeout=self._timeout, connect_timeout=self._connect_timeout
+        )
         return lease.connection
 
     async def __aexit__(
@@ -105,6 +139,8 @@ class Pool(Generic[K, C]):
 
     Args:
         connect: opens a connection for a key; called in the acquiring task.
+            One that declares a ``connect_timeout`` parameter
+            (:class:`TimedConnect`) also gets that of the acquire.
         max_connections: cap on busy connections (carrying a lease or being
             opened); idle ones hold no slot.
         max_connections_per_key: the same cap per key; None (the default):
@@ -122,7 +158,7 @@ class Pool(Generic[K, C]):
 
     def __init__(
         self,
-        connect: Callable[[K], Awaitable[C]],
+        connect: Callable[[K], Awaitable[C]] | TimedConnect[K, C],
         *,
         max_connections: int = 100,
         max_connections_per_key: int | None = None,
@@ -134,6 +170,7 @@ class Pool(Generic[K, C]):
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._connect = connect
+        self._timed = _takes_timeout(connect)
         self._state: PoolState[K, C] = PoolState(
             max_connections=max_connections,
             max_connections_per_key=max_connections_per_key,
@@ -180,11 +217,15 @@ class Pool(Generic[K, C]):
             loop = self._loop = asyncio.get_running_loop()
         return loop.time()
 
-    async def acquire(self, key: K, *, timeout: float | None = None) -> Lease[K, C]:
+    async def acquire(
+        self, key: K, *, timeout: float | None = None, connect_timeout: float | None = None
+    ) -> Lease[K, C]:
         """Lease a connection for ``key``, opening one if the caps allow.
 
         ``timeout`` bounds the time spent waiting in the queue (not the
-        connect itself).
+        connect itself). ``connect_timeout`` goes to ``connect`` if this
+        acquire opens a connection and ``connect`` declares the parameter
+        (see :class:`TimedConnect`); the pool does not enforce it.
 
         Raises:
             PoolTimeout: no capacity within ``timeout`` (carries the stats).
@@ -214,7 +255,12 @@ class Pool(Generic[K, C]):
                 return Lease(self, record, record.connection)
             if status is _OPENING:
                 try:
-                    connection = await self._connect(key)
+                    if self._timed:
+                        connect = cast("TimedConnect[K, C]", self._connect)
+                        connection = await connect(key, connect_timeout=connect_timeout)
+                    else:
+                        untimed = cast("Callable[[K], Awaitable[C]]", self._connect)
+                        connection = await untimed(key)
                 except BaseException:
                     state.connect_failed(waiter, self._now())
                     self._flush()
@@ -249,13 +295,15 @@ class Pool(Generic[K, C]):
             if expired is not None:  # the deadline passed first: _expire cancelled us
                 raise PoolTimeout(f"no connection for {key!r} within {timeout} s", expired)
 
-    def lease(self, key: K, *, timeout: float | None = None) -> Leasing[K, C]:
+    def lease(
+        self, key: K, *, timeout: float | None = None, connect_timeout: float | None = None
+    ) -> Leasing[K, C]:
         """``async with pool.lease(key) as connection``: released on exit.
 
         An exception inside the block (cancellation included) discards the
         connection.
         """
-        return Leasing(self, key, timeout)
+        return Leasing(self, key, timeout, connect_timeout)
 
     # ------------------------------------------------------------ connection news
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import dataclasses
 import importlib
 import inspect
@@ -85,12 +84,6 @@ USER_AGENT = f"hyperhttp/{__version__}".encode("ascii")
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE", "CONNECT"})
 _UNSET: Any = object()
-
-# The connect timeout of the request that opens a connection (connections are
-# opened inside pool.acquire, in the requesting task).
-_connect_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "hyperhttp_connect_timeout"
-)
 
 
 def _classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
@@ -937,11 +930,6 @@ class Client:
             return await self._send_mocked(request, stream)
         url = request.url
         started = time.perf_counter()
-        # The pool's connect function reads a per-request connect timeout
-        # from this context variable; the client's own needs no setting.
-        token = None
-        if timeouts.connect != self.timeout.connect:
-            token = _connect_timeout.set(timeouts.connect)
         trace = self._trace
         if trace is not None:
             trace("pool.wait", {"origin": url.origin, "stats": self._pool.stats()})
@@ -951,7 +939,9 @@ class Client:
             if proxy is not None:
                 key = (url.origin, proxy)  # pooled by proxy and origin
         try:
-            lease = await self._pool.acquire(key, timeout=timeouts.pool)
+            lease = await self._pool.acquire(
+                key, timeout=timeouts.pool, connect_timeout=timeouts.connect
+            )
         except hyperhttp_pool.PoolTimeout as exc:
             raise PoolTimeout(
                 f"no connection for {url.host} within {timeouts.pool:g} s ({exc.stats})",
@@ -959,9 +949,6 @@ class Client:
             ) from exc
         except hyperhttp_pool.PoolClosed as exc:
             raise RuntimeError("the client is closed") from exc
-        finally:
-            if token is not None:
-                _connect_timeout.reset(token)
         connection = lease.connection
         exchange: Exchange | H2Stream
         # From here every path gives the lease back: the release paths below
@@ -1138,8 +1125,11 @@ class Client:
             return 100
         return 1
 
-    async def _open(self, key: _Key) -> Connection:
-        """Open a connection for a pool key: an origin, or (origin, proxy)."""
+    async def _open(self, key: _Key, *, connect_timeout: float | None) -> Connection:
+        """Open a connection for a pool key (origin, or origin and proxy) within a timeout.
+
+        The pool calls it in the acquiring task, with that request's connect timeout.
+        """
         proxy: Proxy | None = None
         if len(key) == 2:
             origin, proxy = key
@@ -1152,9 +1142,7 @@ class Client:
                 context = self._ssl = ssl_context(
                     self._verify, self._alpn, trust_env=self.trust_env
                 )
-        timeout = _connect_timeout.get(_UNSET)
-        if timeout is _UNSET:
-            timeout = self.timeout.connect
+        timeout = connect_timeout
         if proxy is not None:
             connection = await connect_via_proxy(
                 origin,
