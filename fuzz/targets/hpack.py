@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import hpack
 from hpack.exceptions import HPACKError
-from hyperhttp._hpack import Decoder
+from hyperhttp._http2.hpack_codec import Decoder
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -20,11 +20,11 @@ import hyperframe.frame
 import pytest
 from hyperframe.frame import DataFrame
 
-from hyperhttp._hpack import Decoder, Encoder
 from hyperhttp._http2 import compat
 from hyperhttp._http2.connection import HTTP2Connection
 from hyperhttp._http2.fields import MAX_HEADER_LIST_SIZE
 from hyperhttp._http2.frames import MAX_FRAME_SIZE
+from hyperhttp._http2.hpack_codec import Decoder, Encoder
 
 
 def _connection() -> h2.connection.H2Connection:

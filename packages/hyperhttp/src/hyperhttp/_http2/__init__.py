@@ -6,6 +6,7 @@
   :class:`StreamRefused`;
 - ``frames``: frame layout and byte helpers, sans-IO;
 - ``fields``: checks on received field blocks;
+- ``hpack_codec``: our HPACK encoder and decoder (RFC 7541);
 - ``compat``: every use of h2 below its public API, and who owns what.
 """
 

@@ -6,7 +6,7 @@ Who owns what (RFC 9113), one owner each:
 
 - **ours**: framing of what we read (the connection splits frames itself,
   ``frames``), DATA and its receive flow control (h2 never sees the DATA of
-  our streams), HPACK in both directions (``.._hpack``, put in h2's place),
+  our streams), HPACK in both directions (``hpack_codec``, put in h2's place),
   field checks (``fields``), the stream table, GOAWAY/RST_STREAM policy and
   every bound on what a peer can make us hold or do;
 - **h2's**: the connection and stream *state machines*, the send side
@@ -32,7 +32,9 @@ machine's ``_transitions`` table, ``_begin_new_stream``,
 ``_open_streams``, ``_get_stream_by_id``, ``_data_to_send``,
 ``incoming_buffer``, the encoder/decoder attributes, and the two frame
 handlers overridden (``_receive_rst_stream_frame``,
-``_receive_goaway_frame``). Nothing is patched outside our own subclasses:
+``_receive_goaway_frame``); and of hpack, which our codec builds on, its
+Huffman decoder and static table (``decode_huffman``, ``STATIC_TABLE``,
+re-exported here). Nothing is patched outside our own subclasses:
 no other h2 user in the process is changed.
 """
 
@@ -47,13 +49,18 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import h2.stream
+from hpack.huffman_table import decode_huffman
+from hpack.table import HeaderTable
 
 from .frames import END_HEADERS, HEADERS
 
 if TYPE_CHECKING:
     from hyperframe.frame import Frame, GoAwayFrame, RstStreamFrame
 
-__all__ = ["H2Core", "client_connection"]
+__all__ = ["STATIC_TABLE", "H2Core", "client_connection", "decode_huffman"]
+
+# RFC 7541 Appendix A, as hpack holds it (name, value) pairs, 1-based in the wire.
+STATIC_TABLE: tuple[tuple[bytes, bytes], ...] = HeaderTable.STATIC_TABLE
 
 _pack = struct.pack
 _SETTINGS = h2.settings.SettingCodes

@@ -85,7 +85,6 @@ from hyperhttp._exceptions import (
     RemoteProtocolError,
     ResponseTooLarge,
 )
-from hyperhttp._hpack import Decoder, Encoder
 from hyperhttp._http11 import StaleConnection
 
 from .compat import client_connection
@@ -109,6 +108,7 @@ from .frames import (
     frame_head,
     window_update,
 )
+from .hpack_codec import Decoder, Encoder
 from .stream import H2Stream, StreamRefused, _Head, _own
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         connection_window: int = CONNECTION_WINDOW,
     ) -> None:
         super().__init__(loop)
-        # Our HPACK codec (see _hpack): same interface, a fraction of the cost.
+        # Our HPACK codec (see hpack_codec): same interface, a fraction of the cost.
         self.encoder = Encoder()
         decoder = Decoder(
             rename={b"content-length": CONTENT_LENGTH, CONTENT_LENGTH: b"\x00"},

@@ -40,12 +40,12 @@ from hpack.exceptions import (
     InvalidTableSizeError,
     OversizedHeaderListError,
 )
-from hpack.huffman_table import decode_huffman
-from hpack.table import HeaderTable
+
+from .compat import STATIC_TABLE, decode_huffman
 
 __all__ = ["Decoder", "Encoder"]
 
-_STATIC: tuple[tuple[bytes, bytes], ...] = HeaderTable.STATIC_TABLE
+_STATIC: tuple[tuple[bytes, bytes], ...] = STATIC_TABLE
 _STATIC_LENGTH = len(_STATIC)
 _STATIC_FIELD: dict[tuple[bytes, bytes], int] = {}
 _STATIC_NAME: dict[bytes, int] = {}
