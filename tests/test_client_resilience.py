@@ -716,3 +716,49 @@ async def test_h2_refused_beyond_the_builtin_replays_is_retried_by_the_policy(
         await server.stop()
     assert r.content == b"done"
     assert len(server.requests) == 6
+
+
+# ------------------------------------------------------------------ one retry loop: the component's
+
+
+async def test_the_policys_sleep_is_what_waits_between_attempts(flaky: StartFlaky) -> None:
+    """RetryPolicy(sleep=...) is honoured: the client runs hyperhttp-resilience's own loop."""
+    server = await flaky(failures=2, status=503, retry_after=None)
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    policy = hyperhttp.RetryPolicy(max_attempts=5, backoff_base=7.0, backoff_cap=9.0, sleep=sleep)
+    async with hyperhttp.Client(retry=policy) as client:
+        r = await asyncio.wait_for(client.get(f"{server.url}/x"), GUARD)  # no 7 s of real waiting
+    assert r.status_code == 200
+    assert server.hits == 3
+    assert len(waited) == 2
+    assert all(7.0 <= w <= 9.0 for w in waited)
+
+
+async def test_the_last_error_says_why_retries_ended() -> None:
+    """docs/resilience.md: the last error comes with a note saying why the policy gave up."""
+    port = dead_port()
+    async with hyperhttp.Client(retry=fast(max_attempts=2)) as client:
+        with pytest.raises(hyperhttp.ConnectError) as caught:
+            await asyncio.wait_for(client.get(f"http://127.0.0.1:{port}/x"), GUARD)
+    notes = getattr(caught.value, "__notes__", [])
+    assert any("retries ended after 2 attempts" in note for note in notes), notes
+
+
+async def test_a_streamed_body_is_not_retried_and_spends_no_budget(flaky: StartFlaky) -> None:
+    """A request whose streamed body was sent cannot be replayed: no decision, no budget spent."""
+    server = await flaky(failures=FOREVER, status=503)
+    budget = hyperhttp.RetryBudget(ratio=0.0, min_per_second=0.1, window=10.0)
+    policy = fast(max_attempts=3, budget=budget, retry_methods={"PUT"})
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"chunk"
+
+    async with hyperhttp.Client(retry=policy) as client:
+        r = await asyncio.wait_for(client.put(f"{server.url}/x", content=body()), GUARD)
+    assert r.status_code == 503
+    assert server.hits == 1
+    assert budget.available() == pytest.approx(1.0)

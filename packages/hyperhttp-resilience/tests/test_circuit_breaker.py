@@ -441,3 +441,39 @@ def _current(b: CircuitBreaker, key: str, permit: Permit) -> bool:
     """Whether a permit belongs to the key's current generation (internal view)."""
     circuit = b._circuits.get(key)
     return circuit is not None and circuit.generation == permit.generation
+
+
+class TransportError(Exception):
+    """Stands for an HTTP client's own connect/timeout errors (not OSError)."""
+
+
+@pytest.mark.asyncio
+async def test_run_counts_a_callers_own_failures_under_the_default_rule_only() -> None:
+    clock = Clock()
+    default = breaker(clock, failure_threshold=2)
+
+    async def broken() -> Result:
+        raise TransportError("connect failed")
+
+    for _ in range(2):
+        with pytest.raises(TransportError):
+            await default.run("k", broken, also_failures=(TransportError,))
+    assert default.state("k") is CircuitState.OPEN
+    with pytest.raises(CircuitOpenError):
+        await default.run("k", broken, also_failures=(TransportError,))
+
+    # Without also_failures, or with a rule of the user's own, it is a success.
+    plain = breaker(clock, failure_threshold=2)
+    chosen = breaker(clock, failure_threshold=2, failure_exceptions=(KeyError,))
+    for b, extra in ((plain, ()), (chosen, (TransportError,))):
+        for _ in range(3):
+            with pytest.raises(TransportError):
+                await b.run("k", broken, also_failures=extra)
+        assert b.state("k") is CircuitState.CLOSED
+
+    async def answers() -> Result:
+        return Result(503)
+
+    statuses = breaker(clock, failure_threshold=1)
+    await statuses.run("k", answers)
+    assert statuses.state("k") is CircuitState.OPEN

@@ -385,3 +385,71 @@ async def test_call_does_not_retry_cancellation() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert attempts == 1
+
+
+# ---------------------------------------------------------------- run(): a caller's hooks
+
+
+@pytest.mark.asyncio
+async def test_run_reports_each_retry_before_its_wait_and_sleeps_with_the_policy() -> None:
+    from hyperhttp_resilience import RetryEvent
+
+    clock = Clock()
+    boom = ConnectionRefusedError("refused")
+    outcomes: list[Response | Exception] = [boom, Response(503, "2"), Response(200)]
+    events: list[tuple[RetryEvent, int]] = []
+
+    async def request() -> Response:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    result = await policy(clock, max_attempts=5).run(
+        request, method="GET", on_retry=lambda event: events.append((event, len(clock.slept)))
+    )
+    assert result.status_code == 200
+    assert [(e.attempt, e.error, e.status) for e, _ in events] == [(1, boom, None), (2, None, 503)]
+    assert [e.delay for e, _ in events] == clock.slept == pytest.approx([0.3, 2.0])
+    assert [slept_before for _, slept_before in events] == [0, 1]  # told before the wait
+
+
+@pytest.mark.asyncio
+async def test_run_ends_as_is_when_the_operation_cannot_be_replayed() -> None:
+    """replayable() False: the error raised or the response returned, no decision, no budget."""
+    clock = Clock()
+    budget = RetryBudget(ratio=0.0, min_per_second=1.0, window=10.0, clock=clock)
+    p = policy(clock, max_attempts=5, budget=budget)
+    calls = 0
+
+    async def fails() -> Response:
+        nonlocal calls
+        calls += 1
+        raise ConnectionRefusedError("refused")
+
+    with pytest.raises(ConnectionRefusedError) as caught:
+        await p.run(fails, replayable=lambda: False)
+    assert calls == 1
+    assert not getattr(caught.value, "__notes__", None)
+
+    async def busy() -> Response:
+        return Response(503)
+
+    result = await p.run(busy, method="GET", replayable=lambda: False)
+    assert result.status_code == 503
+    assert not result.closed
+    assert clock.slept == []
+    assert budget.available() == pytest.approx(10.0)  # nothing spent
+
+
+@pytest.mark.asyncio
+async def test_run_keeps_call_semantics() -> None:
+    """No hooks: what call_method() does (notes, method rules, statuses)."""
+    clock = Clock()
+
+    async def post() -> Response:
+        return Response(503)
+
+    result = await policy(clock).run(post, method="POST")
+    assert result.status_code == 503
+    assert clock.slept == []

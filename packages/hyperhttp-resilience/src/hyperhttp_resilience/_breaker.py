@@ -324,6 +324,27 @@ class CircuitBreaker:
         """
         return await breaker_call(self, key, fn, args, kwargs)
 
+    async def run(
+        self,
+        key: Hashable,
+        fn: Callable[[], Awaitable[T]],
+        /,
+        *,
+        also_failures: tuple[type[BaseException], ...] = (),
+    ) -> T:
+        """Like :meth:`call`, with ``fn`` taking no arguments and a caller's own failures.
+
+        ``also_failures``: exception types that count as failures too while
+        this breaker keeps its default rule (neither ``is_failure`` nor
+        ``failure_exceptions`` chosen), e.g. an HTTP client's connect errors
+        and timeouts, which are not ``OSError`` or ``TimeoutError``.
+
+        Raises:
+            CircuitOpenError: refused without calling ``fn``.
+
+        """
+        return await breaker_call(self, key, fn, (), {}, also_failures=also_failures)
+
     def guard(self, key: Hashable) -> AbstractAsyncContextManager[None]:
         """``async with breaker.guard(key):`` guard a block; exceptions are judged as failures."""
         return breaker_guard(self, key)

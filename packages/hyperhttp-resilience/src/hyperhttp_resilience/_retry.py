@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backoff import decorrelated_jitter, parse_retry_after
+from ._events import RetryEvent
 from ._window import RollingCounter
 from ._wrap import call_with_retries
 
@@ -53,6 +54,7 @@ __all__ = [
     "Decision",
     "ErrorKind",
     "RetryBudget",
+    "RetryEvent",
     "RetryPolicy",
     "default_classify",
     "default_retry_after_of",
@@ -436,3 +438,25 @@ class RetryPolicy:
     ) -> T:
         """Like :meth:`call`, for a request of ``method`` (non-idempotent ones retry less)."""
         return await call_with_retries(self, method, fn, args, kwargs)
+
+    async def run(
+        self,
+        fn: Callable[[], Awaitable[T]],
+        /,
+        *,
+        method: str | None = None,
+        replayable: Callable[[], bool] | None = None,
+        on_retry: Callable[[RetryEvent], object] | None = None,
+    ) -> T:
+        """Like :meth:`call_method`, with the hooks a caller such as an HTTP client needs.
+
+        ``fn`` takes no arguments (close over them). ``replayable`` is asked
+        before each retry is decided: False ends the loop as it is (the error
+        raised, the result returned) without consulting the policy or its
+        budget, e.g. for a request whose streamed body cannot be sent again.
+        ``on_retry`` is told of each retry (:class:`RetryEvent`) before its
+        wait, which is ``sleep``'s.
+        """
+        return await call_with_retries(
+            self, method, fn, (), {}, replayable=replayable, on_retry=on_retry
+        )

@@ -11,11 +11,14 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._events import RetryEvent
+
 if TYPE_CHECKING:
     from ._breaker import CircuitBreaker
     from ._retry import RetryPolicy
 
 __all__ = ["breaker_call", "breaker_guard", "call_with_retries"]
+
 
 T = TypeVar("T")
 
@@ -26,8 +29,16 @@ async def call_with_retries(
     fn: Callable[..., Awaitable[T]],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    *,
+    replayable: Callable[[], bool] | None = None,
+    on_retry: Callable[[RetryEvent], object] | None = None,
 ) -> T:
-    """Run ``fn`` under ``policy`` (see ``RetryPolicy.call``)."""
+    """Run ``fn`` under ``policy`` (see ``RetryPolicy.call`` and ``RetryPolicy.run``).
+
+    ``replayable``: asked before each retry is decided; False ends the loop
+    as it is (the error raised, the result returned) without consulting the
+    policy or its budget. ``on_retry``: told of each retry before its wait.
+    """
     policy = policy.start()
     clock = policy.clock
     assert policy.started is not None
@@ -43,6 +54,8 @@ async def call_with_retries(
                 async with asyncio.timeout(remaining):
                     result = await fn(*args, **kwargs)
         except Exception as exc:
+            if replayable is not None and not replayable():
+                raise
             decision = policy.decide(method, error=exc)
             if not decision.retry:
                 attempts = decision.policy.attempts
@@ -52,12 +65,17 @@ async def call_with_retries(
             status = policy.status_of(result)
             if status is None or status not in policy.retry_statuses:
                 return result
+            if replayable is not None and not replayable():
+                return result
             retry_after = policy.retry_after_of(result)
             decision = policy.decide(method, status=status, retry_after=retry_after)
             if not decision.retry:
                 return result
             await _discard(result)
         policy = decision.policy
+        if on_retry is not None:
+            last = policy.history[-1]
+            on_retry(RetryEvent(policy.attempts, decision.delay, last.error, last.status))
         await policy.sleep(decision.delay)
 
 
@@ -80,13 +98,22 @@ async def breaker_call(
     fn: Callable[..., Awaitable[T]],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    *,
+    also_failures: tuple[type[BaseException], ...] = (),
 ) -> T:
-    """Run ``fn`` through ``key``'s circuit; statuses are read with ``breaker.status_of``."""
+    """Run ``fn`` through ``key``'s circuit; statuses are read with ``breaker.status_of``.
+
+    ``also_failures``: exception types that count as failures too while the
+    breaker keeps its default rule (see ``CircuitBreaker.run``).
+    """
     permit = breaker.acquire(key)
     try:
         result = await fn(*args, **kwargs)
     except Exception as exc:
-        breaker.record(permit, failed=breaker.is_failure(exc, None))
+        failed = breaker.is_failure(exc, None) or (
+            bool(also_failures) and breaker.default_failures and isinstance(exc, also_failures)
+        )
+        breaker.record(permit, failed=failed)
         raise
     except BaseException:  # cancelled: no outcome
         breaker.release(permit)

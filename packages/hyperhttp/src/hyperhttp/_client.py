@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import importlib
 import inspect
 import json as _json
 import time
 import warnings
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode
 
 import hyperhttp_dns
 import hyperhttp_parser as hp
 import hyperhttp_pool
-import hyperhttp_resilience
 
 from .__about__ import __version__
 from ._auth import Auth, AuthTypes, BasicAuth, coerce_auth
@@ -41,9 +39,6 @@ from ._config import (
 from ._cookies import Cookies
 from ._decoders import accept_encoding
 from ._exceptions import (
-    CircuitOpenError,
-    ConnectError,
-    ConnectTimeout,
     HTTPError,
     InsecureRequestWarning,
     InvalidURL,
@@ -54,7 +49,6 @@ from ._exceptions import (
     StreamConsumed,
     TimeoutException,
     TooManyRedirects,
-    WriteTimeout,
 )
 from ._headers import Headers
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection, StreamRefused
@@ -63,11 +57,20 @@ from ._models import BodySource, CheckedHead, Request, Response
 from ._multipart import encode_multipart
 from ._proxy import Proxy, ProxySelector
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, redirect_request
+from ._resilience import (
+    breaker_listener,
+    check_breaker,
+    check_policy,
+    replayable,
+    send_resilient,
+)
 from ._tls import VerifyTypes, ssl_context
 from ._transport import Connection, connect_origin, connect_via_proxy
 from ._urls import URL, QueryParams, join_base, merge_params, parse_url, redact
 
 if TYPE_CHECKING:
+    import hyperhttp_resilience
+
     from ._mock import MockTransport
     from ._tracing import Tracer
 
@@ -84,17 +87,6 @@ USER_AGENT = f"hyperhttp/{__version__}".encode("ascii")
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE", "CONNECT"})
 _UNSET: Any = object()
-
-
-def _classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
-    """Retry classification of our errors: what happened before anything was sent."""
-    kind = hyperhttp_resilience.ErrorKind
-    # Nothing was sent, or (StreamRefused) the server says it did not process it.
-    if isinstance(error, ConnectError | ConnectTimeout | PoolTimeout | StreamRefused):
-        return kind.CONNECT
-    if isinstance(error, ReadTimeout | WriteTimeout | RemoteProtocolError):
-        return kind.SENT
-    return kind.FATAL
 
 
 class _Body(BodySource):
@@ -223,8 +215,8 @@ class Client:
         self.headers = headers  # the setter copies and validates
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
-        self.retry = _policy(retry)
-        self.circuit_breaker = _breaker(circuit_breaker)
+        self.retry = check_policy(retry)
+        self.circuit_breaker = check_breaker(circuit_breaker)
         self.cookies = Cookies(cookies)
         # Proxies: ``proxy=`` for every URL, else the environment's (trust_env).
         self._proxies = ProxySelector(proxy=proxy, trust_env=trust_env)
@@ -660,8 +652,10 @@ class Client:
             raise RuntimeError("the client is closed")
         timeouts = self.timeout if timeout is _UNSET else Timeout.coerce(timeout)
         follow = self.follow_redirects if follow_redirects is _UNSET else follow_redirects
-        policy = self.retry if retry is _UNSET else _policy(retry)
-        breaker = self.circuit_breaker if circuit_breaker is _UNSET else _breaker(circuit_breaker)
+        policy = self.retry if retry is _UNSET else check_policy(retry)
+        breaker = (
+            self.circuit_breaker if circuit_breaker is _UNSET else check_breaker(circuit_breaker)
+        )
         authority = self.auth if auth is _UNSET else coerce_auth(auth)
         chain = self._send_chain(request, timeouts, stream, follow, policy, breaker, authority)
         try:
@@ -712,7 +706,7 @@ class Client:
             elif policy is None and breaker is None:  # (_send_attempts inlined: one await less)
                 response = await self._send_replaying(sent, timeouts, stream)
             else:
-                response = await self._send_resilient(sent, timeouts, stream, policy, breaker)
+                response = await self._send_attempts(sent, timeouts, stream, policy, breaker)
             set_cookie = response._raw_values(b"set-cookie")  # the Headers stay unbuilt
             if set_cookie:
                 jar.extract(request.url, [value.decode("latin-1") for value in set_cookie])
@@ -753,17 +747,24 @@ class Client:
                 auth = None  # left the first origin: no credentials for the rest of the chain
             request = following
 
-    async def _send_attempts(
+    def _send_attempts(
         self,
         request: Request,
         timeouts: Timeout,
         stream: bool,
         policy: hyperhttp_resilience.RetryPolicy | None,
         breaker: hyperhttp_resilience.CircuitBreaker | None,
-    ) -> Response:
+    ) -> Awaitable[Response]:
+        """Send ``request`` under ``policy`` and ``breaker`` (see _resilience), or just send it."""
         if policy is None and breaker is None:
-            return await self._send_replaying(request, timeouts, stream)
-        return await self._send_resilient(request, timeouts, stream, policy, breaker)
+            return self._send_replaying(request, timeouts, stream)
+        trace = self._trace
+        if breaker is not None and trace is not None and breaker not in self._traced_breakers:
+            self._traced_breakers.add(breaker)
+            breaker.add_listener(breaker_listener(self, _live_trace))
+        return send_resilient(
+            lambda: self._send_replaying(request, timeouts, stream), request, policy, breaker, trace
+        )
 
     async def _send_authenticated(
         self,
@@ -792,7 +793,7 @@ class Client:
                 if stream:  # a challenge's body is small: read it so the connection is reused
                     await response.aread()
                 await response.aclose()  # the challenge is released before the next round
-                if not _replayable(following):
+                if not replayable(following):
                     raise StreamConsumed(
                         f"{auth!r} wants to send the request again, but its body was a stream"
                         " that was already sent; pass the body as bytes",
@@ -822,82 +823,6 @@ class Client:
         headers["Cookie"] = value
         return sent
 
-    async def _send_resilient(
-        self,
-        request: Request,
-        timeouts: Timeout,
-        stream: bool,
-        retry: hyperhttp_resilience.RetryPolicy | None,
-        breaker: hyperhttp_resilience.CircuitBreaker | None,
-    ) -> Response:
-        if breaker is not None and self._trace is not None and breaker not in self._traced_breakers:
-            self._traced_breakers.add(breaker)
-            breaker.add_listener(_breaker_tracer(weakref.ref(self)))
-        policy = retry.start() if retry is not None else None
-        attempt = 1
-        while True:
-            try:
-                response = await self._send_guarded(request, timeouts, stream, breaker)
-            except Exception as exc:
-                if policy is None or not _replayable(request):
-                    raise
-                decision = policy.decide(request.method, error=exc)
-                if not decision.retry:
-                    raise
-                what: dict[str, Any] = {"error": exc}
-            else:
-                if policy is None or response.status_code not in policy.retry_statuses:
-                    return response
-                decision = policy.decide(
-                    request.method,
-                    status=response.status_code,
-                    retry_after=response.headers.get("retry-after"),
-                )
-                if not decision.retry or not _replayable(request):
-                    return response
-                await response.aclose()  # released before the next attempt
-                what = {"status": response.status_code}
-            policy = decision.policy
-            if self._trace is not None:
-                self._trace(
-                    "retry",
-                    {"url": str(request.url), "attempt": attempt, "delay": decision.delay, **what},
-                )
-            attempt += 1
-            await asyncio.sleep(decision.delay)
-
-    async def _send_guarded(
-        self,
-        request: Request,
-        timeouts: Timeout,
-        stream: bool,
-        breaker: hyperhttp_resilience.CircuitBreaker | None,
-    ) -> Response:
-        if breaker is None:
-            return await self._send_replaying(request, timeouts, stream)
-        origin = request.url.origin
-        try:
-            permit = breaker.acquire(origin)
-        except hyperhttp_resilience.CircuitOpenError as exc:
-            raise CircuitOpenError(
-                exc.key, exc.retry_at, exc.retry_after, request=request
-            ) from None
-        try:
-            response = await self._send_replaying(request, timeouts, stream)
-        except Exception as exc:
-            # Connect errors, timeouts and broken responses count unless the
-            # breaker was given its own rule (is_failure or failure_exceptions).
-            failed = breaker.is_failure(exc, None) or (
-                breaker.default_failures and isinstance(exc, _TRANSPORT_FAILURES)
-            )
-            breaker.record(permit, failed=failed)
-            raise
-        except BaseException:
-            breaker.release(permit)
-            raise
-        breaker.record(permit, failed=breaker.is_failure(None, response.status_code))
-        return response
-
     async def _send_replaying(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
         stale = False
         refused = 0  # refusals in a row by connections that made no progress
@@ -911,13 +836,13 @@ class Client:
                 # the connections make progress (a few times when they do not).
                 replays += 1
                 refused = 0 if exc.progress else refused + 1
-                if not _replayable(request) or refused > _MAX_REFUSED or replays > _MAX_REPLAYS:
+                if not replayable(request) or refused > _MAX_REFUSED or replays > _MAX_REPLAYS:
                     exc.request = request  # still a RemoteProtocolError; a policy may retry it
                     raise
             except StaleConnection as exc:
                 # The server closed an idle connection as we reused it: nothing of
                 # the response came back. Replay an idempotent request once.
-                if stale or request.method not in _IDEMPOTENT or not _replayable(request):
+                if stale or request.method not in _IDEMPOTENT or not replayable(request):
                     raise RemoteProtocolError(str(exc), request=request) from exc
                 stale = True
 
@@ -1283,11 +1208,6 @@ def _asks_close(request: Request) -> bool:
 _MEMO_TARGET = 256  # longest request-target whose HTTP/2 header list is memoized
 
 
-def _replayable(request: Request) -> bool:
-    """Whether the request's body can be sent again (bytes, or a replayable stream)."""
-    return request.stream is None or bool(request.extensions.get("replayable"))
-
-
 def _hooks(
     event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None,
 ) -> tuple[tuple[Callable[..., Any], ...], tuple[Callable[..., Any], ...]]:
@@ -1314,37 +1234,6 @@ async def _call(hook: Callable[..., Any], argument: object) -> None:
     result = hook(argument)
     if inspect.isawaitable(result):
         await result
-
-
-def _breaker_tracer(
-    client: weakref.ref[Client],
-) -> Callable[[Any, hyperhttp_resilience.CircuitState, hyperhttp_resilience.CircuitState], None]:
-    """Return a breaker listener reporting to the client's tracer while the client lives."""
-
-    def listener(
-        key: Any, old: hyperhttp_resilience.CircuitState, new: hyperhttp_resilience.CircuitState
-    ) -> None:
-        alive = client()
-        if alive is not None and not alive._closed and alive._trace is not None:
-            alive._trace("breaker", {"origin": key, "from": old.name, "to": new.name})
-
-    return listener
-
-
-def _policy(policy: object) -> hyperhttp_resilience.RetryPolicy | None:
-    """Check ``retry=``; the policy classifies hyperhttp's errors unless it has its own rule."""
-    if policy is not None and not isinstance(policy, hyperhttp_resilience.RetryPolicy):
-        raise TypeError("retry must be a hyperhttp.RetryPolicy or None")
-    if policy is None or policy.classify is not hyperhttp_resilience.default_classify:
-        return policy
-    return dataclasses.replace(policy, classify=_classify)
-
-
-def _breaker(breaker: object) -> hyperhttp_resilience.CircuitBreaker | None:
-    """Check ``circuit_breaker=``."""
-    if breaker is not None and not isinstance(breaker, hyperhttp_resilience.CircuitBreaker):
-        raise TypeError("circuit_breaker must be a hyperhttp.CircuitBreaker or None")
-    return breaker
 
 
 def _method_bytes(method: str) -> bytes:
@@ -1407,7 +1296,11 @@ _CLOSE_GRACE = 0.25  # seconds aclose() waits for connections to close cleanly
 _H2_DROPPED = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te"}
 )
-_TRANSPORT_FAILURES = (ConnectError, TimeoutException, RemoteProtocolError)
 _TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _TARGET = bytes(range(0x21, 0x7F))  # RFC 9112 §3.2: printable ASCII, nothing else
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+
+def _live_trace(client: Client) -> Callable[[str, dict[str, Any]], object] | None:
+    """Return the tracer of a client still open (a breaker's listener reports there)."""
+    return None if client._closed else client._trace
