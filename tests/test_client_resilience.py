@@ -762,3 +762,15 @@ async def test_a_streamed_body_is_not_retried_and_spends_no_budget(flaky: StartF
     assert r.status_code == 503
     assert server.hits == 1
     assert budget.available() == pytest.approx(1.0)
+
+
+async def test_the_policys_deadline_stops_the_attempt_in_flight(flaky: StartFlaky) -> None:
+    """RetryPolicy(deadline=) bounds the attempt running when it passes: a typed timeout."""
+    server = await flaky(failures=0, delay=3.0)
+    policy = fast(max_attempts=3, deadline=0.2)
+    async with hyperhttp.Client(retry=policy) as client:
+        with pytest.raises(hyperhttp.TimeoutException) as caught:
+            await asyncio.wait_for(client.get(f"{server.url}/x"), GUARD)
+    assert "deadline" in str(caught.value)
+    assert caught.value.request is not None
+    assert server.hits == 1
