@@ -25,7 +25,7 @@ async def test_h2_header_lists_for_long_targets_are_not_kept() -> None:
             for i in range(1000):
                 url = f"https://example.test/{run}/{i:06d}/" + "a" * 8000
                 request = client.build_request("GET", url)
-                client._h2_headers(request)
+                client._encoder.h2_fields(request)
             del request
             gc.collect()
             kept = tracemalloc.get_traced_memory()[0] - before
@@ -38,8 +38,8 @@ async def test_h2_header_lists_for_long_targets_are_not_kept() -> None:
 @pytest.mark.asyncio
 async def test_h2_header_lists_for_short_targets_are_reused() -> None:
     async with hyperhttp.Client() as client:
-        first = client._h2_headers(client.build_request("GET", "https://example.test/a"))
-        second = client._h2_headers(client.build_request("GET", "https://example.test/a"))
+        first = client._encoder.h2_fields(client.build_request("GET", "https://example.test/a"))
+        second = client._encoder.h2_fields(client.build_request("GET", "https://example.test/a"))
         assert first is second
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._abnf import FIELD_VALUE_BYTES, TARGET_BYTES, TOKEN_BYTES
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import Data, EndOfMessage, Event, Headers, InformationalResponse, ResponseHead
 from ._readers import (
@@ -21,8 +22,11 @@ __all__ = [
     "DEFAULT_MAX_CHUNK_LINE_SIZE",
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_HEAD_SIZE",
+    "FIELD_VALUE_BYTES",
     "NEED_DATA",
     "PAUSED",
+    "TARGET_BYTES",
+    "TOKEN_BYTES",
     "BodyWriter",
     "Data",
     "EndOfMessage",

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import quote
 
+import hyperhttp_parser as hp
+
 from ._exceptions import HTTPError
 from ._models import Request, Response
 from ._urls import parse_url
@@ -269,7 +271,8 @@ class Challenge:
     error: str | None = None
 
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9110 §5.6.2: one token table, the parser's.
+_TOKEN = re.compile("[" + re.escape(hp.TOKEN_BYTES.decode("ascii")) + "]+")
 _TOKEN68_ITEM = re.compile(r"[A-Za-z0-9\-._~+/]+=*[ \t]*(?:,|$)")
 _OWS = " \t"
 

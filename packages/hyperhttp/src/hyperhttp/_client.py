@@ -23,10 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode
 
 import hyperhttp_dns
-import hyperhttp_parser as hp
 import hyperhttp_pool
 
-from .__about__ import __version__
 from ._auth import Auth, AuthTypes, BasicAuth, coerce_auth
 from ._config import (
     DEFAULT_LIMITS,
@@ -37,12 +35,12 @@ from ._config import (
     idle_connections_cap,
 )
 from ._cookies import Cookies
-from ._decoders import accept_encoding
+from ._encode import RequestEncoder, check_method, request_asks_close
+from ._encode import framing as request_framing
 from ._exceptions import (
     HTTPError,
     InsecureRequestWarning,
     InvalidURL,
-    LocalProtocolError,
     PoolTimeout,
     ReadTimeout,
     RemoteProtocolError,
@@ -52,8 +50,8 @@ from ._exceptions import (
 )
 from ._headers import Headers
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection, StreamRefused
-from ._http11 import Exchange, HTTP11Connection, StaleConnection, asks_close
-from ._models import BodySource, CheckedHead, Request, Response
+from ._http11 import Exchange, HTTP11Connection, StaleConnection
+from ._models import BodySource, Request, Response
 from ._multipart import encode_multipart
 from ._proxy import Proxy, ProxySelector
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, redirect_request
@@ -83,9 +81,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the optional extra
     _orjson = None
 
-USER_AGENT = f"hyperhttp/{__version__}".encode("ascii")
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE", "CONNECT"})
 _UNSET: Any = object()
 
 
@@ -208,10 +204,7 @@ class Client:
         self.limits = limits
         self._h2_windows = (http2_stream_window, http2_connection_window)
         self.base_url: URL | None = parse_url(base_url) if base_url else None
-        self._blocks: dict[tuple[str, str, int], bytes] = {}
-        self._h2_blocks: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
-        # Whole header lists of requests with no headers or body of their own.
-        self._h2_lists: dict[tuple[Any, str, bytes], list[tuple[bytes, bytes]]] = {}
+        self._encoder = RequestEncoder()
         self.headers = headers  # the setter copies and validates
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
@@ -260,39 +253,8 @@ class Client:
     @headers.setter
     def headers(self, headers: Mapping[str, str] | list[tuple[str, str]] | Headers | None) -> None:
         fresh = Headers(headers)
-        self._use_defaults(fresh)  # validated before it replaces anything
+        self._encoder.use_defaults(fresh)  # validated before it replaces anything
         self._headers = fresh
-
-    def _use_defaults(self, headers: Headers) -> None:
-        """Build and validate the default fields from ``headers``; drop the per-origin memos.
-
-        ``build_request`` and each attempt compare the field list of
-        ``self.headers`` by identity (a :class:`Headers` binds a new list on
-        every change): an edit to ``client.headers`` is what the next request
-        sends, and the memos built from the old fields are dropped.
-        """
-        source = headers._list
-        own = headers.raw
-        defaults: list[tuple[bytes, bytes]] = [
-            (b"User-Agent", USER_AGENT),
-            (b"Accept", b"*/*"),
-            (b"Accept-Encoding", accept_encoding()),
-        ]
-        for field, _ in own:
-            lower = field.lower()
-            defaults = [(n, v) for n, v in defaults if n.lower() != lower]
-        fields = defaults + own
-        try:  # the client's own fields are validated once per version, here
-            hp.serialize_request_head(b"GET", b"/", [(b"Host", b"h"), *fields])
-        except hp.LocalProtocolError as exc:
-            raise LocalProtocolError(str(exc)) from None
-        self._default_fields = fields
-        self._defaults_source = source
-        # Connection: close among the client's own fields: no connection is reused.
-        self._close_all = asks_close(headers._list)
-        self._blocks.clear()
-        self._h2_blocks.clear()
-        self._h2_lists.clear()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -450,7 +412,7 @@ class Client:
             and cookies is None
             and not params
         ):  # the hot path: a request of its URL only
-            _check_method(method)  # the target is parse_url's; both are checked again as sent
+            check_method(method)  # the target is parse_url's; both are checked again as sent
             return Request(method, target, None, None, None)
         if params:
             target = merge_params(target, params)
@@ -521,114 +483,10 @@ class Client:
         if cookies is not None:
             request.extensions["cookies"] = Cookies(cookies)
         if request_headers is None or not request_headers._list:
-            _check_method(method)  # the target is parse_url's; both are checked again as sent
+            check_method(method)  # the target is parse_url's; both are checked again as sent
         else:  # the caller's fields: validated (and the head memoized) before any I/O
-            self._checked_fields(request)
+            self._encoder.checked_fields(request)
         return request
-
-    def _block(self, url: URL) -> bytes:
-        origin = url.origin
-        block = self._blocks.get(origin)
-        if block is None:
-            fields = [(b"Host", url.host_header), *self._default_fields]
-            head = hp.serialize_request_head(b"GET", b"/", fields)
-            block = head[head.index(b"\r\n") + 2 : -2]
-            if len(self._blocks) > 1024:
-                self._blocks.clear()
-            self._blocks[origin] = block
-        return block
-
-    def _wire_head(self, request: Request) -> bytes:
-        """Return the HTTP/1.1 head of ``request`` as it is now, validated (no body).
-
-        Every HTTP/1.1 request passes here just before the wire (HTTP/2 ones
-        through :meth:`_h2_headers`), whatever built or changed it: method,
-        target and fields are checked, never trusted (RFC 9112 §3, RFC 9110
-        §5.5). A request without fields of its own takes the origin's block,
-        checked once at ``__init__``; one with fields takes the memo of
-        :meth:`_checked_fields`. Framing comes from the body sent, each time.
-        """
-        headers = request._headers
-        url = request.url
-        method = request.method
-        if headers is None or not headers._list:  # the hot path: inlined checks, no calls
-            target = url.target
-            if method not in _KNOWN_METHODS or not target or target.translate(None, _TARGET):
-                _check_line(method, target)  # raises, unless an unusual method is a token
-            body = request.content
-            if body is not None:
-                framing = b"Content-Length: %d\r\n" % len(body)
-            elif request.stream is None and method in _BODYLESS:
-                framing = b""
-            else:
-                framing = _framing(request)
-            return b"%s %s HTTP/1.1\r\n%s%s\r\n" % (
-                method.encode("ascii"),
-                target,
-                self._block(url),
-                framing,
-            )
-        checked = self._checked_fields(request)
-        if request.content is None and request.stream is None and method in _BODYLESS:
-            return checked.head
-        return checked.line_and_fields + _framing(request) + b"\r\n"
-
-    def _checked_fields(self, request: Request) -> CheckedHead:
-        """Return the validated head of a request with fields of its own.
-
-        Memoized on the request, keyed to the method, the URL, the field list
-        and the client's defaults it was built from (each change binds new
-        objects): a request changed after ``build_request`` is checked again.
-        """
-        own = request.headers._list
-        url = request.url
-        method = request.method
-        defaults = self._default_fields
-        wire = request._wire
-        if (
-            wire is not None
-            and wire.own is own
-            and wire.url is url
-            and wire.method is method
-            and wire.defaults is defaults
-        ):
-            return wire
-        target = url.target
-        fields = self._fields(request)
-        try:
-            head = hp.serialize_request_head(_method_bytes(method), target, fields)
-        except hp.LocalProtocolError as exc:
-            raise LocalProtocolError(str(exc), request=request) from None
-        wire = request._wire = CheckedHead(
-            own, url, method, defaults, head[:-2], head, target, fields
-        )
-        return wire
-
-    def _proxy_head(self, request: Request, proxy_auth: bytes | None) -> bytes:
-        """Return the head for a forward proxy: absolute-form, Proxy-Authorization when set."""
-        url = request.url
-        fields = [(n, v) for n, v in self._fields(request) if n.lower() != b"proxy-authorization"]
-        if proxy_auth is not None:
-            fields.append((b"Proxy-Authorization", proxy_auth))
-        # Absolute-form (RFC 9112 §3.2.2), never with userinfo or fragment.
-        target = b"%s://%s%s" % (url.scheme.encode("ascii"), url.host_header, url.target)
-        try:
-            head = hp.serialize_request_head(_method_bytes(request.method), target, fields)
-        except hp.LocalProtocolError as exc:
-            raise LocalProtocolError(str(exc), request=request) from None
-        return head[:-2] + _framing(request) + b"\r\n"
-
-    def _fields(self, request: Request) -> list[tuple[bytes, bytes]]:
-        """Host, the client's default fields the request does not set, then its own."""
-        own = request.headers.raw
-        lower = {name.lower() for name, _ in own}
-        if lower & {b"content-length", b"transfer-encoding", b"host"}:
-            raise LocalProtocolError(
-                "Host, Content-Length and Transfer-Encoding are set by the client", request=request
-            )
-        fields = [(b"Host", request.url.host_header)]
-        fields += [(n, v) for n, v in self._default_fields if n.lower() not in lower]
-        return fields + own
 
     # ------------------------------------------------------------ sending
 
@@ -849,8 +707,9 @@ class Client:
     async def _send_once(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
         if self._request_hooks:
             request = await self._run_request_hooks(request)
-        if self._headers._list is not self._defaults_source:  # client.headers changed
-            self._use_defaults(self._headers)
+        encoder = self._encoder
+        if self._headers._list is not encoder.source:  # client.headers changed
+            encoder.use_defaults(self._headers)
         if self._transport is not None:
             return await self._send_mocked(request, stream)
         url = request.url
@@ -891,11 +750,11 @@ class Client:
                 )
             if type(connection) is HTTP11Connection:
                 if connection.forward:  # to a forward proxy: absolute-form
-                    head = self._proxy_head(request, connection.proxy_auth)
+                    head = encoder.proxy_head(request, connection.proxy_auth)
                 else:
-                    head = self._wire_head(request)
+                    head = encoder.http11_head(request)
             else:
-                h2_fields = self._h2_headers(request)
+                h2_fields = encoder.h2_fields(request)
         except BaseException as exc:
             lease.release(reusable=True)
             if isinstance(exc, HTTPError) and exc.request is None:
@@ -909,7 +768,7 @@ class Client:
                 timeouts.read,
                 self.max_response_size,
                 body_follows=request.stream is not None,
-                close=self._close_all or _asks_close(request),
+                close=encoder.close_all or request_asks_close(request),
             )
         else:
             assert isinstance(connection, HTTP2Connection)
@@ -1020,9 +879,9 @@ class Client:
         assert self._transport is not None
         started = time.perf_counter()
         # The handler sees the fields as they would go on the wire, checked as they would be.
-        self._wire_head(request)
-        fields = self._fields(request)
-        framing = _framing(request)  # the same framing field the wire gets, if any
+        self._encoder.http11_head(request)
+        fields = self._encoder.fields(request)
+        framing = request_framing(request)  # the same framing field the wire gets, if any
         if framing:
             name, _, value = framing[:-2].partition(b": ")
             fields.append((name, value))
@@ -1094,77 +953,6 @@ class Client:
             connection.on_retire = self._pool.retire
         return connection
 
-    def _h2_headers(self, request: Request) -> list[tuple[bytes, bytes]]:
-        """Return the HTTP/2 header list of a request, validated as for HTTP/1.1.
-
-        Method, target and the request's own fields pass the same checks as
-        the HTTP/1.1 head (:meth:`_checked_fields`, memoized): Host,
-        Content-Length and Transfer-Encoding set by the caller are refused;
-        connection-specific fields are dropped (RFC 9113 §8.2.2), ``te``
-        kept only as ``trailers``.
-        """
-        url = request.url
-        headers = request._headers
-        own = headers is not None and bool(headers._list)
-        plain = not own and request.content is None and request.stream is None
-        # Only short targets are memoized: a crawler's long URLs, each sent
-        # once, would otherwise be kept (twice) until the entry cap.
-        plain = plain and len(url.target) <= _MEMO_TARGET
-        if plain:
-            key = (url.origin, request.method, url.target)
-            cached = self._h2_lists.get(key)
-            if cached is not None:  # method and target were checked as it was made
-                return cached
-        if own:
-            # Built from what was checked (the memo's target and fields), never
-            # read again from the request: nothing unchecked reaches the wire.
-            checked = self._checked_fields(request)
-            target = checked.target
-        else:
-            target = url.target
-            _check_line(request.method, target)
-        fields = [
-            (b":method", request.method.encode("ascii")),
-            (b":scheme", b"https" if url.scheme == "https" else b"http"),
-            (b":authority", url.host_header),
-            (b":path", target),
-        ]
-        if own:  # Host first, then the defaults not overridden, then the request's own
-            for name, value in checked.fields[1:]:
-                lower = name.lower()
-                if lower not in _H2_DROPPED or (
-                    lower == b"te" and value.strip().lower() == b"trailers"
-                ):
-                    fields.append((lower, value))
-        origin = url.origin
-        block = self._h2_blocks.get(origin)
-        if block is None:
-            block = [
-                (name.lower(), value)
-                for name, value in self._default_fields
-                if name.lower() not in _H2_DROPPED
-            ]
-            if len(self._h2_blocks) > 1024:
-                self._h2_blocks.clear()
-            self._h2_blocks[origin] = block
-        if not own:
-            fields += block
-        body = request.content
-        if body is not None:
-            fields.append((b"content-length", b"%d" % len(body)))
-        elif request.stream is None:
-            if request.method not in _BODYLESS:
-                fields.append((b"content-length", b"0"))
-        else:
-            length = _stream_length(request)
-            if length is not None:
-                fields.append((b"content-length", b"%d" % length))
-        if plain:
-            if len(self._h2_lists) >= 1024:
-                self._h2_lists.clear()
-            self._h2_lists[key] = fields
-        return fields
-
 
 def _drop_frame_locals(error: BaseException) -> None:
     """Clear the locals of the client's frames ``error`` left on its way up to the caller's.
@@ -1199,15 +987,6 @@ def _drop_frame_locals(error: BaseException) -> None:
 _OWN_MODULES = ("hyperhttp.", "hyperhttp_")
 
 
-def _asks_close(request: Request) -> bool:
-    """Whether the request's own fields say ``Connection: close`` (RFC 9112 §9.6)."""
-    own = request._headers
-    return own is not None and bool(own._list) and asks_close(own._list)
-
-
-_MEMO_TARGET = 256  # longest request-target whose HTTP/2 header list is memoized
-
-
 def _hooks(
     event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None,
 ) -> tuple[tuple[Callable[..., Any], ...], tuple[Callable[..., Any], ...]]:
@@ -1236,69 +1015,10 @@ async def _call(hook: Callable[..., Any], argument: object) -> None:
         await result
 
 
-def _method_bytes(method: str) -> bytes:
-    """Return the method as bytes for the parser's checks (a non-ASCII one fails as "?")."""
-    return method.encode("ascii", "replace")
-
-
-def _check_line(method: str, target: bytes) -> None:
-    """Refuse a method that is not a token (RFC 9110 §9.1) or a bad request-target (RFC 9112 §3.2).
-
-    The usual methods pass on one set lookup; a target must be non-empty
-    printable ASCII (no SP, CR, LF, NUL: nothing that could end the line).
-    """
-    _check_method(method)
-    if not target or target.translate(None, _TARGET):
-        raise LocalProtocolError(
-            f"request target {target!r} is empty or holds whitespace, control or non-ASCII"
-            " bytes (RFC 9112 §3.2)"
-        )
-
-
-def _check_method(method: str) -> None:
-    """Refuse a method that is not a token (RFC 9110 §9.1); the usual ones pass on a lookup."""
-    if method not in _KNOWN_METHODS and (
-        not isinstance(method, str)
-        or not method
-        or method.encode("ascii", "replace").translate(None, _TOKEN)
-    ):
-        raise LocalProtocolError(f"method {method!r} is not a token (RFC 9110 §9.1)")
-
-
-def _stream_length(request: Request) -> int | None:
-    """Return the declared length of a streamed body (``extensions["length"]``), checked."""
-    length = request.extensions.get("length")
-    if length is not None and (type(length) is not int or length < 0):
-        raise LocalProtocolError(f"a streamed body's length must be an int >= 0, not {length!r}")
-    return length
-
-
-def _framing(request: Request) -> bytes:
-    """Return the framing field of the body sent now (RFC 9112 §6.2, §6.3)."""
-    if request.stream is not None:
-        length = _stream_length(request)
-        if length is None:
-            return b"Transfer-Encoding: chunked\r\n"
-        return b"Content-Length: %d\r\n" % length  # a stream of known size (files on disk)
-    body = request.content
-    if body is not None:
-        return b"Content-Length: %d\r\n" % len(body)
-    if request.method not in _BODYLESS:
-        return b"Content-Length: 0\r\n"  # RFC 9110 §8.6: a POST without a body
-    return b""
-
-
 _Key = tuple[str, str, int] | tuple[tuple[str, str, int], Proxy]  # pool keys
 _MAX_REFUSED = 3
 _MAX_REPLAYS = 100  # HTTP/2 refusals replayed per request, progress or not
 _CLOSE_GRACE = 0.25  # seconds aclose() waits for connections to close cleanly
-# Connection-specific fields have no place in HTTP/2 (RFC 9113 §8.2.2).
-_H2_DROPPED = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te"}
-)
-_TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_TARGET = bytes(range(0x21, 0x7F))  # RFC 9112 §3.2: printable ASCII, nothing else
-_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 
 
 def _live_trace(client: Client) -> Callable[[str, dict[str, Any]], object] | None:
