@@ -21,6 +21,7 @@ import hyperhttp
 import hyperhttp._http2
 import pytest
 
+from tests.servers.fixtures import pooled_connections
 from tests.servers.h2_hostile import (
     CONTINUATION,
     DATA,
@@ -264,7 +265,7 @@ async def test_bodies_read_from_lent_buffers_are_exact() -> None:
                 )
                 # The peer answers in the order it read the requests: match by content.
                 assert sorted(r.content for r in responses) == sorted(bodies.values())
-            (connection,) = client._connections
+            (connection,) = pooled_connections(client)
             assert isinstance(connection, hyperhttp._http2.HTTP2Connection)
             assert connection.lendings, "every run was copied, none lent"
             assert connection.spare == []  # idle: no spare buffer kept

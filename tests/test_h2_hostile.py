@@ -44,6 +44,7 @@ import hyperhttp
 import hyperhttp._http2.connection
 import pytest
 
+from tests.servers.fixtures import pooled_connections
 from tests.servers.h2_hostile import (
     CONTINUATION,
     DATA,
@@ -118,7 +119,7 @@ class Measured:
 def _write_buffers(client: hyperhttp.Client) -> int:
     """Return the largest write buffer among the client's connections (for the probe)."""
     largest = 0
-    for connection in list(client._connections):
+    for connection in pooled_connections(client):
         transport = getattr(connection, "transport", None)
         if transport is not None and not transport.is_closing():
             largest = max(largest, transport.get_write_buffer_size())
@@ -275,7 +276,7 @@ def _shrink_client_send_buffer(peer: HostilePeer, size: int) -> None:
     """Set a small SO_SNDBUF on the client's socket: what it queues shows in its write buffer."""
     client = peer.server.context["client"]
     assert isinstance(client, hyperhttp.Client)
-    for connection in list(client._connections):
+    for connection in pooled_connections(client):
         transport = getattr(connection, "transport", None)
         if transport is not None:
             sock = transport.get_extra_info("socket")

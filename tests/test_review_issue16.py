@@ -24,6 +24,7 @@ import pytest
 from hyperhttp import _http11
 from hyperhttp._http11 import DIRECT_MAX, DIRECT_MIN, FREE_MAX, TAIL
 
+from tests.servers.fixtures import pooled_connections
 from tests.servers.h2_hostile import (
     DATA,
     END_HEADERS,
@@ -208,7 +209,8 @@ async def test_a_cancelled_direct_read_never_writes_into_another_body(
         for _ in range(3):
             task = asyncio.ensure_future(client.get(bad.url + "/"))
             await asyncio.sleep(0.2)  # half the body read into the target
-            reading = [c for c in client._connections if getattr(c, "direct", None) is not None]
+            open_now = pooled_connections(client)
+            reading = [c for c in open_now if getattr(c, "direct", None) is not None]
             assert len(reading) == 1
             task.cancel()
             with pytest.raises(asyncio.CancelledError):

@@ -427,3 +427,12 @@ async def h2_peer() -> AsyncIterator[ScriptedH2Server]:
         yield server
     finally:
         await server.stop()
+
+
+def pooled_connections(client: Any) -> list[Any]:
+    """Return the connections a client's pool transport has opened and not yet dropped."""
+    from hyperhttp._pool_transport import PoolTransport
+
+    network = client._network
+    assert isinstance(network, PoolTransport)
+    return list(network._connections)

@@ -15,7 +15,6 @@ import contextlib
 import importlib
 import inspect
 import json as _json
-import time
 import warnings
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -23,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode
 
 import hyperhttp_dns
-import hyperhttp_pool
 
 from ._auth import Auth, AuthTypes, BasicAuth, coerce_auth
 from ._config import (
@@ -32,16 +30,12 @@ from ._config import (
     DEFAULT_TIMEOUT,
     Limits,
     Timeout,
-    idle_connections_cap,
 )
 from ._cookies import Cookies
-from ._encode import RequestEncoder, check_method, request_asks_close
-from ._encode import framing as request_framing
+from ._encode import RequestEncoder, check_method
 from ._exceptions import (
-    HTTPError,
     InsecureRequestWarning,
     InvalidURL,
-    PoolTimeout,
     ReadTimeout,
     RemoteProtocolError,
     StreamConsumed,
@@ -49,11 +43,13 @@ from ._exceptions import (
     TooManyRedirects,
 )
 from ._headers import Headers
-from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream, HTTP2Connection, StreamRefused
-from ._http11 import Exchange, HTTP11Connection, StaleConnection
-from ._models import BodySource, Request, Response
+from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, StreamRefused
+from ._http11 import StaleConnection
+from ._mock import MockNetwork
+from ._models import Request, Response
 from ._multipart import encode_multipart
-from ._proxy import Proxy, ProxySelector
+from ._pool_transport import BodyLimits, PoolTransport
+from ._proxy import ProxySelector
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, redirect_request
 from ._resilience import (
     breaker_listener,
@@ -62,14 +58,15 @@ from ._resilience import (
     replayable,
     send_resilient,
 )
-from ._tls import VerifyTypes, ssl_context
-from ._transport import Connection, connect_origin, connect_via_proxy
 from ._urls import URL, QueryParams, join_base, merge_params, parse_url, redact
 
 if TYPE_CHECKING:
+    import hyperhttp_pool
     import hyperhttp_resilience
 
     from ._mock import MockTransport
+    from ._pool_transport import Transport
+    from ._tls import VerifyTypes
     from ._tracing import Tracer
 
 
@@ -83,59 +80,6 @@ except ImportError:  # pragma: no cover - depends on the optional extra
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _UNSET: Any = object()
-
-
-class _Body(BodySource):
-    """A response body on a connection (an HTTP/1.1 exchange or an HTTP/2 stream), and its lease."""
-
-    __slots__ = ("connection", "exchange", "lease")
-
-    def __init__(
-        self,
-        connection: Connection,
-        exchange: Exchange | H2Stream,
-        lease: hyperhttp_pool.Lease[_Key, Connection],
-    ) -> None:
-        self.connection = connection
-        self.exchange = exchange
-        self.lease = lease
-
-    async def read_all(self) -> bytes:
-        return await self.exchange.read_all()
-
-    def iter_raw(self) -> AsyncIterator[bytes]:
-        return self.exchange.iter_raw()
-
-    def close(self) -> None:
-        self.lease.release(reusable=self.connection.finish(self.exchange))
-
-
-class _TracedBody(_Body):
-    """A body that reports ``response.end`` to the client's tracer when released."""
-
-    __slots__ = ("info", "started", "tracer")
-
-    def __init__(
-        self,
-        connection: Connection,
-        exchange: Exchange | H2Stream,
-        lease: hyperhttp_pool.Lease[_Key, Connection],
-        tracer: Tracer,
-        started: float,
-        info: dict[str, Any],
-    ) -> None:
-        super().__init__(connection, exchange, lease)
-        self.tracer = tracer
-        self.started = started
-        self.info = info
-
-    def close(self) -> None:
-        complete = self.exchange.done and self.exchange.error is None
-        super().close()
-        self.tracer(
-            "response.end",
-            {**self.info, "complete": complete, "elapsed": time.perf_counter() - self.started},
-        )
 
 
 class Client:
@@ -192,7 +136,6 @@ class Client:
             raise TypeError(
                 f"transport must be a hyperhttp.MockTransport, not {type(transport).__name__}"
             )
-        self._transport = transport
         if verify is False:
             warnings.warn(
                 "verify=False: TLS certificates are not checked; anyone on the path can read"
@@ -218,30 +161,30 @@ class Client:
         )
         self.trust_env = trust_env
         self.http2 = http2
-        self.max_response_size = max_response_size
-        self.max_decompressed_size = max_decompressed_size
+        self._body_limits = BodyLimits(max_response_size, max_decompressed_size)
         self._trace = trace
         self._verify = verify
-        self._ssl: Any = None  # built on first https use
         self._own_resolver = resolver is None
         self.resolver = hyperhttp_dns.Resolver() if resolver is None else resolver
         self.http1 = http1
-        # ALPN offers h2 first; http1=False also means h2c prior knowledge on http://.
-        self._alpn: tuple[str, ...] = (
-            ("h2", "http/1.1") if http2 and http1 else ("h2",) if http2 else ("http/1.1",)
-        )
-        self._pool: hyperhttp_pool.Pool[_Key, Connection] = hyperhttp_pool.Pool(
-            self._open,
-            max_connections=limits.max_connections,
-            max_connections_per_key=limits.max_connections_per_host,
-            max_idle_connections=idle_connections_cap(limits),
-            keepalive_expiry=limits.keepalive_expiry,
-            max_lifetime=limits.max_connection_lifetime,
-            max_requests=limits.max_requests_per_connection,
-            expected_capacity=self._expected_capacity,
-        )
+        self._network: Transport
+        if transport is not None:
+            self._network = MockNetwork(transport, self._encoder, self._body_limits)
+        else:
+            self._network = PoolTransport(
+                encoder=self._encoder,
+                limits=limits,
+                body_limits=self._body_limits,
+                resolver=self.resolver,
+                proxies=self._proxies,
+                verify=verify,
+                trust_env=trust_env,
+                http1=http1,
+                http2=http2,
+                h2_windows=self._h2_windows,
+                trace=trace,
+            )
         self._closed = False
-        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
 
     # ------------------------------------------------------------ default fields
 
@@ -269,22 +212,31 @@ class Client:
         if self._closed:
             return
         self._closed = True
-        await self._pool.aclose()
-        # TLS closes with a close_notify exchange: give the closing connections
-        # a moment to finish it, then drop the ones whose peer is slow to answer.
-        closing = [c for c in self._connections if not c.lost.done()]
-        if closing:
-            await asyncio.wait([c.lost for c in closing], timeout=_CLOSE_GRACE)
-            for connection in closing:
-                if not connection.lost.done():
-                    connection.abort()
-        self._connections.clear()
+        await self._network.aclose()
         if self._own_resolver:
             await self.resolver.aclose()
 
     def pool_stats(self) -> hyperhttp_pool.PoolStats:
         """Idle / in-use / connecting connections and waiters, over all origins."""
-        return self._pool.stats()
+        return self._network.stats()
+
+    @property
+    def max_response_size(self) -> int | None:
+        """The largest response body read, in raw bytes (None: no limit)."""
+        return self._body_limits.max_response_size
+
+    @max_response_size.setter
+    def max_response_size(self, value: int | None) -> None:
+        self._body_limits.max_response_size = value
+
+    @property
+    def max_decompressed_size(self) -> int | None:
+        """The largest body after decoding (None: no limit)."""
+        return self._body_limits.max_decompressed_size
+
+    @max_decompressed_size.setter
+    def max_decompressed_size(self, value: int | None) -> None:
+        self._body_limits.max_decompressed_size = value
 
     # ------------------------------------------------------------ verbs
 
@@ -710,144 +662,7 @@ class Client:
         encoder = self._encoder
         if self._headers._list is not encoder.source:  # client.headers changed
             encoder.use_defaults(self._headers)
-        if self._transport is not None:
-            return await self._send_mocked(request, stream)
-        url = request.url
-        started = time.perf_counter()
-        trace = self._trace
-        if trace is not None:
-            trace("pool.wait", {"origin": url.origin, "stats": self._pool.stats()})
-        key: _Key = url.origin
-        if self._proxies.enabled:
-            proxy = self._proxies.select(url)
-            if proxy is not None:
-                key = (url.origin, proxy)  # pooled by proxy and origin
-        try:
-            lease = await self._pool.acquire(
-                key, timeout=timeouts.pool, connect_timeout=timeouts.connect
-            )
-        except hyperhttp_pool.PoolTimeout as exc:
-            raise PoolTimeout(
-                f"no connection for {url.host} within {timeouts.pool:g} s ({exc.stats})",
-                request=request,
-            ) from exc
-        except hyperhttp_pool.PoolClosed as exc:
-            raise RuntimeError("the client is closed") from exc
-        connection = lease.connection
-        exchange: Exchange | H2Stream
-        # From here every path gives the lease back: the release paths below
-        # also cover the tracer (a user's callback; what it raises propagates).
-        try:  # the request is checked as its head is built: if that fails, nothing is sent
-            if trace is not None:
-                trace(
-                    "pool.acquired",
-                    {
-                        "origin": url.origin,
-                        "waited": time.perf_counter() - started,
-                        "http_version": connection.http_version,
-                        "served": connection.served,  # requests before this one on it
-                    },
-                )
-            if type(connection) is HTTP11Connection:
-                if connection.forward:  # to a forward proxy: absolute-form
-                    head = encoder.proxy_head(request, connection.proxy_auth)
-                else:
-                    head = encoder.http11_head(request)
-            else:
-                h2_fields = encoder.h2_fields(request)
-        except BaseException as exc:
-            lease.release(reusable=True)
-            if isinstance(exc, HTTPError) and exc.request is None:
-                exc.request = request
-            raise
-        if type(connection) is HTTP11Connection:
-            body = request.content
-            exchange = connection.start(
-                request.method.encode("ascii"),
-                head + body if body else head,
-                timeouts.read,
-                self.max_response_size,
-                body_follows=request.stream is not None,
-                close=encoder.close_all or request_asks_close(request),
-            )
-        else:
-            assert isinstance(connection, HTTP2Connection)
-            exchange = connection.start(
-                h2_fields,
-                request.content,
-                request.stream is not None,
-                timeouts.read,
-                self.max_response_size,
-            )
-        try:
-            if type(exchange) is H2Stream:
-                assert isinstance(connection, HTTP2Connection)
-                if request.stream is not None:
-                    await connection.send_body(
-                        exchange, request.stream, timeouts.write, request.extensions.get("length")
-                    )
-                elif request.content is not None and not exchange.sent_end:
-                    await connection.send_body(exchange, request.content, timeouts.write)
-            elif request.stream is not None:
-                assert isinstance(connection, HTTP11Connection)
-                assert type(exchange) is Exchange
-                await connection.send_body(
-                    exchange, request.stream, timeouts.write, request.extensions.get("length")
-                )
-            elif connection.write_paused:  # an in-memory body the transport could not take at once
-                assert isinstance(connection, HTTP11Connection)
-                assert type(exchange) is Exchange
-                await connection.wait_sent(exchange, timeouts.write)
-            if trace is not None:
-                trace(
-                    "request.sent",
-                    {
-                        "method": request.method,
-                        "url": str(url),
-                        "elapsed": time.perf_counter() - started,
-                    },
-                )
-            head = exchange.head
-            if head is None:
-                head = await exchange.wait_head()
-        except BaseException as exc:
-            lease.release(reusable=connection.finish(exchange))
-            if isinstance(exc, HTTPError) and exc.request is None:
-                exc.request = request
-            raise
-        source: _Body
-        if trace is None:
-            source = _Body(connection, exchange, lease)
-        else:
-            info: dict[str, Any] = {
-                "method": request.method,
-                "url": str(url),
-                "status": head.status_code,
-            }
-            try:
-                trace(
-                    "response.headers",
-                    {
-                        **info,
-                        "http_version": connection.http_version,
-                        "ttfb": time.perf_counter() - started,
-                    },
-                )
-            except BaseException:
-                lease.release(reusable=connection.finish(exchange))
-                raise
-            source = _TracedBody(connection, exchange, lease, trace, started, info)
-        response = Response(
-            head.status_code,
-            headers=head.headers,
-            request=request,
-            # HTTP/1.1: what the server sent, even empty; HTTP/2 has none (the standard one).
-            reason_phrase=head.reason.decode("latin-1") if type(exchange) is Exchange else None,
-            http_version=connection.http_version,
-            source=source,
-            started=started,
-            decoded_limit=self.max_decompressed_size,
-        )
+        response = await self._network.send(request, timeouts)
         if self._response_hooks:
             return await self._respond(response, stream)
         if not stream:
@@ -873,85 +688,6 @@ class Client:
         if not stream:
             await response.aread()
         return response
-
-    async def _send_mocked(self, request: Request, stream: bool) -> Response:
-        """One attempt through the mock transport: the network is all it replaces."""
-        assert self._transport is not None
-        started = time.perf_counter()
-        # The handler sees the fields as they would go on the wire, checked as they would be.
-        self._encoder.http11_head(request)
-        fields = self._encoder.fields(request)
-        framing = request_framing(request)  # the same framing field the wire gets, if any
-        if framing:
-            name, _, value = framing[:-2].partition(b": ")
-            fields.append((name, value))
-        wire = request.copy()
-        wire.headers = Headers(fields)
-        mocked = await self._transport.handle(wire)
-        response = mocked.build_response(
-            wire,
-            started=started,
-            max_response_size=self.max_response_size,
-            max_decompressed_size=self.max_decompressed_size,
-        )
-        return await self._respond(response, stream)
-
-    def _expected_capacity(self, key: _Key) -> int:
-        """Streams a first connection to ``origin`` will likely carry (the pool's hint).
-
-        Where HTTP/2 is likely, a cold burst of requests waits for one
-        connection instead of opening one each; if ALPN says http/1.1, the
-        pool opens the others as soon as that is known.
-        """
-        if len(key) == 2:  # through a proxy: HTTP/2 only inside a CONNECT tunnel
-            return 100 if key[0][0] == "https" and self.http2 else 1
-        if (key[0] == "https" and self.http2) or not self.http1:
-            return 100
-        return 1
-
-    async def _open(self, key: _Key, *, connect_timeout: float | None) -> Connection:
-        """Open a connection for a pool key (origin, or origin and proxy) within a timeout.
-
-        The pool calls it in the acquiring task, with that request's connect timeout.
-        """
-        proxy: Proxy | None = None
-        if len(key) == 2:
-            origin, proxy = key
-        else:
-            origin = key
-        context = None
-        if origin[0] == "https":
-            context = self._ssl
-            if context is None:
-                context = self._ssl = ssl_context(
-                    self._verify, self._alpn, trust_env=self.trust_env
-                )
-        timeout = connect_timeout
-        if proxy is not None:
-            connection = await connect_via_proxy(
-                origin,
-                proxy,
-                self.resolver,
-                context,
-                timeout,
-                self._trace,
-                h2_windows=self._h2_windows,
-            )
-        else:
-            connection = await connect_origin(
-                origin,
-                self.resolver,
-                context,
-                timeout,
-                self._trace,
-                prior_knowledge=not self.http1,
-                h2_windows=self._h2_windows,
-            )
-        self._connections.add(connection)
-        if isinstance(connection, HTTP2Connection):
-            connection.on_capacity = self._pool.capacity_changed
-            connection.on_retire = self._pool.retire
-        return connection
 
 
 def _drop_frame_locals(error: BaseException) -> None:
@@ -1015,10 +751,8 @@ async def _call(hook: Callable[..., Any], argument: object) -> None:
         await result
 
 
-_Key = tuple[str, str, int] | tuple[tuple[str, str, int], Proxy]  # pool keys
 _MAX_REFUSED = 3
 _MAX_REPLAYS = 100  # HTTP/2 refusals replayed per request, progress or not
-_CLOSE_GRACE = 0.25  # seconds aclose() waits for connections to close cleanly
 
 
 def _live_trace(client: Client) -> Callable[[str, dict[str, Any]], object] | None:

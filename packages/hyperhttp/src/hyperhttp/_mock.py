@@ -5,7 +5,8 @@ Strategy
 ``Client(transport=MockTransport(...))`` keeps URL handling, cookies,
 redirects, retries, the circuit breaker, decoding and size limits, and asks
 the transport instead of a connection for each network attempt: the client
-calls :meth:`MockTransport.handle` once per attempt and turns the
+sends through :class:`MockNetwork` (the ``Transport`` interface the pool's
+transport implements too), which calls :meth:`MockTransport.handle` once per attempt and turns the
 :class:`MockResponse` it returns into a :class:`~hyperhttp.Response` with
 :meth:`MockResponse.build_response`, exactly as it would a response head
 and body read from a socket.
@@ -52,10 +53,14 @@ from __future__ import annotations
 import inspect
 import json as _json
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, cast, overload
 
+from hyperhttp_pool import PoolStats
+
 from ._decoders import CHUNK
+from ._encode import framing
 from ._exceptions import HTTPError, InvalidURL, ResponseTooLarge
 from ._headers import Headers
 from ._models import BodySource, Request, Response
@@ -63,6 +68,10 @@ from ._urls import parse_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from ._config import Timeout
+    from ._encode import RequestEncoder
+    from ._pool_transport import BodyLimits
 
 __all__ = ["Answer", "Handler", "MockResponse", "MockTransport", "MockTransportError"]
 
@@ -526,3 +535,45 @@ class MockTransport:
 
     async def aclose(self) -> None:
         """Nothing to close; here so a client can close any transport alike."""
+
+
+class MockNetwork:
+    """A :class:`MockTransport` under a client: the same ``Transport`` interface as the pool's.
+
+    The handler sees the request as the wire would carry it: the fields the
+    client's encoder checked (Host, the defaults, the request's own) and the
+    framing field it would send, if any.
+    """
+
+    def __init__(
+        self, mock: MockTransport, encoder: RequestEncoder, body_limits: BodyLimits
+    ) -> None:
+        self.mock = mock
+        self.encoder = encoder
+        self.body_limits = body_limits
+
+    async def send(self, request: Request, timeouts: Timeout) -> Response:
+        """Answer one attempt from the mock; the body is unread, as from a socket."""
+        started = time.perf_counter()
+        self.encoder.http11_head(request)  # checked as it would be on the wire
+        fields = self.encoder.fields(request)
+        length = framing(request)  # the same framing field the wire gets, if any
+        if length:
+            name, _, value = length[:-2].partition(b": ")
+            fields.append((name, value))
+        wire = request.copy()
+        wire.headers = Headers(fields)
+        mocked = await self.mock.handle(wire)
+        return mocked.build_response(
+            wire,
+            started=started,
+            max_response_size=self.body_limits.max_response_size,
+            max_decompressed_size=self.body_limits.max_decompressed_size,
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to release: a mock holds no connection."""
+
+    def stats(self) -> PoolStats:
+        """Return no connections: a mock has none."""
+        return PoolStats()

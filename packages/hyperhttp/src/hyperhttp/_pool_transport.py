@@ -1,0 +1,426 @@
+"""The transport under the client's layers: pooled HTTP/1.1 and HTTP/2 connections.
+
+Strategy
+--------
+:class:`PoolTransport` sends one request as one exchange: it leases a
+connection from hyperhttp-pool (opening one through ``_connect`` when the
+pool says so, with the request's connect timeout), has the request encoder
+build what the connection's protocol sends, starts the exchange, sends a
+body that did not go with the head, and returns the response as soon as its
+head arrives. The body stays on the connection (:class:`PooledBody`) and
+the lease goes back when the body is read or closed: reusable only if the
+exchange completed cleanly (``connection.finish``).
+
+Everything before that (redirects, auth, cookies, retries, hooks, replays
+of refused streams and stale connections) is the client's layers; the mock
+transport (``_mock``) implements the same :class:`Transport` interface, so
+the layers never know which one they talk to.
+
+Hot path (an idle connection, no tracer): one ``pool.acquire`` that returns
+without waiting, one head from the encoder's per-origin memo, one write,
+one future awaited for the head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Protocol
+
+import hyperhttp_pool
+
+from ._config import idle_connections_cap
+from ._encode import request_asks_close
+from ._exceptions import HTTPError, PoolTimeout
+from ._http2 import H2Stream, HTTP2Connection
+from ._http11 import Exchange, HTTP11Connection
+from ._models import BodySource, Response
+from ._tls import ssl_context
+from ._transport import Connection, connect_origin, connect_via_proxy
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import hyperhttp_dns
+
+    from ._config import Limits, Timeout
+    from ._encode import RequestEncoder
+    from ._models import Request
+    from ._proxy import Proxy, ProxySelector
+    from ._tls import VerifyTypes
+    from ._tracing import Tracer
+
+__all__ = ["BodyLimits", "PoolTransport", "Transport"]
+
+_Key = tuple[str, str, int] | tuple[tuple[str, str, int], "Proxy"]  # pool keys
+_CLOSE_GRACE = 0.25  # seconds aclose() waits for connections to close cleanly
+
+
+class Transport(Protocol):
+    """What the client's layers send through: the network, or a mock of it."""
+
+    async def send(self, request: Request, timeouts: Timeout) -> Response:
+        """Send ``request`` once; return the response with its head, its body unread."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the transport holds (connections)."""
+        ...
+
+    def stats(self) -> hyperhttp_pool.PoolStats:
+        """Return the connection counts (a mock has none)."""
+        ...
+
+
+class BodyLimits:
+    """The client's response-size limits, read by the transport on each response."""
+
+    __slots__ = ("max_decompressed_size", "max_response_size")
+
+    def __init__(self, max_response_size: int | None, max_decompressed_size: int | None) -> None:
+        self.max_response_size = max_response_size
+        self.max_decompressed_size = max_decompressed_size
+
+
+class PooledBody(BodySource):
+    """A response body on a connection (an HTTP/1.1 exchange or an HTTP/2 stream), and its lease."""
+
+    __slots__ = ("connection", "exchange", "lease")
+
+    def __init__(
+        self,
+        connection: Connection,
+        exchange: Exchange | H2Stream,
+        lease: hyperhttp_pool.Lease[_Key, Connection],
+    ) -> None:
+        self.connection = connection
+        self.exchange = exchange
+        self.lease = lease
+
+    async def read_all(self) -> bytes:
+        return await self.exchange.read_all()
+
+    def iter_raw(self) -> AsyncIterator[bytes]:
+        return self.exchange.iter_raw()
+
+    def close(self) -> None:
+        self.lease.release(reusable=self.connection.finish(self.exchange))
+
+
+class TracedBody(PooledBody):
+    """A body that reports ``response.end`` to the client's tracer when released."""
+
+    __slots__ = ("info", "started", "tracer")
+
+    def __init__(
+        self,
+        connection: Connection,
+        exchange: Exchange | H2Stream,
+        lease: hyperhttp_pool.Lease[_Key, Connection],
+        tracer: Tracer,
+        started: float,
+        info: dict[str, Any],
+    ) -> None:
+        super().__init__(connection, exchange, lease)
+        self.tracer = tracer
+        self.started = started
+        self.info = info
+
+    def close(self) -> None:
+        complete = self.exchange.done and self.exchange.error is None
+        super().close()
+        self.tracer(
+            "response.end",
+            {**self.info, "complete": complete, "elapsed": time.perf_counter() - self.started},
+        )
+
+
+class PoolTransport:
+    """Requests over pooled connections; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        encoder: RequestEncoder,
+        limits: Limits,
+        body_limits: BodyLimits,
+        resolver: hyperhttp_dns.Resolver,
+        proxies: ProxySelector,
+        verify: VerifyTypes,
+        trust_env: bool,
+        http1: bool,
+        http2: bool,
+        h2_windows: tuple[int, int],
+        trace: Tracer | None,
+    ) -> None:
+        self.encoder = encoder
+        self.body_limits = body_limits
+        self.resolver = resolver
+        self.proxies = proxies
+        self.trace = trace
+        self._verify = verify
+        self._trust_env = trust_env
+        self._http1 = http1
+        self._http2 = http2
+        self._h2_windows = h2_windows
+        # ALPN offers h2 first; http1=False also means h2c prior knowledge on http://.
+        self._alpn: tuple[str, ...] = (
+            ("h2", "http/1.1") if http2 and http1 else ("h2",) if http2 else ("http/1.1",)
+        )
+        self._ssl: Any = None  # built on first https use
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self.pool: hyperhttp_pool.Pool[_Key, Connection] = hyperhttp_pool.Pool(
+            self._connect,
+            max_connections=limits.max_connections,
+            max_connections_per_key=limits.max_connections_per_host,
+            max_idle_connections=idle_connections_cap(limits),
+            keepalive_expiry=limits.keepalive_expiry,
+            max_lifetime=limits.max_connection_lifetime,
+            max_requests=limits.max_requests_per_connection,
+            expected_capacity=self._expected_capacity,
+        )
+
+    # ------------------------------------------------------------ the pool
+
+    def stats(self) -> hyperhttp_pool.PoolStats:
+        """Return the pool's counts (connections, in use, idle, waiters)."""
+        return self.pool.stats()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection; give TLS ones a moment to say close_notify."""
+        await self.pool.aclose()
+        closing = [c for c in self._connections if not c.lost.done()]
+        if closing:
+            await asyncio.wait([c.lost for c in closing], timeout=_CLOSE_GRACE)
+            for connection in closing:
+                if not connection.lost.done():
+                    connection.abort()
+        self._connections.clear()
+
+    def _expected_capacity(self, key: _Key) -> int:
+        """Streams a first connection to ``origin`` will likely carry (the pool's hint).
+
+        Where HTTP/2 is likely, a cold burst of requests waits for one
+        connection instead of opening one each; if ALPN says http/1.1, the
+        pool opens the others as soon as that is known.
+        """
+        if len(key) == 2:  # through a proxy: HTTP/2 only inside a CONNECT tunnel
+            return 100 if key[0][0] == "https" and self._http2 else 1
+        if (key[0] == "https" and self._http2) or not self._http1:
+            return 100
+        return 1
+
+    async def _connect(self, key: _Key, *, connect_timeout: float | None) -> Connection:
+        """Open a connection for a pool key (origin, or origin and proxy) within a timeout.
+
+        The pool calls it in the acquiring task, with that request's connect timeout.
+        """
+        proxy: Proxy | None = None
+        if len(key) == 2:
+            origin, proxy = key
+        else:
+            origin = key
+        context = None
+        if origin[0] == "https":
+            context = self._ssl
+            if context is None:
+                context = self._ssl = ssl_context(
+                    self._verify, self._alpn, trust_env=self._trust_env
+                )
+        if proxy is not None:
+            connection = await connect_via_proxy(
+                origin,
+                proxy,
+                self.resolver,
+                context,
+                connect_timeout,
+                self.trace,
+                h2_windows=self._h2_windows,
+            )
+        else:
+            connection = await connect_origin(
+                origin,
+                self.resolver,
+                context,
+                connect_timeout,
+                self.trace,
+                prior_knowledge=not self._http1,
+                h2_windows=self._h2_windows,
+            )
+        self._connections.add(connection)
+        if isinstance(connection, HTTP2Connection):
+            connection.on_capacity = self.pool.capacity_changed
+            connection.on_retire = self.pool.retire
+        return connection
+
+    # ------------------------------------------------------------ one exchange
+
+    async def send(self, request: Request, timeouts: Timeout) -> Response:
+        """Send ``request`` on a pooled connection; return once its response head is in."""
+        url = request.url
+        started = time.perf_counter()
+        trace = self.trace
+        if trace is not None:
+            trace("pool.wait", {"origin": url.origin, "stats": self.pool.stats()})
+        key: _Key = url.origin
+        if self.proxies.enabled:
+            proxy = self.proxies.select(url)
+            if proxy is not None:
+                key = (url.origin, proxy)  # pooled by proxy and origin
+        try:
+            lease = await self.pool.acquire(
+                key, timeout=timeouts.pool, connect_timeout=timeouts.connect
+            )
+        except hyperhttp_pool.PoolTimeout as exc:
+            raise PoolTimeout(
+                f"no connection for {url.host} within {timeouts.pool:g} s ({exc.stats})",
+                request=request,
+            ) from exc
+        except hyperhttp_pool.PoolClosed as exc:
+            raise RuntimeError("the client is closed") from exc
+        connection = lease.connection
+        exchange = self._start(lease, connection, request, timeouts, started)
+        try:
+            if (
+                request.stream is not None
+                or (type(exchange) is Exchange and connection.write_paused)
+                or (type(exchange) is H2Stream and request.content is not None)
+            ):
+                await _send_body(connection, exchange, request, timeouts)
+            if trace is not None:
+                trace(
+                    "request.sent",
+                    {
+                        "method": request.method,
+                        "url": str(url),
+                        "elapsed": time.perf_counter() - started,
+                    },
+                )
+            head = exchange.head
+            if head is None:
+                head = await exchange.wait_head()
+        except BaseException as exc:
+            lease.release(reusable=connection.finish(exchange))
+            if isinstance(exc, HTTPError) and exc.request is None:
+                exc.request = request
+            raise
+        source = self._body(lease, connection, exchange, request, head.status_code, started)
+        return Response(
+            head.status_code,
+            headers=head.headers,
+            request=request,
+            # HTTP/1.1: what the server sent, even empty; HTTP/2 has none (the standard one).
+            reason_phrase=head.reason.decode("latin-1") if type(exchange) is Exchange else None,
+            http_version=connection.http_version,
+            source=source,
+            started=started,
+            decoded_limit=self.body_limits.max_decompressed_size,
+        )
+
+    def _start(
+        self,
+        lease: hyperhttp_pool.Lease[_Key, Connection],
+        connection: Connection,
+        request: Request,
+        timeouts: Timeout,
+        started: float,
+    ) -> Exchange | H2Stream:
+        """Build what the connection's protocol sends (checked) and start the exchange.
+
+        If the request fails its checks, nothing is sent and the lease goes
+        back reusable; so it does if the tracer raises.
+        """
+        encoder = self.encoder
+        try:
+            if self.trace is not None:
+                self.trace(
+                    "pool.acquired",
+                    {
+                        "origin": request.url.origin,
+                        "waited": time.perf_counter() - started,
+                        "http_version": connection.http_version,
+                        "served": connection.served,  # requests before this one on it
+                    },
+                )
+            if type(connection) is HTTP11Connection:
+                if connection.forward:  # to a forward proxy: absolute-form
+                    head = encoder.proxy_head(request, connection.proxy_auth)
+                else:
+                    head = encoder.http11_head(request)
+            else:
+                fields = encoder.h2_fields(request)
+        except BaseException as exc:
+            lease.release(reusable=True)
+            if isinstance(exc, HTTPError) and exc.request is None:
+                exc.request = request
+            raise
+        if type(connection) is HTTP11Connection:
+            body = request.content
+            return connection.start(
+                request.method.encode("ascii"),
+                head + body if body else head,
+                timeouts.read,
+                self.body_limits.max_response_size,
+                body_follows=request.stream is not None,
+                close=encoder.close_all or request_asks_close(request),
+            )
+        assert isinstance(connection, HTTP2Connection)
+        return connection.start(
+            fields,
+            request.content,
+            request.stream is not None,
+            timeouts.read,
+            self.body_limits.max_response_size,
+        )
+
+    def _body(
+        self,
+        lease: hyperhttp_pool.Lease[_Key, Connection],
+        connection: Connection,
+        exchange: Exchange | H2Stream,
+        request: Request,
+        status: int,
+        started: float,
+    ) -> PooledBody:
+        """Return the response's body source; with a tracer, report the head first."""
+        trace = self.trace
+        if trace is None:
+            return PooledBody(connection, exchange, lease)
+        info: dict[str, Any] = {"method": request.method, "url": str(request.url), "status": status}
+        try:
+            trace(
+                "response.headers",
+                {
+                    **info,
+                    "http_version": connection.http_version,
+                    "ttfb": time.perf_counter() - started,
+                },
+            )
+        except BaseException:
+            lease.release(reusable=connection.finish(exchange))
+            raise
+        return TracedBody(connection, exchange, lease, trace, started, info)
+
+
+async def _send_body(
+    connection: Connection, exchange: Exchange | H2Stream, request: Request, timeouts: Timeout
+) -> None:
+    """Send what of the body did not go out with the head (a stream, or bytes held back)."""
+    if type(exchange) is H2Stream:
+        assert isinstance(connection, HTTP2Connection)
+        if request.stream is not None:
+            await connection.send_body(
+                exchange, request.stream, timeouts.write, request.extensions.get("length")
+            )
+        elif request.content is not None and not exchange.sent_end:
+            await connection.send_body(exchange, request.content, timeouts.write)
+        return
+    assert isinstance(connection, HTTP11Connection)
+    assert type(exchange) is Exchange
+    if request.stream is not None:
+        await connection.send_body(
+            exchange, request.stream, timeouts.write, request.extensions.get("length")
+        )
+    elif connection.write_paused:  # an in-memory body the transport could not take at once
+        await connection.wait_sent(exchange, timeouts.write)
