@@ -46,12 +46,12 @@ from urllib.parse import quote
 
 import hyperhttp_parser as hp
 
-from ._exceptions import HTTPError
+from ._exceptions import HTTPError, StreamConsumed
 from ._models import Request, Response
 from ._urls import parse_url
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
 
     from ._urls import URL
 
@@ -66,6 +66,7 @@ __all__ = [
     "FunctionAuth",
     "coerce_auth",
     "parse_challenges",
+    "send_with_auth",
     "with_header",
 ]
 
@@ -772,3 +773,48 @@ _OWN_FLOWS: frozenset[object] = frozenset(
         DigestAuth.auth_flow,
     }
 )
+
+
+async def send_with_auth(
+    auth: Auth,
+    request: Request,
+    send: Callable[[Request], Awaitable[Response]],
+    *,
+    stream: bool,
+) -> Response:
+    """Drive ``auth``'s flow: each request it yields goes through ``send``, its response back in.
+
+    A challenge answered is released before the next round (read whole when
+    streaming: its body is small, and its connection is then reused).
+
+    Raises:
+        StreamConsumed: the flow wants to send again a request whose streamed
+            body already went out.
+
+    """
+    flow = auth.async_auth_flow(request)
+    try:
+        request = await flow.__anext__()
+        while True:
+            response = await send(request)
+            if auth.requires_response_body:
+                await response.aread()
+            try:
+                following = await flow.asend(response)
+            except StopAsyncIteration:
+                return response
+            except BaseException:
+                await response.aclose()
+                raise
+            if stream:
+                await response.aread()
+            await response.aclose()
+            if not following.replayable:
+                raise StreamConsumed(
+                    f"{auth!r} wants to send the request again, but its body was a stream"
+                    " that was already sent; pass the body as bytes",
+                    request=following,
+                )
+            request = following
+    finally:
+        await flow.aclose()

@@ -1,56 +1,64 @@
-"""The Client: composes the URL, the pool, the resolver, HTTP/1.1 and resilience.
+"""The Client: options, then the layers one request passes through (docs/architecture.md).
 
-Hot path for a request (what runs per call, nothing more): the URL comes
-from a parse cache; the head is the request line plus a per-origin header
-block built once (caller headers, when given, go through the parser's
-serializer and its validation); the pool hands an idle connection in O(1);
-the connection writes once and the caller awaits one future for the
-response, which for small bodies arrives complete with it.
+Strategy
+--------
+``Client`` holds the configuration and builds requests (``_build``); sending
+one runs these layers, each in the module named after it:
+
+1. ``send``: the per-request options and the ``total`` deadline;
+2. ``_send_chain``: redirects (``_redirects``), cookies (``_cookies``), auth
+   (``_auth.send_with_auth``);
+3. ``_send_attempts``: retries and the circuit breaker, hyperhttp-resilience's
+   own loops (``_resilience``), skipped when neither is set;
+4. ``_send_replaying``: a stale connection or a refused HTTP/2 stream replayed;
+5. ``_send_once``: event hooks (``_hooks``) around one exchange on the
+   ``Transport``: pooled HTTP/1.1 and HTTP/2 connections
+   (``_pool_transport``), or a mock (``_mock.MockNetwork``).
+
+Every request's head (HTTP/1.1) or field list (HTTP/2) comes from one
+encoder (``_encode``), checked whatever built the request. Hot path (a GET,
+no auth, no policy, an idle connection): a cached URL parse, the encoder's
+per-origin block, a pool acquire in O(1), one write, one future awaited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import inspect
-import json as _json
 import warnings
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 import hyperhttp_dns
 
-from ._auth import Auth, AuthTypes, BasicAuth, coerce_auth
+from ._auth import Auth, AuthTypes, BasicAuth, coerce_auth, send_with_auth
+from ._build import UNSET, build_request
 from ._config import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_DECOMPRESSED,
     DEFAULT_TIMEOUT,
     Limits,
     Timeout,
+    check_client_options,
 )
-from ._cookies import Cookies
-from ._encode import RequestEncoder, check_method
+from ._cookies import Cookies, with_cookies
+from ._encode import RequestEncoder
 from ._exceptions import (
     InsecureRequestWarning,
-    InvalidURL,
     ReadTimeout,
     RemoteProtocolError,
-    StreamConsumed,
     TimeoutException,
-    TooManyRedirects,
+    drop_frame_locals,
 )
 from ._headers import Headers
+from ._hooks import Hooks
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, StreamRefused
 from ._http11 import StaleConnection
 from ._mock import MockNetwork
-from ._models import Request, Response
-from ._multipart import encode_multipart
 from ._pool_transport import BodyLimits, PoolTransport
 from ._proxy import ProxySelector
-from ._redirects import REDIRECT_STATUSES, keeps_credentials, redirect_request
+from ._redirects import REDIRECT_STATUSES, keeps_credentials, next_request
 from ._resilience import (
     breaker_listener,
     check_breaker,
@@ -58,13 +66,23 @@ from ._resilience import (
     replayable,
     send_resilient,
 )
-from ._urls import URL, QueryParams, join_base, merge_params, parse_url, redact
+from ._urls import URL, QueryParams, parse_url
 
 if TYPE_CHECKING:
+    from collections.abc import (
+        AsyncIterable,
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Mapping,
+        Sequence,
+    )
+
     import hyperhttp_pool
     import hyperhttp_resilience
 
     from ._mock import MockTransport
+    from ._models import Request, Response
     from ._pool_transport import Transport
     from ._tls import VerifyTypes
     from ._tracing import Tracer
@@ -72,14 +90,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Client"]
 
-_orjson: Any
-try:
-    _orjson = importlib.import_module("orjson")
-except ImportError:  # pragma: no cover - depends on the optional extra
-    _orjson = None
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_UNSET: Any = object()
+_UNSET: Any = UNSET  # (one sentinel: request() hands json= on to build_request)
 
 
 class Client:
@@ -112,26 +125,21 @@ class Client:
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
         transport: MockTransport | None = None,
     ) -> None:
-        if not isinstance(limits, Limits):
-            raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
-        if not http1 and not http2:
-            raise ValueError("http1=False needs http2=True: no protocol left to speak")
-        for name, value in (
-            ("max_response_size", max_response_size),
-            ("max_decompressed_size", max_decompressed_size),
-        ):
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int or None, not {value!r}")
-        for name, value in (
-            ("http2_stream_window", http2_stream_window),
-            ("http2_connection_window", http2_connection_window),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or not 65535 <= value < 2**31:
-                raise ValueError(f"{name} must be an int from 65535 to 2**31-1, not {value!r}")
+        check_client_options(
+            limits,
+            http1,
+            http2,
+            {
+                "max_response_size": max_response_size,
+                "max_decompressed_size": max_decompressed_size,
+            },
+            {
+                "http2_stream_window": http2_stream_window,
+                "http2_connection_window": http2_connection_window,
+            },
+        )
         self.auth = coerce_auth(auth)
-        self._request_hooks, self._response_hooks = _hooks(event_hooks)
+        self._hooks = Hooks(event_hooks)
         if transport is not None and not hasattr(transport, "handle"):
             raise TypeError(
                 f"transport must be a hyperhttp.MockTransport, not {type(transport).__name__}"
@@ -349,96 +357,19 @@ class Client:
         json: Any = _UNSET,
     ) -> Request:
         """Build (and validate) a request without sending it."""
-        if not isinstance(method, str):
-            raise TypeError(f"method must be str, not {type(method).__name__}")
-        method = method.upper()
-        if isinstance(url, str) and "://" not in url[:16] and self.base_url is None:
-            raise InvalidURL(f"relative URL {redact(url)!r} without a base_url")
-        target = join_base(self.base_url, url)
-        if (
-            headers is None
-            and content is None
-            and data is None
-            and files is None
-            and json is _UNSET
-            and cookies is None
-            and not params
-        ):  # the hot path: a request of its URL only
-            check_method(method)  # the target is parse_url's; both are checked again as sent
-            return Request(method, target, None, None, None)
-        if params:
-            target = merge_params(target, params)
-        request_headers = Headers(headers) if headers is not None else None
-        body: bytes | None = None
-        stream: AsyncIterable[bytes] | None = None
-        content_type: bytes | None = None
-        multipart = None
-        if files is not None:
-            if content is not None or json is not _UNSET:
-                raise TypeError("files= goes with data= fields only, not content= or json=")
-            if request_headers is not None and "content-type" in request_headers:
-                raise TypeError(
-                    "files= sets its own Content-Type (multipart/form-data with its boundary);"
-                    " do not pass one in headers="
-                )
-            multipart = encode_multipart(data, files)
-            content_type = multipart.content_type.encode("latin-1")
-            data = None
-            whole = multipart.as_bytes()  # a form all in memory goes as plain bytes
-            if whole is not None:
-                body, multipart = whole, None
-            else:
-                stream = multipart
-        if (content is not None) + (data is not None) + (json is not _UNSET) > 1:
-            raise TypeError("pass only one of content=, data= and json=")
-        given_content: object = content  # checked at run time: callers are not all typed
-        given_data: object = data
-        if given_content is not None:
-            if isinstance(given_content, str):
-                body = given_content.encode("utf-8")
-            elif isinstance(given_content, bytes | bytearray | memoryview):
-                body = bytes(given_content)
-            elif isinstance(given_content, AsyncIterable):
-                stream = given_content
-            else:
-                kind = type(given_content).__name__
-                raise TypeError(f"content must be bytes, str or an async iterable, not {kind}")
-        elif given_data is not None:
-            if not isinstance(given_data, Mapping):
-                kind = type(given_data).__name__
-                raise TypeError(f"data must be a mapping (a form), not {kind}")
-            pairs = [
-                (key, item)
-                for key, value in given_data.items()
-                for item in (value if isinstance(value, list | tuple) else [value])
-            ]
-            body = urlencode(pairs).encode("ascii")
-            content_type = b"application/x-www-form-urlencoded"
-        elif json is not _UNSET:
-            if _orjson is not None:
-                try:
-                    body = _orjson.dumps(json)
-                except TypeError:
-                    body = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
-            else:
-                body = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
-            content_type = b"application/json"
-        if content_type is not None:
-            if request_headers is None:
-                request_headers = Headers()
-            if "content-type" not in request_headers:
-                request_headers["Content-Type"] = content_type.decode()
-        request = Request(method, target, request_headers, body, stream)
-        if multipart is not None:
-            request.extensions["length"] = multipart.length
-            request.extensions["replayable"] = multipart.replayable
-        if cookies is not None:
-            request.extensions["cookies"] = Cookies(cookies)
-        if request_headers is None or not request_headers._list:
-            check_method(method)  # the target is parse_url's; both are checked again as sent
-        else:  # the caller's fields: validated (and the head memoized) before any I/O
-            self._encoder.checked_fields(request)
-        return request
+        return build_request(
+            self._encoder,
+            self.base_url,
+            method,
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+        )
 
     # ------------------------------------------------------------ sending
 
@@ -482,7 +413,7 @@ class Client:
                     request=request,
                 ) from exc
         except BaseException as exc:
-            _drop_frame_locals(exc)
+            drop_frame_locals(exc)
             raise
 
     async def _send_chain(
@@ -508,10 +439,13 @@ class Client:
         while True:
             sent = request
             if not jar.is_empty or "cookies" in request.extensions:
-                sent = self._with_cookies(request)
+                sent = with_cookies(jar, request)
             if auth is not None:
-                response = await self._send_authenticated(
-                    sent, timeouts, stream, policy, breaker, auth
+                response = await send_with_auth(
+                    auth,
+                    sent,
+                    lambda r: self._send_attempts(r, timeouts, stream, policy, breaker),
+                    stream=stream,
                 )
             elif policy is None and breaker is None:  # (_send_attempts inlined: one await less)
                 response = await self._send_replaying(sent, timeouts, stream)
@@ -528,31 +462,14 @@ class Client:
                 if history:
                     response.history = history
                 return response
-            if len(history) >= self.max_redirects:
-                await response.aclose()
-                raise TooManyRedirects(
-                    f"more than {self.max_redirects} redirects (last: {response.status_code}"
-                    f" from {request.url})",
-                    request=request,
-                    history=[*history, response],
-                )
-            try:
-                following = redirect_request(request, response)
-                if stream:  # a redirect's own body is small: read it so the connection is reused
-                    await response.aread()
-            finally:
-                await response.aclose()
-            if self._trace is not None:
-                self._trace(
-                    "redirect",
-                    {
-                        "status": response.status_code,
-                        "from": str(request.url),
-                        "to": str(following.url),
-                        "method": following.method,
-                    },
-                )
-            history.append(response)
+            following = await next_request(
+                request,
+                response,
+                history,
+                max_redirects=self.max_redirects,
+                stream=stream,
+                trace=self._trace,
+            )
             if auth is not None and not keeps_credentials(request.url, following.url):
                 auth = None  # left the first origin: no credentials for the rest of the chain
             request = following
@@ -575,63 +492,6 @@ class Client:
         return send_resilient(
             lambda: self._send_replaying(request, timeouts, stream), request, policy, breaker, trace
         )
-
-    async def _send_authenticated(
-        self,
-        request: Request,
-        timeouts: Timeout,
-        stream: bool,
-        policy: hyperhttp_resilience.RetryPolicy | None,
-        breaker: hyperhttp_resilience.CircuitBreaker | None,
-        auth: Auth,
-    ) -> Response:
-        """Drive ``auth``'s flow: each request it yields is sent, its response sent back in."""
-        flow = auth.async_auth_flow(request)
-        try:
-            request = await flow.__anext__()
-            while True:
-                response = await self._send_attempts(request, timeouts, stream, policy, breaker)
-                if auth.requires_response_body:
-                    await response.aread()
-                try:
-                    following = await flow.asend(response)
-                except StopAsyncIteration:
-                    return response
-                except BaseException:
-                    await response.aclose()
-                    raise
-                if stream:  # a challenge's body is small: read it so the connection is reused
-                    await response.aread()
-                await response.aclose()  # the challenge is released before the next round
-                if not replayable(following):
-                    raise StreamConsumed(
-                        f"{auth!r} wants to send the request again, but its body was a stream"
-                        " that was already sent; pass the body as bytes",
-                        request=following,
-                    )
-                request = following
-        finally:
-            await flow.aclose()
-
-    def _with_cookies(self, request: Request) -> Request:
-        """Return ``request`` with a Cookie field from the jar (and its own ``cookies=``)."""
-        own: Cookies | None = request.extensions.get("cookies")
-        if own is not None:
-            merged = Cookies(self.cookies)
-            merged.update(own)
-            value = merged.header_for(request.url)
-        else:
-            value = self.cookies.header_for(request.url)
-        if value is None:
-            return request
-        sent = request.copy()
-        headers = sent.headers
-        given = headers.get("cookie")
-        if given is not None:  # one Cookie field only (RFC 6265 §5.4): theirs first
-            del headers["cookie"]
-            value = f"{given}; {value}"
-        headers["Cookie"] = value
-        return sent
 
     async def _send_replaying(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
         stale = False
@@ -657,98 +517,19 @@ class Client:
                 stale = True
 
     async def _send_once(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
-        if self._request_hooks:
-            request = await self._run_request_hooks(request)
+        """One attempt: request hooks, the transport, response hooks, the body unless ``stream``."""
+        hooks = self._hooks
+        if hooks.request:
+            request = await hooks.on_request(request)
         encoder = self._encoder
         if self._headers._list is not encoder.source:  # client.headers changed
             encoder.use_defaults(self._headers)
         response = await self._network.send(request, timeouts)
-        if self._response_hooks:
-            return await self._respond(response, stream)
+        if hooks.response:
+            await hooks.on_response(response)
         if not stream:
             await response.aread()
         return response
-
-    async def _run_request_hooks(self, request: Request) -> Request:
-        """Call the request hooks on this attempt's own copy of the request."""
-        attempt = request.copy()
-        for hook in self._request_hooks:
-            await _call(hook, attempt)
-        return attempt  # validated as it is sent, whatever the hooks changed
-
-    async def _respond(self, response: Response, stream: bool) -> Response:
-        """Run the response hooks (head only), then read the body unless ``stream``."""
-        if self._response_hooks:
-            try:
-                for hook in self._response_hooks:
-                    await _call(hook, response)
-            except BaseException:
-                await response.aclose()
-                raise
-        if not stream:
-            await response.aread()
-        return response
-
-
-def _drop_frame_locals(error: BaseException) -> None:
-    """Clear the locals of the client's frames ``error`` left on its way up to the caller's.
-
-    An exchange that failed keeps its error for later readers, and that
-    error's traceback holds the frames that were waiting on the exchange
-    (and the client's, which held it too): a reference cycle per failed
-    request, freed only by the cyclic collector's passes (issue 16). Called
-    where :meth:`Client.send` catches it: the frames of hyperhttp's packages
-    right below it, down to the first frame of anyone else's, are the ones
-    the error just left, all finished, so dropping their locals breaks the
-    cycle and changes nothing a printed traceback shows. Not further: an
-    error raised before (a shared one, say the exception of a future that
-    several requests await in a hook) carries on with the frames of that
-    earlier raise, which may still run or be suspended in another task,
-    and clearing a suspended coroutine's frame finalizes the coroutine
-    (Python 3.11, 3.12: the task dies). Only the error's own traceback: the
-    errors it was raised from may hold frames of the caller's that still run.
-    """
-    tb = error.__traceback__
-    below = tb.tb_next if tb is not None else None  # (tb itself is the frame of send(), running)
-    while below is not None:
-        frame = below.tb_frame
-        if not frame.f_globals.get("__name__", "").startswith(_OWN_MODULES):
-            return  # someone else's frame (a hook's, an auth flow's...): left alone
-        with contextlib.suppress(RuntimeError):  # (one still running: left alone)
-            frame.clear()
-        below = below.tb_next
-
-
-#: The packages whose frames _drop_frame_locals clears.
-_OWN_MODULES = ("hyperhttp.", "hyperhttp_")
-
-
-def _hooks(
-    event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None,
-) -> tuple[tuple[Callable[..., Any], ...], tuple[Callable[..., Any], ...]]:
-    """Validate ``event_hooks=``; return the request and response hooks."""
-    if event_hooks is None:
-        return (), ()
-    if not isinstance(event_hooks, Mapping):
-        raise TypeError("event_hooks must be a mapping like {'request': [...], 'response': [...]}")
-    unknown = set(event_hooks) - {"request", "response"}
-    if unknown:
-        raise ValueError(
-            f"unknown event hook kinds {sorted(unknown)}: 'request' and 'response' only"
-        )
-    found: list[tuple[Callable[..., Any], ...]] = []
-    for kind in ("request", "response"):
-        hooks = event_hooks.get(kind, ())
-        if callable(hooks) or not all(callable(hook) for hook in hooks):
-            raise TypeError(f"event_hooks[{kind!r}] must be a list of callables")
-        found.append(tuple(hooks))
-    return found[0], found[1]
-
-
-async def _call(hook: Callable[..., Any], argument: object) -> None:
-    result = hook(argument)
-    if inspect.isawaitable(result):
-        await result
 
 
 _MAX_REFUSED = 3

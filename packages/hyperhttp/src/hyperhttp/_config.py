@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Limits",
     "Timeout",
+    "check_client_options",
     "idle_connections_cap",
 ]
 
@@ -197,3 +198,30 @@ DEFAULT_LIMITS = Limits()
 # What a decoder may produce per response unless the client says otherwise: a
 # compressed body can expand a thousandfold (a "zip bomb").
 DEFAULT_MAX_DECOMPRESSED = 64 * 1024 * 1024
+
+
+def check_client_options(
+    limits: object,
+    http1: bool,
+    http2: bool,
+    sizes: dict[str, int | None],
+    windows: dict[str, int],
+) -> None:
+    """Check the ``Client`` arguments no other object checks; raise on the first bad one.
+
+    ``sizes``: body limits by argument name (a non-negative int or None);
+    ``windows``: HTTP/2 receive windows by argument name (65 535 to 2**31 - 1,
+    RFC 9113 §6.9.1 and §6.5.2).
+    """
+    if not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
+    if not http1 and not http2:
+        raise ValueError("http1=False needs http2=True: no protocol left to speak")
+    for name, value in sizes.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int or None, not {value!r}")
+    for name, window in windows.items():
+        if isinstance(window, bool) or not isinstance(window, int) or not 65535 <= window < 2**31:
+            raise ValueError(f"{name} must be an int from 65535 to 2**31-1, not {window!r}")

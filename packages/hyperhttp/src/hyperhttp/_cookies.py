@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast, overload
 if TYPE_CHECKING:
     from _typeshed import SupportsKeysAndGetItem
 
+    from ._models import Request
     from ._urls import URL
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "domain_matches",
     "parse_cookie_date",
     "path_matches",
+    "with_cookies",
 ]
 
 _T = TypeVar("_T")
@@ -808,3 +810,29 @@ class Cookies(MutableMapping[str, str]):
             del self._by_domain[cookie.domain]
         if cookie.secure:
             self._secure_count -= 1
+
+
+def with_cookies(jar: Cookies, request: Request) -> Request:
+    """Return ``request`` with a Cookie field from ``jar`` and the request's own ``cookies=``.
+
+    The request's own cookies win over the jar's of the same name; a Cookie
+    field the caller set comes first (one Cookie field only, RFC 6265 §5.4).
+    The request itself is not changed: the one sent is a copy.
+    """
+    own: Cookies | None = request.extensions.get("cookies")
+    if own is not None:
+        merged = Cookies(jar)
+        merged.update(own)
+        value = merged.header_for(request.url)
+    else:
+        value = jar.header_for(request.url)
+    if value is None:
+        return request
+    sent = request.copy()
+    headers = sent.headers
+    given = headers.get("cookie")
+    if given is not None:
+        del headers["cookie"]
+        value = f"{given}; {value}"
+    headers["Cookie"] = value
+    return sent

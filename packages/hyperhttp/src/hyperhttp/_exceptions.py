@@ -27,6 +27,7 @@ the peer broke HTTP (malformed or ambiguous framing, premature close).
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import hyperhttp_resilience
@@ -191,3 +192,36 @@ class InvalidURL(HTTPError, ValueError):
 
 class InsecureRequestWarning(UserWarning):
     """A client was built with ``verify=False``: its TLS certificates are not checked."""
+
+
+def drop_frame_locals(error: BaseException) -> None:
+    """Clear the locals of the client's frames ``error`` left on its way up to the caller's.
+
+    An exchange that failed keeps its error for later readers, and that
+    error's traceback holds the frames that were waiting on the exchange
+    (and the client's, which held it too): a reference cycle per failed
+    request, freed only by the cyclic collector's passes (issue 16). Called
+    where :meth:`Client.send` catches it: the frames of hyperhttp's packages
+    right below it, down to the first frame of anyone else's, are the ones
+    the error just left, all finished, so dropping their locals breaks the
+    cycle and changes nothing a printed traceback shows. Not further: an
+    error raised before (a shared one, say the exception of a future that
+    several requests await in a hook) carries on with the frames of that
+    earlier raise, which may still run or be suspended in another task,
+    and clearing a suspended coroutine's frame finalizes the coroutine
+    (Python 3.11, 3.12: the task dies). Only the error's own traceback: the
+    errors it was raised from may hold frames of the caller's that still run.
+    """
+    tb = error.__traceback__
+    below = tb.tb_next if tb is not None else None  # (tb itself is the frame of send(), running)
+    while below is not None:
+        frame = below.tb_frame
+        if not frame.f_globals.get("__name__", "").startswith(_OWN_MODULES):
+            return  # someone else's frame (a hook's, an auth flow's...): left alone
+        with contextlib.suppress(RuntimeError):  # (one still running: left alone)
+            frame.clear()
+        below = below.tb_next
+
+
+#: The packages whose frames drop_frame_locals clears.
+_OWN_MODULES = ("hyperhttp.", "hyperhttp_")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import codecs
 import datetime
-import importlib
-import json as _json
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import _jsonlib
 from ._decoders import CHUNK, Decoder, make_decoder
 from ._exceptions import HTTPError, HTTPStatusError, ResponseTooLarge
 from ._headers import Headers
@@ -18,12 +17,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 __all__ = ["CheckedHead", "Request", "Response", "ResponseNotRead"]
-
-_orjson: Any
-try:
-    _orjson = importlib.import_module("orjson")
-except ImportError:  # pragma: no cover - depends on the optional extra
-    _orjson = None
 
 
 class ResponseNotRead(HTTPError):
@@ -98,6 +91,11 @@ class Request:
     @headers.setter
     def headers(self, headers: Headers) -> None:
         self._headers = headers if isinstance(headers, Headers) else Headers(headers)
+
+    @property
+    def replayable(self) -> bool:
+        """Whether the body can be sent again: bytes, none, or a stream that can be re-read."""
+        return self.stream is None or bool(self.extensions.get("replayable"))
 
     def copy(self) -> Request:
         """Return a copy with its own fields (safe to change) and no cached head."""
@@ -307,9 +305,7 @@ class Response:
 
     def json(self, **kwargs: Any) -> Any:
         """Parse the body as JSON (orjson when installed)."""
-        if kwargs or _orjson is None:
-            return _json.loads(self.content, **kwargs)
-        return _orjson.loads(self.content)
+        return _jsonlib.loads(self.content, **kwargs)
 
     def _decoder(self) -> Decoder | None:
         """Return the Content-Encoding decoder; None for identity or a response without content.

@@ -21,14 +21,18 @@ Rules
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from ._exceptions import InvalidURL, StreamConsumed
+from ._exceptions import InvalidURL, StreamConsumed, TooManyRedirects
 from ._headers import Headers
 from ._models import Request, Response
 from ._urls import URL, parse_url, redact
 
-__all__ = ["REDIRECT_STATUSES", "keeps_credentials", "redirect_request"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["REDIRECT_STATUSES", "keeps_credentials", "next_request", "redirect_request"]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CREDENTIALS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
@@ -110,3 +114,49 @@ def redirect_request(request: Request, response: Response) -> Request:
     dropped = ("cookies",) if drop_credentials else ()
     follow.extensions.update((k, v) for k, v in request.extensions.items() if k not in dropped)
     return follow
+
+
+async def next_request(
+    request: Request,
+    response: Response,
+    history: list[Response],
+    *,
+    max_redirects: int,
+    stream: bool,
+    trace: Callable[[str, dict[str, Any]], object] | None,
+) -> Request:
+    """Return the request that follows ``response`` (a redirect); ``response`` joins ``history``.
+
+    The redirect is released first (read whole when streaming: its body is
+    small, and its connection is then reused).
+
+    Raises:
+        TooManyRedirects: ``history`` already holds ``max_redirects`` responses.
+
+    """
+    if len(history) >= max_redirects:
+        await response.aclose()
+        raise TooManyRedirects(
+            f"more than {max_redirects} redirects (last: {response.status_code}"
+            f" from {request.url})",
+            request=request,
+            history=[*history, response],
+        )
+    try:
+        following = redirect_request(request, response)
+        if stream:
+            await response.aread()
+    finally:
+        await response.aclose()
+    if trace is not None:
+        trace(
+            "redirect",
+            {
+                "status": response.status_code,
+                "from": str(request.url),
+                "to": str(following.url),
+                "method": following.method,
+            },
+        )
+    history.append(response)
+    return following

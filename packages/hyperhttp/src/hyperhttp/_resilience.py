@@ -74,7 +74,7 @@ def classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
 
 def replayable(request: Request) -> bool:
     """Whether ``request`` can be sent again: its body is bytes, or it has none."""
-    return request.stream is None or bool(request.extensions.get("replayable"))
+    return request.replayable
 
 
 def check_policy(policy: object) -> hyperhttp_resilience.RetryPolicy | None:
