@@ -10,10 +10,10 @@ one runs these layers, each in the module named after it:
    (``_auth.send_with_auth``);
 3. ``_send_attempts``: retries and the circuit breaker, hyperhttp-resilience's
    own loops (``_resilience``), skipped when neither is set;
-4. ``_send_replaying``: a stale connection or a refused HTTP/2 stream replayed;
-5. ``_send_once``: event hooks (``_hooks``) around one exchange on the
+4. ``_send_replaying``: event hooks (``_hooks``) around one exchange on the
    ``Transport``: pooled HTTP/1.1 and HTTP/2 connections
-   (``_pool_transport``), or a mock (``_mock.MockNetwork``).
+   (``_pool_transport``), or a mock (``_mock.MockNetwork``); a stale
+   connection or a refused HTTP/2 stream replayed.
 
 Every request's head (HTTP/1.1) or field list (HTTP/2) comes from one
 encoder (``_encode``), checked whatever built the request. Hot path (a GET,
@@ -494,12 +494,29 @@ class Client:
         )
 
     async def _send_replaying(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
+        """Send ``request`` once, replaying what never reached a server (see below).
+
+        Each attempt: request hooks, the transport, response hooks, the body
+        unless ``stream`` (one coroutine for all of it: this is the hot path).
+        """
         stale = False
         refused = 0  # refusals in a row by connections that made no progress
         replays = 0
+        hooks = self._hooks
+        sent = request
         while True:
             try:
-                return await self._send_once(request, timeouts, stream)
+                if hooks.request:
+                    sent = await hooks.on_request(request)
+                encoder = self._encoder
+                if self._headers._list is not encoder.source:  # client.headers changed
+                    encoder.use_defaults(self._headers)
+                response = await self._network.send(sent, timeouts)
+                if hooks.response:
+                    await hooks.on_response(response)
+                if not stream:
+                    await response.aread()
+                return response
             except StreamRefused as exc:
                 # HTTP/2: the server says it did not process the stream (GOAWAY
                 # above it, REFUSED_STREAM): replay any method, for as long as
@@ -515,21 +532,6 @@ class Client:
                 if stale or request.method not in _IDEMPOTENT or not replayable(request):
                     raise RemoteProtocolError(str(exc), request=request) from exc
                 stale = True
-
-    async def _send_once(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
-        """One attempt: request hooks, the transport, response hooks, the body unless ``stream``."""
-        hooks = self._hooks
-        if hooks.request:
-            request = await hooks.on_request(request)
-        encoder = self._encoder
-        if self._headers._list is not encoder.source:  # client.headers changed
-            encoder.use_defaults(self._headers)
-        response = await self._network.send(request, timeouts)
-        if hooks.response:
-            await hooks.on_response(response)
-        if not stream:
-            await response.aread()
-        return response
 
 
 _MAX_REFUSED = 3
