@@ -774,3 +774,44 @@ async def test_the_policys_deadline_stops_the_attempt_in_flight(flaky: StartFlak
     assert "deadline" in str(caught.value)
     assert caught.value.request is not None
     assert server.hits == 1
+
+
+@pytest.mark.parametrize("deadline", [None, 30.0])
+async def test_a_timeout_error_of_the_users_own_is_not_the_policys_deadline(
+    deadline: float | None,
+) -> None:
+    """A hook's own TimeoutError propagates as it is, with or without a policy deadline.
+
+    (Found by review: the first cut formatted a None deadline, a TypeError, and
+    relabelled any TimeoutError as the deadline's.)
+    """
+    own = TimeoutError("the hook's own")
+
+    def hook(request: hyperhttp.Request) -> None:
+        raise own
+
+    transport = hyperhttp.MockTransport(hyperhttp.MockResponse(200))
+    policy = fast(max_attempts=2, deadline=deadline)
+    async with hyperhttp.Client(
+        retry=policy, transport=transport, event_hooks={"request": [hook]}
+    ) as client:
+        with pytest.raises(TimeoutError) as caught:
+            await asyncio.wait_for(client.get("http://example.test/"), GUARD)
+    assert caught.value is own
+
+
+async def test_retry_notes_do_not_pile_up_on_a_mock_answers_exception() -> None:
+    """One exception instance answering many requests carries one retry note each time.
+
+    (Found by review: add_note changed the shared instance, note after note.)
+    """
+    error = hyperhttp.ConnectError("down")
+    error.add_note("given by the test")
+    transport = hyperhttp.MockTransport(error)
+    async with hyperhttp.Client(retry=fast(max_attempts=2), transport=transport) as client:
+        for _ in range(3):
+            with pytest.raises(hyperhttp.ConnectError) as caught:
+                await asyncio.wait_for(client.get("http://example.test/"), GUARD)
+            notes = caught.value.__notes__
+            assert notes[0] == "given by the test"
+            assert sum("retries ended" in note for note in notes) == 1

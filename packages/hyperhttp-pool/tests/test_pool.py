@@ -928,16 +928,59 @@ async def test_connect_without_the_parameter_is_called_with_the_key_only() -> No
         await pool.aclose()
 
 
-async def test_connect_with_keyword_arguments_gets_the_timeout() -> None:
+async def test_connect_with_keyword_arguments_gets_the_timeout_only_when_given() -> None:
     seen: list[dict[str, object]] = []
 
     async def connect(key: str, **options: object) -> FakeConnection:
         seen.append(options)
         return FakeConnection(key, 0)
 
-    pool: FakePool = Pool(connect)
+    pool: FakePool = Pool(connect, max_connections=10)
     try:
         (await pool.acquire("a", connect_timeout=3.0)).release()
-        assert seen == [{"connect_timeout": 3.0}]
+        (await pool.acquire("b")).release()
+        assert seen == [{"connect_timeout": 3.0}, {}]
     finally:
         await pool.aclose()
+
+
+async def test_a_connect_timeout_default_of_the_connects_own_holds_when_none_is_given() -> None:
+    """A connect's own default holds (review: the first cut passed None, unbounding it)."""
+    seen: list[float | None] = []
+
+    async def connect(key: str, connect_timeout: float | None = 5.0) -> FakeConnection:
+        seen.append(connect_timeout)
+        return FakeConnection(key, len(seen))
+
+    pool: FakePool = Pool(connect, max_connections=10)
+    try:
+        (await pool.acquire("a")).release()
+        (await pool.acquire("b", connect_timeout=None)).release()  # None given: no bound
+        async with pool.lease("c"):
+            pass
+        assert seen == [5.0, None, 5.0]
+    finally:
+        await pool.aclose()
+
+
+async def test_a_required_connect_timeout_gets_none_when_none_is_given() -> None:
+    seen: list[float | None] = []
+
+    async def connect(key: str, *, connect_timeout: float | None) -> FakeConnection:
+        seen.append(connect_timeout)
+        return FakeConnection(key, 0)
+
+    pool: FakePool = Pool(connect)
+    try:
+        (await pool.acquire("a")).release()
+        assert seen == [None]
+    finally:
+        await pool.aclose()
+
+
+async def test_leasing_keeps_its_three_argument_form() -> None:
+    from hyperhttp_pool import Leasing
+
+    pool = make_pool(Connector())
+    leasing: Leasing[str, FakeConnection] = Leasing(pool, "a", 1.0)
+    assert leasing is not None

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hyperhttp_resilience import ErrorKind, RetryBudget, RetryPolicy, default_classify
+from hyperhttp_resilience import (
+    DeadlineExceeded,
+    ErrorKind,
+    RetryBudget,
+    RetryPolicy,
+    default_classify,
+)
 
 
 class Clock:
@@ -362,9 +368,26 @@ async def test_call_bounds_an_attempt_by_the_deadline() -> None:
         attempts += 1
         await asyncio.Event().wait()
 
-    with pytest.raises(TimeoutError):
+    with pytest.raises(DeadlineExceeded) as caught:
         await RetryPolicy(deadline=0.05, backoff_base=0.01, backoff_cap=0.01).call(hang)
     assert attempts == 1
+    assert isinstance(caught.value, TimeoutError)
+    assert caught.value.deadline == 0.05
+
+
+@pytest.mark.asyncio
+async def test_an_operations_own_timeout_is_not_the_deadline() -> None:
+    """A TimeoutError the operation raises propagates as it is, deadline or not."""
+    own = TimeoutError("the operation's own")
+
+    async def times_out() -> None:
+        raise own
+
+    for deadline in (None, 30.0):
+        with pytest.raises(TimeoutError) as caught:
+            await RetryPolicy(max_attempts=1, deadline=deadline).call(times_out)
+        assert caught.value is own
+        assert not isinstance(caught.value, DeadlineExceeded)
 
 
 @pytest.mark.asyncio

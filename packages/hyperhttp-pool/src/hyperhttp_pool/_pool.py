@@ -16,8 +16,10 @@ instead. 10 000 requests queued behind the pool cost no timer each.
 Connect options: ``acquire(key, connect_timeout=...)`` hands the value to
 the ``connect`` of the acquire that opens a connection, if that function
 declares a ``connect_timeout`` parameter (checked once, when the pool is
-built); a ``connect(key)`` without one is called as before. The pool never
-interprets it: bounding the connect is the connect function's business.
+built); a ``connect(key)`` without one is called as before. An acquire
+given none calls ``connect(key)`` too, so the parameter's own default holds
+(None is passed only where the parameter has no default). The pool never
+interprets the value: bounding the connect is the connect function's business.
 
 Cancellation safety: whatever point an acquire is cancelled or times out at
 (queued, woken with a lease it has not picked up yet, connecting), the state
@@ -55,15 +57,26 @@ class TimedConnect(Protocol[K_contra, C_co]):
         ...
 
 
-def _takes_timeout(connect: Callable[..., Any]) -> bool:
-    """Whether ``connect`` declares a ``connect_timeout`` parameter (or ``**kwargs``)."""
+#: ``acquire(connect_timeout=)`` not given (None is a value: no bound).
+_NOT_GIVEN: Any = object()
+_NEVER, _WHEN_GIVEN, _ALWAYS = 0, 1, 2  # when connect gets connect_timeout=
+
+
+def _timeout_passing(connect: Callable[..., Any]) -> int:
+    """When ``connect`` gets ``connect_timeout=``: never, when an acquire gives one, or always.
+
+    Always only where the parameter is declared without a default (None is
+    passed when the acquire gives none); a default, or ``**kwargs``, gets it
+    only when given.
+    """
     try:
         parameters = inspect.signature(connect).parameters.values()
     except (TypeError, ValueError):  # no signature to read: call it with the key only
-        return False
-    return any(
-        p.name == "connect_timeout" and p.kind is not p.POSITIONAL_ONLY for p in parameters
-    ) or any(p.kind is p.VAR_KEYWORD for p in parameters)
+        return _NEVER
+    for p in parameters:
+        if p.name == "connect_timeout" and p.kind is not p.POSITIONAL_ONLY:
+            return _ALWAYS if p.default is p.empty else _WHEN_GIVEN
+    return _WHEN_GIVEN if any(p.kind is p.VAR_KEYWORD for p in parameters) else _NEVER
 
 
 _GRANTED = WaiterState.GRANTED
@@ -107,7 +120,11 @@ class Leasing(Generic[K, C]):
     __slots__ = ("_connect_timeout", "_key", "_lease", "_pool", "_timeout")
 
     def __init__(
-        self, pool: Pool[K, C], key: K, timeout: float | None, connect_timeout: float | None
+        self,
+        pool: Pool[K, C],
+        key: K,
+        timeout: float | None,
+        connect_timeout: float | None = _NOT_GIVEN,
     ) -> None:
         self._pool = pool
         self._key = key
@@ -170,7 +187,7 @@ class Pool(Generic[K, C]):
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._connect = connect
-        self._timed = _takes_timeout(connect)
+        self._timeout_passing = _timeout_passing(connect)
         self._state: PoolState[K, C] = PoolState(
             max_connections=max_connections,
             max_connections_per_key=max_connections_per_key,
@@ -218,7 +235,7 @@ class Pool(Generic[K, C]):
         return loop.time()
 
     async def acquire(
-        self, key: K, *, timeout: float | None = None, connect_timeout: float | None = None
+        self, key: K, *, timeout: float | None = None, connect_timeout: float | None = _NOT_GIVEN
     ) -> Lease[K, C]:
         """Lease a connection for ``key``, opening one if the caps allow.
 
@@ -255,7 +272,12 @@ class Pool(Generic[K, C]):
                 return Lease(self, record, record.connection)
             if status is _OPENING:
                 try:
-                    if self._timed:
+                    passing = self._timeout_passing
+                    if passing == _ALWAYS or (
+                        passing == _WHEN_GIVEN and connect_timeout is not _NOT_GIVEN
+                    ):
+                        if connect_timeout is _NOT_GIVEN:
+                            connect_timeout = None
                         connect = cast("TimedConnect[K, C]", self._connect)
                         connection = await connect(key, connect_timeout=connect_timeout)
                     else:
@@ -296,7 +318,7 @@ class Pool(Generic[K, C]):
                 raise PoolTimeout(f"no connection for {key!r} within {timeout} s", expired)
 
     def lease(
-        self, key: K, *, timeout: float | None = None, connect_timeout: float | None = None
+        self, key: K, *, timeout: float | None = None, connect_timeout: float | None = _NOT_GIVEN
     ) -> Leasing[K, C]:
         """``async with pool.lease(key) as connection``: released on exit.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .__about__ import __version__
 from ._backoff import decorrelated_jitter, parse_retry_after
 from ._breaker import DEFAULT_FAILURE_STATUSES, CircuitBreaker, CircuitState, Permit
-from ._errors import CircuitOpenError, ResilienceError
+from ._errors import CircuitOpenError, DeadlineExceeded, ResilienceError
 from ._retry import (
     DEFAULT_RETRY_AFTER_STATUSES,
     DEFAULT_RETRY_METHODS,
@@ -30,6 +30,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "CircuitState",
+    "DeadlineExceeded",
     "Decision",
     "ErrorKind",
     "Permit",

@@ -7,11 +7,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
-__all__ = ["CircuitOpenError", "ResilienceError"]
+__all__ = ["CircuitOpenError", "DeadlineExceeded", "ResilienceError"]
 
 
 class ResilienceError(Exception):
     """Base of the errors raised by hyperhttp-resilience."""
+
+
+class DeadlineExceeded(ResilienceError, TimeoutError):
+    """A retry policy's ``deadline`` passed: the attempt in flight was stopped, or none began.
+
+    A ``TimeoutError``, so code catching timeouts catches it; raised by the
+    retry loop only (``RetryPolicy.call`` and ``run``), never by the operation.
+
+    Attributes:
+        deadline: the policy's deadline, in seconds from the first attempt.
+
+    """
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__(f"retry deadline ({deadline:g} s) passed")
+        self.deadline = deadline
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.deadline,))
 
 
 class CircuitOpenError(ResilienceError):

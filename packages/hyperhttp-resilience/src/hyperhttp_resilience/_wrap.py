@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._errors import DeadlineExceeded
 from ._events import RetryEvent
 
 if TYPE_CHECKING:
@@ -48,11 +49,7 @@ async def call_with_retries(
             if deadline_at is None:
                 result = await fn(*args, **kwargs)
             else:
-                remaining = deadline_at - clock()
-                if remaining <= 0:
-                    raise TimeoutError(f"retry deadline ({policy.deadline:g} s) passed")
-                async with asyncio.timeout(remaining):
-                    result = await fn(*args, **kwargs)
+                result = await _within(deadline_at - clock(), policy.deadline, fn, args, kwargs)
         except Exception as exc:
             if replayable is not None and not replayable():
                 raise
@@ -77,6 +74,31 @@ async def call_with_retries(
             last = policy.history[-1]
             on_retry(RetryEvent(policy.attempts, decision.delay, last.error, last.status))
         await policy.sleep(decision.delay)
+
+
+async def _within(
+    remaining: float,
+    deadline: float | None,
+    fn: Callable[..., Awaitable[T]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> T:
+    """Run one attempt within what remains of the deadline; DeadlineExceeded if it runs out.
+
+    Only the deadline's own expiry is DeadlineExceeded: a TimeoutError the
+    operation raises itself propagates unchanged.
+    """
+    assert deadline is not None
+    if remaining <= 0:
+        raise DeadlineExceeded(deadline)
+    scope = asyncio.timeout(remaining)
+    try:
+        async with scope:
+            return await fn(*args, **kwargs)
+    except TimeoutError as exc:
+        if scope.expired():
+            raise DeadlineExceeded(deadline) from exc
+        raise
 
 
 async def _discard(result: object) -> None:

@@ -172,8 +172,9 @@ class Client:
         self._body_limits = BodyLimits(max_response_size, max_decompressed_size)
         self._trace = trace
         self._verify = verify
-        self._own_resolver = resolver is None
-        self.resolver = hyperhttp_dns.Resolver() if resolver is None else resolver
+        self._resolver = hyperhttp_dns.Resolver() if resolver is None else resolver
+        # The resolver the client made, closed with it (not one given, or set later).
+        self._own_resolver = self._resolver if resolver is None else None
         self.http1 = http1
         self._network: Transport
         if transport is not None:
@@ -183,7 +184,7 @@ class Client:
                 encoder=self._encoder,
                 limits=limits,
                 body_limits=self._body_limits,
-                resolver=self.resolver,
+                resolver=self._resolver,
                 proxies=self._proxies,
                 verify=verify,
                 trust_env=trust_env,
@@ -221,12 +222,23 @@ class Client:
             return
         self._closed = True
         await self._network.aclose()
-        if self._own_resolver:
-            await self.resolver.aclose()
+        if self._own_resolver is not None:
+            await self._own_resolver.aclose()
 
     def pool_stats(self) -> hyperhttp_pool.PoolStats:
         """Idle / in-use / connecting connections and waiters, over all origins."""
         return self._network.stats()
+
+    @property
+    def resolver(self) -> hyperhttp_dns.Resolver:
+        """The resolver new connections use (replace it at any time)."""
+        return self._resolver
+
+    @resolver.setter
+    def resolver(self, resolver: hyperhttp_dns.Resolver) -> None:
+        self._resolver = resolver
+        if isinstance(self._network, PoolTransport):
+            self._network.resolver = resolver
 
     @property
     def max_response_size(self) -> int | None:

@@ -419,6 +419,7 @@ class MockTransport:
     ) -> None:
         self.requests: list[Request] = []
         self.calls = 0
+        self._notes: dict[int, list[str]] = {}  # an exception answer's notes as given
         self._single: Answer | None = None
         self._sequence: list[Answer] | None = None
         self._routes: dict[_RouteKey, tuple[str, Answer]] | None = None
@@ -513,7 +514,14 @@ class MockTransport:
         if isinstance(answer, BaseException):
             if isinstance(answer, HTTPError):
                 answer.request = request  # the instance may answer many requests
-            raise answer.with_traceback(None)  # no traceback piling up over repeats
+            # No traceback, and no notes added on the way up (a retry loop's),
+            # piling up over repeats: the instance is as it was given each time.
+            notes = self._notes.setdefault(id(answer), list(getattr(answer, "__notes__", ())))
+            if notes:
+                answer.__notes__ = list(notes)
+            elif hasattr(answer, "__notes__"):
+                del answer.__notes__
+            raise answer.with_traceback(None)
         if isinstance(answer, type):
             error = answer(f"raised by MockTransport for {request.method} {request.url}")
             if isinstance(error, HTTPError):

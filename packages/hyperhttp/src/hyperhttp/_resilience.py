@@ -156,10 +156,8 @@ async def send_resilient(
             replayable=lambda: replayable(request),
             on_retry=on_retry,
         )
-    except TimeoutError as exc:
-        if isinstance(exc, TimeoutException):
-            raise
-        # The policy's deadline cut the attempt in flight (RetryPolicy.run).
+    except hyperhttp_resilience.DeadlineExceeded as exc:
+        # The policy's deadline stopped the attempt in flight, or the next one.
         raise TimeoutException(
-            f"the retry policy's deadline ({policy.deadline:g} s) passed", request=request
+            f"the retry policy's deadline ({exc.deadline:g} s) passed", request=request
         ) from exc
