@@ -247,3 +247,21 @@ async def test_mock_handler_sees_the_framing_the_wire_gets() -> None:
     assert seen[2].get("content-length") == "3"
     assert "content-length" not in seen[3]
     assert "transfer-encoding" not in seen[3]
+
+
+async def test_setting_the_resolver_reaches_new_connections() -> None:
+    """client.resolver = ... is what the next connection resolves with; aclose leaves it open."""
+    import hyperhttp_dns
+
+    from tests.servers.fixtures import pooled_connections
+
+    given = hyperhttp_dns.Resolver()
+    async with hyperhttp.Client() as client:
+        made = client.resolver
+        client.resolver = given
+        assert client.resolver is given
+        network = client._network
+        assert getattr(network, "resolver", None) is given
+        assert pooled_connections(client) == []
+    await given.aclose()
+    assert made is not given
