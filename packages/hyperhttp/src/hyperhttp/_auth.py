@@ -595,7 +595,7 @@ class DigestAuth(Auth):
             elif challenge is None:
                 return
             from_memory = False
-            if request.stream is not None and not request.extensions.get("replayable"):
+            if not request.replayable:
                 raise AuthenticationError(
                     "the Digest challenge needs the request sent again, but its body was a"
                     " stream that was already sent; pass the body as bytes",

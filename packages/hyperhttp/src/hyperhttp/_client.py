@@ -63,7 +63,6 @@ from ._resilience import (
     breaker_listener,
     check_breaker,
     check_policy,
-    replayable,
     send_resilient,
 )
 from ._urls import URL, QueryParams, parse_url
@@ -535,13 +534,13 @@ class Client:
                 # the connections make progress (a few times when they do not).
                 replays += 1
                 refused = 0 if exc.progress else refused + 1
-                if not replayable(request) or refused > _MAX_REFUSED or replays > _MAX_REPLAYS:
+                if not request.replayable or refused > _MAX_REFUSED or replays > _MAX_REPLAYS:
                     exc.request = request  # still a RemoteProtocolError; a policy may retry it
                     raise
             except StaleConnection as exc:
                 # The server closed an idle connection as we reused it: nothing of
                 # the response came back. Replay an idempotent request once.
-                if stale or request.method not in _IDEMPOTENT or not replayable(request):
+                if stale or request.method not in _IDEMPOTENT or not request.replayable:
                     raise RemoteProtocolError(str(exc), request=request) from exc
                 stale = True
 

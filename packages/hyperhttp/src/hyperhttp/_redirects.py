@@ -84,7 +84,7 @@ def redirect_request(request: Request, response: Response) -> Request:
     ):
         method = "GET"
     keep_body = method == request.method
-    if keep_body and request.stream is not None and not request.extensions.get("replayable"):
+    if keep_body and not request.replayable:
         raise StreamConsumed(
             f"{status} redirect to {url} needs the request body again, but it was a stream"
             " that was already sent; pass the body as bytes, or follow_redirects=False",

@@ -14,8 +14,8 @@ What is the client's, and lives here:
 - how our errors are classified for retrying (:func:`classify`: nothing was
   sent, or it may have been) and which count against a breaker that keeps
   its default rule (``TRANSPORT_FAILURES``);
-- whether a request can be sent again (:func:`replayable`: a streamed body
-  that went out cannot), asked before each retry is decided, so a request
+- whether a request can be sent again (``Request.replayable``: a streamed
+  body that went out cannot), asked before each retry is decided, so a request
   that cannot be replayed spends nothing of a retry budget;
 - the ``retry`` and ``breaker`` trace events;
 - the components' errors as ours: ``CircuitOpenError`` carries the request,
@@ -53,7 +53,6 @@ __all__ = [
     "check_breaker",
     "check_policy",
     "classify",
-    "replayable",
     "send_resilient",
 ]
 
@@ -70,11 +69,6 @@ def classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
     if isinstance(error, ReadTimeout | WriteTimeout | RemoteProtocolError):
         return kind.SENT
     return kind.FATAL
-
-
-def replayable(request: Request) -> bool:
-    """Whether ``request`` can be sent again: its body is bytes, or it has none."""
-    return request.replayable
 
 
 def check_policy(policy: object) -> hyperhttp_resilience.RetryPolicy | None:
@@ -153,7 +147,7 @@ async def send_resilient(
         return await policy.run(
             send,
             method=request.method,
-            replayable=lambda: replayable(request),
+            replayable=lambda: request.replayable,
             on_retry=on_retry,
         )
     except hyperhttp_resilience.DeadlineExceeded as exc:
