@@ -170,7 +170,6 @@ class Client:
         self.http2 = http2
         self._body_limits = BodyLimits(max_response_size, max_decompressed_size)
         self._trace = trace
-        self._verify = verify
         self._resolver = hyperhttp_dns.Resolver() if resolver is None else resolver
         # The resolver the client made, closed with it (not one given, or set later).
         self._own_resolver = self._resolver if resolver is None else None
