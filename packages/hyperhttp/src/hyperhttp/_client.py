@@ -1,19 +1,14 @@
-"""The Client: options, then the layers one request passes through (docs/architecture.md).
+"""The Client: its configuration, request building, and ``send`` (docs/architecture.md).
 
 Strategy
 --------
-``Client`` holds the configuration and builds requests (``_build``); sending
-one runs these layers, each in the module named after it:
-
-1. ``send``: the per-request options and the ``total`` deadline;
-2. ``_send_chain``: redirects (``_redirects``), cookies (``_cookies``), auth
-   (``_auth.send_with_auth``);
-3. ``_send_attempts``: retries and the circuit breaker, hyperhttp-resilience's
-   own loops (``_resilience``), skipped when neither is set;
-4. ``_send_replaying``: event hooks (``_hooks``) around one exchange on the
-   ``Transport``: pooled HTTP/1.1 and HTTP/2 connections
-   (``_pool_transport``), or a mock (``_mock.MockNetwork``); a stale
-   connection or a refused HTTP/2 stream replayed.
+``Client`` holds the configuration and builds requests (``_build``). ``send``
+resolves the per-request options into one frozen ``SendOptions``, sets the
+``total`` deadline, and hands the request to the ``Pipeline`` of layers
+(``_pipeline``): redirects, cookies and auth on every hop, retries and the
+circuit breaker (hyperhttp-resilience), event hooks and replays, over a
+``Transport``: pooled HTTP/1.1 and HTTP/2 connections (``_pool_transport``)
+or a mock (``_mock.MockNetwork``).
 
 Every request's head (HTTP/1.1) or field list (HTTP/2) comes from one
 encoder (``_encode``), checked whatever built the request. Hot path (a GET,
@@ -25,14 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import warnings
-import weakref
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import hyperhttp_dns
 
-from ._auth import Auth, AuthTypes, BasicAuth, coerce_auth, send_with_auth
+from ._auth import AuthTypes, coerce_auth
 from ._build import UNSET, build_request
 from ._config import (
     DEFAULT_LIMITS,
@@ -42,40 +34,21 @@ from ._config import (
     Timeout,
     check_client_options,
 )
-from ._cookies import Cookies, with_cookies
+from ._cookies import Cookies
 from ._encode import RequestEncoder
-from ._exceptions import (
-    InsecureRequestWarning,
-    ReadTimeout,
-    RemoteProtocolError,
-    TimeoutException,
-    drop_frame_locals,
-)
+from ._exceptions import ReadTimeout, TimeoutException, drop_frame_locals
 from ._headers import Headers
 from ._hooks import Hooks
-from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, StreamRefused
-from ._http11 import StaleConnection
+from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW
 from ._mock import MockNetwork
+from ._pipeline import Pipeline, SendOptions
 from ._pool_transport import BodyLimits, PoolTransport
 from ._proxy import ProxySelector
-from ._redirects import REDIRECT_STATUSES, keeps_credentials, next_request
-from ._resilience import (
-    breaker_listener,
-    check_breaker,
-    check_policy,
-    send_resilient,
-)
+from ._resilience import check_breaker, check_policy
 from ._urls import URL, QueryParams, parse_url
 
 if TYPE_CHECKING:
-    from collections.abc import (
-        AsyncIterable,
-        AsyncIterator,
-        Awaitable,
-        Callable,
-        Mapping,
-        Sequence,
-    )
+    from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 
     import hyperhttp_pool
     import hyperhttp_resilience
@@ -90,7 +63,6 @@ if TYPE_CHECKING:
 __all__ = ["Client"]
 
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _UNSET: Any = UNSET  # (one sentinel: request() hands json= on to build_request)
 
 
@@ -136,61 +108,35 @@ class Client:
                 "http2_stream_window": http2_stream_window,
                 "http2_connection_window": http2_connection_window,
             },
+            transport,
+            verify,
         )
+        hooks = Hooks(event_hooks)
+        defaults = Headers(headers)
+        self._encoder = RequestEncoder()
+        self._encoder.use_defaults(defaults)  # validated before anything is built
+        self._headers = defaults
         self.auth = coerce_auth(auth)
-        self._hooks = Hooks(event_hooks)
-        if transport is not None and not hasattr(transport, "handle"):
-            raise TypeError(
-                f"transport must be a hyperhttp.MockTransport, not {type(transport).__name__}"
-            )
-        if verify is False:
-            warnings.warn(
-                "verify=False: TLS certificates are not checked; anyone on the path can read"
-                " and change this client's https traffic",
-                InsecureRequestWarning,
-                stacklevel=2,
-            )
         self.timeout = Timeout.coerce(timeout)
         self.limits = limits
-        self._h2_windows = (http2_stream_window, http2_connection_window)
         self.base_url: URL | None = parse_url(base_url) if base_url else None
-        self._encoder = RequestEncoder()
-        self.headers = headers  # the setter copies and validates
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
         self.retry = check_policy(retry)
         self.circuit_breaker = check_breaker(circuit_breaker)
-        self.cookies = Cookies(cookies)
-        # Proxies: ``proxy=`` for every URL, else the environment's (trust_env).
-        self._proxies = ProxySelector(proxy=proxy, trust_env=trust_env)
-        self._traced_breakers: weakref.WeakSet[hyperhttp_resilience.CircuitBreaker] = (
-            weakref.WeakSet()
-        )
         self.trust_env = trust_env
+        self.http1 = http1
         self.http2 = http2
         self._body_limits = BodyLimits(max_response_size, max_decompressed_size)
-        self._trace = trace
         self._resolver = hyperhttp_dns.Resolver() if resolver is None else resolver
         # The resolver the client made, closed with it (not one given, or set later).
         self._own_resolver = self._resolver if resolver is None else None
-        self.http1 = http1
-        self._network: Transport
-        if transport is not None:
-            self._network = MockNetwork(transport, self._encoder, self._body_limits)
-        else:
-            self._network = PoolTransport(
-                encoder=self._encoder,
-                limits=limits,
-                body_limits=self._body_limits,
-                resolver=self._resolver,
-                proxies=self._proxies,
-                verify=verify,
-                trust_env=trust_env,
-                http1=http1,
-                http2=http2,
-                h2_windows=self._h2_windows,
-                trace=trace,
-            )
+        self._network = _network_for(
+            self, transport, proxy, verify, (http2_stream_window, http2_connection_window), trace
+        )
+        self._pipeline = Pipeline(
+            self._network, self._encoder, defaults, Cookies(cookies), hooks, trace
+        )
         self._closed = False
 
     # ------------------------------------------------------------ default fields
@@ -204,7 +150,16 @@ class Client:
     def headers(self, headers: Mapping[str, str] | list[tuple[str, str]] | Headers | None) -> None:
         fresh = Headers(headers)
         self._encoder.use_defaults(fresh)  # validated before it replaces anything
-        self._headers = fresh
+        self._headers = self._pipeline.defaults = fresh
+
+    @property
+    def cookies(self) -> Cookies:
+        """The cookie jar: sent with every request it matches, filled from responses."""
+        return self._pipeline.cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._pipeline.cookies = cookies if isinstance(cookies, Cookies) else Cookies(cookies)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -218,7 +173,7 @@ class Client:
         """Close every pooled connection (and the resolver the client created)."""
         if self._closed:
             return
-        self._closed = True
+        self._closed = self._pipeline.closed = True
         await self._network.aclose()
         if self._own_resolver is not None:
             await self._own_resolver.aclose()
@@ -402,13 +357,16 @@ class Client:
         if self._closed:
             raise RuntimeError("the client is closed")
         timeouts = self.timeout if timeout is _UNSET else Timeout.coerce(timeout)
-        follow = self.follow_redirects if follow_redirects is _UNSET else follow_redirects
-        policy = self.retry if retry is _UNSET else check_policy(retry)
-        breaker = (
-            self.circuit_breaker if circuit_breaker is _UNSET else check_breaker(circuit_breaker)
+        options = SendOptions(
+            timeouts,
+            stream,
+            self.follow_redirects if follow_redirects is _UNSET else follow_redirects,
+            self.max_redirects,
+            self.retry if retry is _UNSET else check_policy(retry),
+            self.circuit_breaker if circuit_breaker is _UNSET else check_breaker(circuit_breaker),
+            self.auth if auth is _UNSET else coerce_auth(auth),
         )
-        authority = self.auth if auth is _UNSET else coerce_auth(auth)
-        chain = self._send_chain(request, timeouts, stream, follow, policy, breaker, authority)
+        chain = self._pipeline.send(request, options)
         try:
             if timeouts.total is None:
                 return await chain
@@ -426,128 +384,29 @@ class Client:
             drop_frame_locals(exc)
             raise
 
-    async def _send_chain(
-        self,
-        request: Request,
-        timeouts: Timeout,
-        stream: bool,
-        follow: bool,
-        policy: hyperhttp_resilience.RetryPolicy | None,
-        breaker: hyperhttp_resilience.CircuitBreaker | None,
-        auth: Auth | None = None,
-    ) -> Response:
-        """Send, following redirects; cookies go out from the jar and come back into it.
 
-        ``auth`` applies to the first request's origin only (and to its
-        http -> https upgrade): never to a redirect elsewhere.
-        """
-        jar = self.cookies
-        history: list[Response] = []
-        url = request.url
-        if auth is None and (url.username or url.password):  # http://user:pass@host/
-            auth = BasicAuth(unquote(url.username), unquote(url.password))
-        while True:
-            sent = request
-            if not jar.is_empty or "cookies" in request.extensions:
-                sent = with_cookies(jar, request)
-            if auth is not None:
-                response = await send_with_auth(
-                    auth,
-                    sent,
-                    lambda r: self._send_attempts(r, timeouts, stream, policy, breaker),
-                    stream=stream,
-                )
-            elif policy is None and breaker is None:  # (_send_attempts inlined: one await less)
-                response = await self._send_replaying(sent, timeouts, stream)
-            else:
-                response = await self._send_attempts(sent, timeouts, stream, policy, breaker)
-            set_cookie = response._raw_values(b"set-cookie")  # the Headers stay unbuilt
-            if set_cookie:
-                jar.extract(request.url, [value.decode("latin-1") for value in set_cookie])
-            if (
-                not follow
-                or response.status_code not in REDIRECT_STATUSES
-                or "location" not in response.headers
-            ):
-                if history:
-                    response.history = history
-                return response
-            following = await next_request(
-                request,
-                response,
-                history,
-                max_redirects=self.max_redirects,
-                stream=stream,
-                trace=self._trace,
-            )
-            if auth is not None and not keeps_credentials(request.url, following.url):
-                auth = None  # left the first origin: no credentials for the rest of the chain
-            request = following
-
-    def _send_attempts(
-        self,
-        request: Request,
-        timeouts: Timeout,
-        stream: bool,
-        policy: hyperhttp_resilience.RetryPolicy | None,
-        breaker: hyperhttp_resilience.CircuitBreaker | None,
-    ) -> Awaitable[Response]:
-        """Send ``request`` under ``policy`` and ``breaker`` (see _resilience), or just send it."""
-        if policy is None and breaker is None:
-            return self._send_replaying(request, timeouts, stream)
-        trace = self._trace
-        if breaker is not None and trace is not None and breaker not in self._traced_breakers:
-            self._traced_breakers.add(breaker)
-            breaker.add_listener(breaker_listener(self, _live_trace))
-        return send_resilient(
-            lambda: self._send_replaying(request, timeouts, stream), request, policy, breaker, trace
-        )
-
-    async def _send_replaying(self, request: Request, timeouts: Timeout, stream: bool) -> Response:
-        """Send ``request`` once, replaying what never reached a server (see below).
-
-        Each attempt: request hooks, the transport, response hooks, the body
-        unless ``stream`` (one coroutine for all of it: this is the hot path).
-        """
-        stale = False
-        refused = 0  # refusals in a row by connections that made no progress
-        replays = 0
-        hooks = self._hooks
-        sent = request
-        while True:
-            try:
-                if hooks.request:
-                    sent = await hooks.on_request(request)
-                encoder = self._encoder
-                if self._headers._list is not encoder.source:  # client.headers changed
-                    encoder.use_defaults(self._headers)
-                response = await self._network.send(sent, timeouts)
-                if hooks.response:
-                    await hooks.on_response(response)
-                if not stream:
-                    await response.aread()
-                return response
-            except StreamRefused as exc:
-                # HTTP/2: the server says it did not process the stream (GOAWAY
-                # above it, REFUSED_STREAM): replay any method, for as long as
-                # the connections make progress (a few times when they do not).
-                replays += 1
-                refused = 0 if exc.progress else refused + 1
-                if not request.replayable or refused > _MAX_REFUSED or replays > _MAX_REPLAYS:
-                    exc.request = request  # still a RemoteProtocolError; a policy may retry it
-                    raise
-            except StaleConnection as exc:
-                # The server closed an idle connection as we reused it: nothing of
-                # the response came back. Replay an idempotent request once.
-                if stale or request.method not in _IDEMPOTENT or not request.replayable:
-                    raise RemoteProtocolError(str(exc), request=request) from exc
-                stale = True
-
-
-_MAX_REFUSED = 3
-_MAX_REPLAYS = 100  # HTTP/2 refusals replayed per request, progress or not
-
-
-def _live_trace(client: Client) -> Callable[[str, dict[str, Any]], object] | None:
-    """Return the tracer of a client still open (a breaker's listener reports there)."""
-    return None if client._closed else client._trace
+def _network_for(
+    client: Client,
+    mock: MockTransport | None,
+    proxy: str | None,
+    verify: VerifyTypes,
+    h2_windows: tuple[int, int],
+    trace: Tracer | None,
+) -> Transport:
+    """Return the transport under the client's layers: the mock given, or pooled connections."""
+    if mock is not None:
+        return MockNetwork(mock, client._encoder, client._body_limits)
+    return PoolTransport(
+        encoder=client._encoder,
+        limits=client.limits,
+        body_limits=client._body_limits,
+        resolver=client.resolver,
+        # Proxies: ``proxy=`` for every URL, else the environment's (trust_env).
+        proxies=ProxySelector(proxy=proxy, trust_env=client.trust_env),
+        verify=verify,
+        trust_env=client.trust_env,
+        http1=client.http1,
+        http2=client.http2,
+        h2_windows=h2_windows,
+        trace=trace,
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
+
+from ._exceptions import InsecureRequestWarning
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -206,13 +209,27 @@ def check_client_options(
     http2: bool,
     sizes: dict[str, int | None],
     windows: dict[str, int],
+    transport: object = None,
+    verify: object = True,
 ) -> None:
     """Check the ``Client`` arguments no other object checks; raise on the first bad one.
 
     ``sizes``: body limits by argument name (a non-negative int or None);
     ``windows``: HTTP/2 receive windows by argument name (65 535 to 2**31 - 1,
-    RFC 9113 §6.9.1 and §6.5.2).
+    RFC 9113 §6.9.1 and §6.5.2); ``transport``: a mock transport, or None;
+    ``verify=False`` warns (``InsecureRequestWarning``, at the caller's caller).
     """
+    if verify is False:
+        warnings.warn(
+            "verify=False: TLS certificates are not checked; anyone on the path can read"
+            " and change this client's https traffic",
+            InsecureRequestWarning,
+            stacklevel=3,
+        )
+    if transport is not None and not hasattr(transport, "handle"):
+        raise TypeError(
+            f"transport must be a hyperhttp.MockTransport, not {type(transport).__name__}"
+        )
     if not isinstance(limits, Limits):
         raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
     if not http1 and not http2:
