@@ -6,6 +6,29 @@ waiting on them. :class:`ConnectionBase` is the asyncio side of a connection:
 the lazily re-armed read timer (one per connection, see ``arm_timer``),
 write-side flow control (``drain``), and the future ``Client.aclose`` waits
 on for a clean close. Subclasses define ``_on_timer``.
+
+The one connection interface
+----------------------------
+``_http11.HTTP11Connection`` and ``_http2.HTTP2Connection`` are used the
+same way (``_pool_transport.PoolTransport`` never asks which it holds):
+
+1. ``exchange = connection.start_request(request, encoder, timeouts, limit)``:
+   the encoder builds what the protocol sends (an HTTP/1.1 head, an HTTP/2
+   field list), checked; if that raises, nothing was sent. The head goes
+   out, with a body in memory when the transport or the windows take it.
+2. ``if exchange.body_left: await exchange.send_rest(request, timeouts)``:
+   a streamed body, or bytes held back (HTTP/1.1 backpressure, HTTP/2
+   windows).
+3. ``exchange.head`` or ``await exchange.wait_head()``: status, fields and
+   ``reason`` (bytes; None for HTTP/2).
+4. ``await exchange.read_all()`` or ``exchange.iter_raw()``: the body, within
+   ``limit`` bytes.
+5. ``connection.finish(exchange)``: the exchange ends (read, abandoned or
+   failed); it returns whether the connection may be pooled again: only
+   when the exchange completed cleanly.
+
+Both also have ``http_version``, ``served``, ``is_usable()``, ``close()``,
+``abort()`` and ``lost`` (done once the connection is gone).
 """
 
 from __future__ import annotations
@@ -23,6 +46,7 @@ class BodyBuffer:
     """A response being received: head, buffered body, and the task waiting for them."""
 
     __slots__ = (
+        "body_left",
         "buffered",
         "chunks",
         "done",
@@ -54,6 +78,7 @@ class BodyBuffer:
         self.whole = False  # read_all reads it: wake at the end only
         self.read_timeout = read_timeout
         self.last_data = 0.0
+        self.body_left = False  # the request's body is not all sent yet: see send_rest
 
     def _wake(self) -> None:
         waiter = self.waiter

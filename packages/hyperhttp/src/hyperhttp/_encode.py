@@ -123,6 +123,10 @@ class RequestEncoder:
             self._blocks[origin] = block
         return block
 
+    def asks_close(self, request: Request) -> bool:
+        """Whether ``request`` is its HTTP/1.1 connection's last (``Connection: close``)."""
+        return self.close_all or request_asks_close(request)
+
     def http11_head(self, request: Request) -> bytes:
         """Return the HTTP/1.1 head of ``request`` as it is now, validated (no body).
 

@@ -101,6 +101,10 @@ from ._exceptions import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator
 
+    from ._config import Timeout
+    from ._encode import RequestEncoder
+    from ._models import Request
+
 __all__ = ["Exchange", "HTTP11Connection", "StaleConnection", "asks_close"]
 
 HIGH_WATER = 256 * 1024
@@ -250,6 +254,10 @@ class Exchange(BodyBuffer):
         self.unsent: bytes | None = None  # queued in the loop's WriteBatch, not written yet
         self.counted = False  # in the loop's WriteBatch.busy (until finish or the loss)
         self.length = -2  # the plain Content-Length, once looked up (-1: none)
+
+    async def send_rest(self, request: Request, timeouts: Timeout) -> None:
+        """Send what of the request's body did not go with its head (see ``body_left``)."""
+        await self.conn.send_rest(self, request, timeouts)
 
     def direct_size(self) -> int:
         """Bytes of body still to come, when they may be read directly (else 0).
@@ -686,6 +694,42 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
                 until = self.loop.time() + max(0.0, seconds)
                 if self.idle_until is None or until < self.idle_until:
                     self.idle_until = until
+
+    def start_request(
+        self, request: Request, encoder: RequestEncoder, timeouts: Timeout, limit: int | None
+    ) -> Exchange:
+        """Send ``request``'s head (and a body in memory) and return its exchange.
+
+        The connection interface both protocols share (``_conn.py``). The head
+        comes from the encoder, checked: if that raises, nothing was sent and
+        the connection is untouched. ``exchange.body_left``: a stream follows,
+        or the transport has not taken the body yet (see :meth:`send_rest`).
+        """
+        if self.forward:  # to a forward proxy: absolute-form
+            head = encoder.proxy_head(request, self.proxy_auth)
+        else:
+            head = encoder.http11_head(request)
+        body = request.content
+        follows = request.stream is not None
+        exchange = self.start(
+            request.method.encode("ascii"),
+            head + body if body else head,
+            timeouts.read,
+            limit,
+            body_follows=follows,
+            close=encoder.asks_close(request),
+        )
+        exchange.body_left = follows or self.write_paused
+        return exchange
+
+    async def send_rest(self, exchange: Exchange, request: Request, timeouts: Timeout) -> None:
+        """Send what of the body did not go out with the head (a stream, or bytes held back)."""
+        if request.stream is not None:
+            await self.send_body(
+                exchange, request.stream, timeouts.write, request.extensions.get("length")
+            )
+        elif self.write_paused:  # an in-memory body the transport could not take at once
+            await self.wait_sent(exchange, timeouts.write)
 
     def start(
         self,

@@ -31,10 +31,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import hyperhttp_pool
 
 from ._config import idle_connections_cap
-from ._encode import request_asks_close
 from ._exceptions import HTTPError, PoolTimeout
-from ._http2 import H2Stream, HTTP2Connection
-from ._http11 import Exchange, HTTP11Connection
+from ._http2 import HTTP2Connection
 from ._models import BodySource, Response
 from ._tls import ssl_context
 from ._transport import Connection, connect_origin, connect_via_proxy
@@ -46,6 +44,8 @@ if TYPE_CHECKING:
 
     from ._config import Limits, Timeout
     from ._encode import RequestEncoder
+    from ._http2 import H2Stream
+    from ._http11 import Exchange
     from ._models import Request
     from ._proxy import Proxy, ProxySelector
     from ._tls import VerifyTypes
@@ -282,12 +282,8 @@ class PoolTransport:
         connection = lease.connection
         exchange = self._start(lease, connection, request, timeouts, started)
         try:
-            if (
-                request.stream is not None
-                or (type(exchange) is Exchange and connection.write_paused)
-                or (type(exchange) is H2Stream and request.content is not None)
-            ):
-                await _send_body(connection, exchange, request, timeouts)
+            if exchange.body_left:
+                await exchange.send_rest(request, timeouts)
             if trace is not None:
                 trace(
                     "request.sent",
@@ -306,12 +302,12 @@ class PoolTransport:
                 exc.request = request
             raise
         source = self._body(lease, connection, exchange, request, head.status_code, started)
+        reason = head.reason  # HTTP/1.1: what the server sent, even empty; HTTP/2 has none
         return Response(
             head.status_code,
             headers=head.headers,
             request=request,
-            # HTTP/1.1: what the server sent, even empty; HTTP/2 has none (the standard one).
-            reason_phrase=head.reason.decode("latin-1") if type(exchange) is Exchange else None,
+            reason_phrase=None if reason is None else reason.decode("latin-1"),
             http_version=connection.http_version,
             source=source,
             started=started,
@@ -326,12 +322,11 @@ class PoolTransport:
         timeouts: Timeout,
         started: float,
     ) -> Exchange | H2Stream:
-        """Build what the connection's protocol sends (checked) and start the exchange.
+        """Start the exchange: the connection sends what the encoder builds for its protocol.
 
         If the request fails its checks, nothing is sent and the lease goes
         back reusable; so it does if the tracer raises.
         """
-        encoder = self.encoder
         try:
             if self.trace is not None:
                 self.trace(
@@ -343,36 +338,14 @@ class PoolTransport:
                         "served": connection.served,  # requests before this one on it
                     },
                 )
-            if type(connection) is HTTP11Connection:
-                if connection.forward:  # to a forward proxy: absolute-form
-                    head = encoder.proxy_head(request, connection.proxy_auth)
-                else:
-                    head = encoder.http11_head(request)
-            else:
-                fields = encoder.h2_fields(request)
+            return connection.start_request(
+                request, self.encoder, timeouts, self.body_limits.max_response_size
+            )
         except BaseException as exc:
             lease.release(reusable=True)
             if isinstance(exc, HTTPError) and exc.request is None:
                 exc.request = request
             raise
-        if type(connection) is HTTP11Connection:
-            body = request.content
-            return connection.start(
-                request.method.encode("ascii"),
-                head + body if body else head,
-                timeouts.read,
-                self.body_limits.max_response_size,
-                body_follows=request.stream is not None,
-                close=encoder.close_all or request_asks_close(request),
-            )
-        assert isinstance(connection, HTTP2Connection)
-        return connection.start(
-            fields,
-            request.content,
-            request.stream is not None,
-            timeouts.read,
-            self.body_limits.max_response_size,
-        )
 
     def _body(
         self,
@@ -401,26 +374,3 @@ class PoolTransport:
             lease.release(reusable=connection.finish(exchange))
             raise
         return TracedBody(connection, exchange, lease, trace, started, info)
-
-
-async def _send_body(
-    connection: Connection, exchange: Exchange | H2Stream, request: Request, timeouts: Timeout
-) -> None:
-    """Send what of the body did not go out with the head (a stream, or bytes held back)."""
-    if type(exchange) is H2Stream:
-        assert isinstance(connection, HTTP2Connection)
-        if request.stream is not None:
-            await connection.send_body(
-                exchange, request.stream, timeouts.write, request.extensions.get("length")
-            )
-        elif request.content is not None and not exchange.sent_end:
-            await connection.send_body(exchange, request.content, timeouts.write)
-        return
-    assert isinstance(connection, HTTP11Connection)
-    assert type(exchange) is Exchange
-    if request.stream is not None:
-        await connection.send_body(
-            exchange, request.stream, timeouts.write, request.extensions.get("length")
-        )
-    elif connection.write_paused:  # an in-memory body the transport could not take at once
-        await connection.wait_sent(exchange, timeouts.write)

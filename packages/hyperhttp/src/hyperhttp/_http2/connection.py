@@ -114,6 +114,10 @@ from .stream import H2Stream, StreamRefused, _Head, _own
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Callable
 
+    from hyperhttp._config import Timeout
+    from hyperhttp._encode import RequestEncoder
+    from hyperhttp._models import Request
+
 __all__ = ["CONNECTION_WINDOW", "STREAM_WINDOW", "HTTP2Connection"]
 
 
@@ -1195,6 +1199,33 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         return self.read_at if arriving == stream_id else 0.0
 
     # ------------------------------------------------------------ requests
+
+    def start_request(
+        self, request: Request, encoder: RequestEncoder, timeouts: Timeout, limit: int | None
+    ) -> H2Stream:
+        """Open a stream for ``request``: its fields, and a body that fits the windows.
+
+        The connection interface both protocols share (``_conn.py``). The
+        fields come from the request encoder, checked: if that raises, nothing
+        was sent and the connection is untouched. ``stream.body_left``: a
+        stream follows, or the windows did not take the body (see
+        :meth:`send_rest`).
+        """
+        fields = encoder.h2_fields(request)
+        content = request.content
+        follows = request.stream is not None
+        stream = self.start(fields, content, follows, timeouts.read, limit)
+        stream.body_left = follows or (content is not None and not stream.sent_end)
+        return stream
+
+    async def send_rest(self, stream: H2Stream, request: Request, timeouts: Timeout) -> None:
+        """Send what of the body did not go with the headers (a stream, or bytes held back)."""
+        if request.stream is not None:
+            await self.send_body(
+                stream, request.stream, timeouts.write, request.extensions.get("length")
+            )
+        elif request.content is not None and not stream.sent_end:
+            await self.send_body(stream, request.content, timeouts.write)
 
     def start(
         self,

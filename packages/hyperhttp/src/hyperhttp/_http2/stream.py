@@ -18,6 +18,9 @@ from hyperhttp._exceptions import RemoteProtocolError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from hyperhttp._config import Timeout
+    from hyperhttp._models import Request
+
     from .connection import HTTP2Connection
 
 __all__ = ["H2Stream", "StreamRefused"]
@@ -54,7 +57,7 @@ class _Head:
     def __init__(self, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status_code = status_code
         self.headers = headers
-        self.reason = b""
+        self.reason = None  # HTTP/2 has no reason phrase
 
 
 class H2Stream(BodyBuffer):
@@ -89,6 +92,10 @@ class H2Stream(BodyBuffer):
         self.head_only = False  # a HEAD request: no body whatever the length says
         self.heads_before = conn.heads  # responses the connection had when this one opened
         self.lent: list[bytearray] | None = None  # read buffers its chunks are views of
+
+    async def send_rest(self, request: Request, timeouts: Timeout) -> None:
+        """Send what of the request's body did not go with its fields (see ``body_left``)."""
+        await self.conn.send_rest(self, request, timeouts)
 
     def fail(self, error: BaseException) -> None:
         super().fail(error)
