@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import hyperhttp_dns
 
 from ._auth import AuthTypes, coerce_auth
+from ._boundary import translate
 from ._build import UNSET, build_request
 from ._config import (
     DEFAULT_LIMITS,
@@ -36,7 +37,7 @@ from ._config import (
 )
 from ._cookies import Cookies
 from ._encode import RequestEncoder
-from ._exceptions import ReadTimeout, TimeoutException, drop_frame_locals
+from ._exceptions import drop_frame_locals
 from ._headers import Headers
 from ._hooks import Hooks
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW
@@ -373,13 +374,8 @@ class Client:
             try:
                 async with asyncio.timeout(timeouts.total):
                     return await chain
-            except TimeoutError as exc:
-                if isinstance(exc, TimeoutException):
-                    raise
-                raise ReadTimeout(
-                    f"the request did not complete within the total timeout ({timeouts.total:g} s)",
-                    request=request,
-                ) from exc
+            except TimeoutError as exc:  # the error boundary (_boundary) maps the deadline's
+                raise translate(exc, "total", timeout=timeouts.total, request=request)  # noqa: B904
         except BaseException as exc:
             drop_frame_locals(exc)
             raise

@@ -1,4 +1,4 @@
-"""The exception tree. Component errors are translated here, once, at the boundary.
+"""The exception tree. What components, the OS and TLS raise is mapped to it in ``_boundary``.
 
 ::
 

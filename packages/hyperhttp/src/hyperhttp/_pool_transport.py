@@ -24,21 +24,23 @@ one future awaited for the head.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 import hyperhttp_pool
 
+from ._boundary import translate
 from ._config import idle_connections_cap
-from ._exceptions import HTTPError, PoolTimeout
 from ._http2 import HTTP2Connection
 from ._models import BodySource, Response
 from ._tls import ssl_context
+from ._tracing import NO_SPAN, ExchangeSpan
 from ._transport import Connection, connect_origin, connect_via_proxy
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     import hyperhttp_dns
 
@@ -84,19 +86,25 @@ class BodyLimits:
 
 
 class PooledBody(BodySource):
-    """A response body on a connection (an HTTP/1.1 exchange or an HTTP/2 stream), and its lease."""
+    """A response body on a connection (an HTTP/1.1 exchange or an HTTP/2 stream), and its lease.
 
-    __slots__ = ("connection", "exchange", "lease")
+    Closing it releases the lease (reusable only if the exchange completed
+    cleanly), then reports ``response.end`` to the exchange's span.
+    """
+
+    __slots__ = ("connection", "exchange", "lease", "span")
 
     def __init__(
         self,
         connection: Connection,
         exchange: Exchange | H2Stream,
         lease: hyperhttp_pool.Lease[_Key, Connection],
+        span: ExchangeSpan,
     ) -> None:
         self.connection = connection
         self.exchange = exchange
         self.lease = lease
+        self.span = span
 
     async def read_all(self) -> bytes:
         return await self.exchange.read_all()
@@ -105,35 +113,10 @@ class PooledBody(BodySource):
         return self.exchange.iter_raw()
 
     def close(self) -> None:
-        self.lease.release(reusable=self.connection.finish(self.exchange))
-
-
-class TracedBody(PooledBody):
-    """A body that reports ``response.end`` to the client's tracer when released."""
-
-    __slots__ = ("info", "started", "tracer")
-
-    def __init__(
-        self,
-        connection: Connection,
-        exchange: Exchange | H2Stream,
-        lease: hyperhttp_pool.Lease[_Key, Connection],
-        tracer: Tracer,
-        started: float,
-        info: dict[str, Any],
-    ) -> None:
-        super().__init__(connection, exchange, lease)
-        self.tracer = tracer
-        self.started = started
-        self.info = info
-
-    def close(self) -> None:
-        complete = self.exchange.done and self.exchange.error is None
-        super().close()
-        self.tracer(
-            "response.end",
-            {**self.info, "complete": complete, "elapsed": time.perf_counter() - self.started},
-        )
+        exchange = self.exchange
+        complete = exchange.done and exchange.error is None
+        self.lease.release(reusable=self.connection.finish(exchange))
+        self.span.ended(complete)
 
 
 class PoolTransport:
@@ -159,6 +142,9 @@ class PoolTransport:
         self.resolver = resolver
         self.proxies = proxies
         self.trace = trace
+        self._span: Callable[[Request, float], ExchangeSpan] = (
+            _no_span if trace is None else functools.partial(ExchangeSpan, trace)
+        )
         self._verify = verify
         self._trust_env = trust_env
         self._http1 = http1
@@ -260,9 +246,8 @@ class PoolTransport:
         """Send ``request`` on a pooled connection; return once its response head is in."""
         url = request.url
         started = time.perf_counter()
-        trace = self.trace
-        if trace is not None:
-            trace("pool.wait", {"origin": url.origin, "stats": self.pool.stats()})
+        span = self._span(request, started)
+        span.waiting(self.pool.stats)
         key: _Key = url.origin
         if self.proxies.enabled:
             proxy = self.proxies.select(url)
@@ -272,36 +257,23 @@ class PoolTransport:
             lease = await self.pool.acquire(
                 key, timeout=timeouts.pool, connect_timeout=timeouts.connect
             )
-        except hyperhttp_pool.PoolTimeout as exc:
-            raise PoolTimeout(
-                f"no connection for {url.host} within {timeouts.pool:g} s ({exc.stats})",
-                request=request,
-            ) from exc
-        except hyperhttp_pool.PoolClosed as exc:
-            raise RuntimeError("the client is closed") from exc
+        except BaseException as exc:  # the error boundary (_boundary), without a with's cost
+            raise translate(  # noqa: B904 - the boundary chains what it maps
+                exc, "acquire", target=url.host, timeout=timeouts.pool, request=request
+            )
         connection = lease.connection
-        exchange = self._start(lease, connection, request, timeouts, started)
+        exchange = self._start(lease, connection, request, timeouts, span)
         try:
             if exchange.body_left:
                 await exchange.send_rest(request, timeouts)
-            if trace is not None:
-                trace(
-                    "request.sent",
-                    {
-                        "method": request.method,
-                        "url": str(url),
-                        "elapsed": time.perf_counter() - started,
-                    },
-                )
+            span.sent()
             head = exchange.head
             if head is None:
                 head = await exchange.wait_head()
+            span.headers(connection, head.status_code)
         except BaseException as exc:
             lease.release(reusable=connection.finish(exchange))
-            if isinstance(exc, HTTPError) and exc.request is None:
-                exc.request = request
-            raise
-        source = self._body(lease, connection, exchange, request, head.status_code, started)
+            raise translate(exc, "send", request=request)  # noqa: B904 - the boundary chains it
         reason = head.reason  # HTTP/1.1: what the server sent, even empty; HTTP/2 has none
         return Response(
             head.status_code,
@@ -309,7 +281,7 @@ class PoolTransport:
             request=request,
             reason_phrase=None if reason is None else reason.decode("latin-1"),
             http_version=connection.http_version,
-            source=source,
+            source=PooledBody(connection, exchange, lease, span),
             started=started,
             decoded_limit=self.body_limits.max_decompressed_size,
         )
@@ -320,7 +292,7 @@ class PoolTransport:
         connection: Connection,
         request: Request,
         timeouts: Timeout,
-        started: float,
+        span: ExchangeSpan,
     ) -> Exchange | H2Stream:
         """Start the exchange: the connection sends what the encoder builds for its protocol.
 
@@ -328,49 +300,14 @@ class PoolTransport:
         back reusable; so it does if the tracer raises.
         """
         try:
-            if self.trace is not None:
-                self.trace(
-                    "pool.acquired",
-                    {
-                        "origin": request.url.origin,
-                        "waited": time.perf_counter() - started,
-                        "http_version": connection.http_version,
-                        "served": connection.served,  # requests before this one on it
-                    },
-                )
+            span.acquired(connection)
             return connection.start_request(
                 request, self.encoder, timeouts, self.body_limits.max_response_size
             )
         except BaseException as exc:
             lease.release(reusable=True)
-            if isinstance(exc, HTTPError) and exc.request is None:
-                exc.request = request
-            raise
+            raise translate(exc, "send", request=request)  # noqa: B904 - the boundary chains it
 
-    def _body(
-        self,
-        lease: hyperhttp_pool.Lease[_Key, Connection],
-        connection: Connection,
-        exchange: Exchange | H2Stream,
-        request: Request,
-        status: int,
-        started: float,
-    ) -> PooledBody:
-        """Return the response's body source; with a tracer, report the head first."""
-        trace = self.trace
-        if trace is None:
-            return PooledBody(connection, exchange, lease)
-        info: dict[str, Any] = {"method": request.method, "url": str(request.url), "status": status}
-        try:
-            trace(
-                "response.headers",
-                {
-                    **info,
-                    "http_version": connection.http_version,
-                    "ttfb": time.perf_counter() - started,
-                },
-            )
-        except BaseException:
-            lease.release(reusable=connection.finish(exchange))
-            raise
-        return TracedBody(connection, exchange, lease, trace, started, info)
+
+def _no_span(request: Request, started: float) -> ExchangeSpan:
+    return NO_SPAN

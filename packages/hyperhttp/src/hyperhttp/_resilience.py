@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import hyperhttp_resilience
 
+from ._boundary import translate
 from ._exceptions import (
-    CircuitOpenError,
     ConnectError,
     ConnectTimeout,
     PoolTimeout,
@@ -124,11 +124,7 @@ async def send_resilient(
             try:
                 return await breaker.run(origin, attempt, also_failures=TRANSPORT_FAILURES)
             except hyperhttp_resilience.CircuitOpenError as exc:
-                if isinstance(exc, CircuitOpenError):
-                    raise
-                raise CircuitOpenError(
-                    exc.key, exc.retry_at, exc.retry_after, request=request
-                ) from None
+                raise translate(exc, "resilience", request=request)  # noqa: B904 - chained there
 
         send = guarded
     if policy is None:
@@ -152,6 +148,4 @@ async def send_resilient(
         )
     except hyperhttp_resilience.DeadlineExceeded as exc:
         # The policy's deadline stopped the attempt in flight, or the next one.
-        raise TimeoutException(
-            f"the retry policy's deadline ({exc.deadline:g} s) passed", request=request
-        ) from exc
+        raise translate(exc, "resilience", request=request)  # noqa: B904 - chained there

@@ -4,13 +4,112 @@ Events are for logs and telemetry, so they carry nothing secret: a ``url``,
 ``from`` or ``to`` value is ``str(url)``, whose userinfo password is written
 as ``***`` (see :mod:`hyperhttp._urls`), and a proxy is named without its
 password. docs/tracing.md lists the events and their fields.
+
+An exchange on a pooled connection reports through an :class:`ExchangeSpan`;
+a client without a tracer uses :data:`NO_SPAN`, a null object.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Tracer"]
+if TYPE_CHECKING:
+    from hyperhttp_pool import PoolStats
+
+    from ._models import Request
+    from ._transport import Connection
+
+__all__ = ["NO_SPAN", "ExchangeSpan", "Tracer"]
 
 Tracer = Callable[[str, dict[str, Any]], object]
+
+
+class ExchangeSpan:
+    """One exchange as the tracer sees it: ``pool.wait`` to ``response.end`` (docs/tracing.md).
+
+    The pool transport calls the same methods whether or not there is a
+    tracer: without one it holds :data:`NO_SPAN`, whose methods do nothing,
+    so the hot path has no ``if trace is not None`` tests. A tracer that
+    raises raises to the transport, which releases the connection first.
+    """
+
+    __slots__ = ("info", "request", "started", "tracer")
+
+    def __init__(self, tracer: Tracer, request: Request, started: float) -> None:
+        self.tracer = tracer
+        self.request = request
+        self.started = started
+        self.info: dict[str, Any] = {}
+
+    def waiting(self, stats: Callable[[], PoolStats]) -> None:
+        self.tracer("pool.wait", {"origin": self.request.url.origin, "stats": stats()})
+
+    def acquired(self, connection: Connection) -> None:
+        self.tracer(
+            "pool.acquired",
+            {
+                "origin": self.request.url.origin,
+                "waited": time.perf_counter() - self.started,
+                "http_version": connection.http_version,
+                "served": connection.served,  # requests before this one on it
+            },
+        )
+
+    def sent(self) -> None:
+        request = self.request
+        self.tracer(
+            "request.sent",
+            {
+                "method": request.method,
+                "url": str(request.url),
+                "elapsed": time.perf_counter() - self.started,
+            },
+        )
+
+    def headers(self, connection: Connection, status: int) -> None:
+        request = self.request
+        self.info = {"method": request.method, "url": str(request.url), "status": status}
+        self.tracer(
+            "response.headers",
+            {
+                **self.info,
+                "http_version": connection.http_version,
+                "ttfb": time.perf_counter() - self.started,
+            },
+        )
+
+    def ended(self, complete: bool) -> None:
+        self.tracer(
+            "response.end",
+            {**self.info, "complete": complete, "elapsed": time.perf_counter() - self.started},
+        )
+
+
+class _NoSpan(ExchangeSpan):
+    """The span of a client without a tracer: every method does nothing."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        pass
+
+    def waiting(self, stats: Callable[[], PoolStats]) -> None:
+        pass
+
+    def acquired(self, connection: Connection) -> None:
+        pass
+
+    def sent(self) -> None:
+        pass
+
+    def headers(self, connection: Connection, status: int) -> None:
+        pass
+
+    def ended(self, complete: bool) -> None:
+        pass
+
+
+#: The one span of every exchange of a client without a tracer.
+NO_SPAN: ExchangeSpan = _NoSpan()

@@ -1,23 +1,30 @@
-"""Opening connections: resolve, race (Happy Eyeballs), TLS, and map the errors."""
+"""Opening connections: resolve, race (Happy Eyeballs), TLS, a proxy's tunnel.
+
+Each opening runs inside the ``"connect"`` error boundary (``_boundary``):
+whatever fails is a ``ConnectTimeout`` or ``ConnectError`` (or the proxy's
+``ProxyError``), and what was opened part way is aborted, whatever stopped
+the opening (a timeout, an error, the caller's cancellation).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import ipaddress
-import ssl
 import time
 from typing import TYPE_CHECKING
 
 import hyperhttp_dns
 import hyperhttp_parser as hp
 
+from ._boundary import boundary
 from ._exceptions import ConnectError, ConnectTimeout, ProxyError, RemoteProtocolError
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW, HTTP2Connection
 from ._http11 import HTTP11Connection
 
 if TYPE_CHECKING:
     import socket
+    import ssl
     from collections.abc import Awaitable, Callable
 
     from ._proxy import Proxy
@@ -105,105 +112,141 @@ async def connect_origin(
 
     ``prior_knowledge``: speak HTTP/2 over plain TCP (h2c) without asking.
     ``h2_windows``: the HTTP/2 receive windows (per stream, per connection).
+    A connection made part way is aborted whatever stops the opening (a
+    timeout, an error, cancellation).
 
     Raises:
         ConnectTimeout: not within ``timeout`` (resolution, connect and TLS together).
         ConnectError: resolution failed, every address refused, or TLS failed.
 
     """
-    scheme, host, port = origin
-    loop = asyncio.get_running_loop()
-    tls = context if scheme == "https" else None
-    connection: Connection | None = None
+    _, host, port = origin
+    opened: list[Connection] = []
     try:
-        async with asyncio.timeout(timeout):
-            open_socket: Callable[[hyperhttp_dns.Address], Awaitable[socket.socket]]
-            open_socket = hyperhttp_dns.open_tcp_socket
-            if tracer is not None:
-                is_cached = getattr(resolver, "cached", None)
-                cached = bool(is_cached(host)) if is_cached is not None else None
-                began = time.perf_counter()
-                tracer("dns.start", {"host": host, "cached": cached})
-            addresses = await resolver.resolve(host, port)
-            if tracer is not None:
-                now = time.perf_counter()
-                tracer(
-                    "dns.end",
-                    {
-                        "host": host,
-                        "cached": cached,
-                        "addresses": [a.host for a in addresses],
-                        "elapsed": now - began,
-                    },
+        with boundary("connect", target=f"{host}:{port}", timeout=timeout):
+            async with asyncio.timeout(timeout):
+                return await _open_origin(
+                    origin, resolver, context, tracer, prior_knowledge, h2_windows, opened
                 )
-                tracer("connect.start", {"origin": origin})
-                began = now
-                connected: list[float] = []
-                open_socket = _traced_open(tracer, connected)
-            factory: Callable[[], _Negotiator | Connection]
-            if tls is not None:
-                factory = functools.partial(_Negotiator, loop, h2_windows)
-            elif prior_knowledge:
-                factory = functools.partial(
-                    HTTP2Connection,
-                    loop,
-                    stream_window=h2_windows[0],
-                    connection_window=h2_windows[1],
-                )
-            else:
-                factory = functools.partial(HTTP11Connection, loop)
-            transport, made = await hyperhttp_dns.connect(
-                addresses,
-                factory,
-                ssl=tls,
-                server_hostname=host if tls is not None else None,
-                open_socket=open_socket,
-            )
-            if tracer is not None and tls is not None and connected:
-                ssl_object = transport.get_extra_info("ssl_object")
-                tracer(
-                    "tls",
-                    {
-                        "origin": origin,
-                        "elapsed": time.perf_counter() - connected[0],
-                        "version": ssl_object.version() if ssl_object is not None else None,
-                        "alpn": (
-                            ssl_object.selected_alpn_protocol() if ssl_object is not None else None
-                        ),
-                    },
-                )
-            if isinstance(made, _Negotiator):
-                connection = made.protocol
-            else:
-                assert isinstance(made, HTTP11Connection | HTTP2Connection)
-                connection = made
-            if connection is None:  # pragma: no cover - connection_made always ran
-                raise ConnectError(f"cannot connect to {host}:{port}: no protocol")
-            if isinstance(connection, HTTP2Connection):
-                try:
-                    await connection.ready  # the server's SETTINGS: its stream limit
-                except RemoteProtocolError as exc:
-                    connection.abort()
-                    raise ConnectError(f"HTTP/2 with {host}:{port} failed: {exc}") from exc
-            if tracer is not None:
-                tracer(
-                    "connect.end",
-                    {
-                        "origin": origin,
-                        "http_version": connection.http_version,
-                        "address": transport.get_extra_info("peername"),
-                        "elapsed": time.perf_counter() - began,
-                    },
-                )
-    except TimeoutError as exc:
-        if connection is not None:
+    except BaseException:
+        for connection in opened:
             connection.abort()
-        raise ConnectTimeout(f"no connection to {host}:{port} within {timeout:g} s") from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise ConnectError(f"TLS certificate of {host}:{port} rejected: {exc}") from exc
-    except (OSError, ssl.SSLError) as exc:
-        raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+        raise
+
+
+async def _open_origin(
+    origin: tuple[str, str, int],
+    resolver: hyperhttp_dns.Resolver,
+    context: ssl.SSLContext | None,
+    tracer: Tracer | None,
+    prior_knowledge: bool,
+    h2_windows: tuple[int, int],
+    opened: list[Connection],
+) -> Connection:
+    """Resolve, connect (Happy Eyeballs), TLS, HTTP/2 SETTINGS; the connection joins ``opened``."""
+    scheme, host, port = origin
+    tls = context if scheme == "https" else None
+    addresses = await _resolve(resolver, host, port, tracer)
+    began = time.perf_counter()
+    open_socket: Callable[[hyperhttp_dns.Address], Awaitable[socket.socket]]
+    open_socket = hyperhttp_dns.open_tcp_socket
+    connected: list[float] = []
+    if tracer is not None:
+        tracer("connect.start", {"origin": origin})
+        open_socket = _traced_open(tracer, connected)
+    transport, made = await hyperhttp_dns.connect(
+        addresses,
+        _protocol_factory(tls is not None, prior_knowledge, h2_windows),
+        ssl=tls,
+        server_hostname=host if tls is not None else None,
+        open_socket=open_socket,
+    )
+    connection = made.protocol if isinstance(made, _Negotiator) else made
+    if connection is None:  # pragma: no cover - connection_made always ran
+        transport.abort()
+        raise ConnectError(f"cannot connect to {host}:{port}: no protocol")
+    opened.append(connection)
+    if tracer is not None and tls is not None and connected:
+        _trace_tls(tracer, origin, transport, connected[0])
+    if isinstance(connection, HTTP2Connection):
+        await _settled(connection, f"{host}:{port}")
+    if tracer is not None:
+        tracer(
+            "connect.end",
+            {
+                "origin": origin,
+                "http_version": connection.http_version,
+                "address": transport.get_extra_info("peername"),
+                "elapsed": time.perf_counter() - began,
+            },
+        )
     return connection
+
+
+async def _resolve(
+    resolver: hyperhttp_dns.Resolver, host: str, port: int, tracer: Tracer | None
+) -> list[hyperhttp_dns.Address]:
+    """Resolve ``host``, reporting ``dns.start`` and ``dns.end`` to a tracer."""
+    if tracer is None:
+        return await resolver.resolve(host, port)
+    is_cached = getattr(resolver, "cached", None)
+    cached = bool(is_cached(host)) if is_cached is not None else None
+    began = time.perf_counter()
+    tracer("dns.start", {"host": host, "cached": cached})
+    addresses = await resolver.resolve(host, port)
+    tracer(
+        "dns.end",
+        {
+            "host": host,
+            "cached": cached,
+            "addresses": [a.host for a in addresses],
+            "elapsed": time.perf_counter() - began,
+        },
+    )
+    return addresses
+
+
+def _protocol_factory(
+    tls: bool, prior_knowledge: bool, h2_windows: tuple[int, int]
+) -> Callable[[], _Negotiator | Connection]:
+    """Return what the transport is made with: ALPN decides over TLS, else h2c or HTTP/1.1."""
+    loop = asyncio.get_running_loop()
+    if tls:
+        return functools.partial(_Negotiator, loop, h2_windows)
+    if prior_knowledge:
+        stream_window, connection_window = h2_windows
+        return functools.partial(
+            HTTP2Connection, loop, stream_window=stream_window, connection_window=connection_window
+        )
+    return functools.partial(HTTP11Connection, loop)
+
+
+def _trace_tls(
+    tracer: Tracer, origin: tuple[str, str, int], transport: asyncio.BaseTransport, since: float
+) -> None:
+    ssl_object = transport.get_extra_info("ssl_object")
+    tracer(
+        "tls",
+        {
+            "origin": origin,
+            "elapsed": time.perf_counter() - since,
+            "version": ssl_object.version() if ssl_object is not None else None,
+            "alpn": ssl_object.selected_alpn_protocol() if ssl_object is not None else None,
+        },
+    )
+
+
+async def _settled(connection: HTTP2Connection, target: str) -> None:
+    """Wait for the server's SETTINGS (its stream limit) on a new HTTP/2 connection.
+
+    Raises:
+        ConnectError: the server broke HTTP/2 before them.
+
+    """
+    try:
+        await connection.ready
+    except RemoteProtocolError as exc:
+        raise ConnectError(f"HTTP/2 with {target} failed: {exc}") from exc
 
 
 class _ConnectAnswer(asyncio.Protocol):
@@ -253,7 +296,8 @@ async def connect_via_proxy(
 
     https: a CONNECT tunnel to the origin, then TLS (and ALPN: HTTP/2 or
     HTTP/1.1) inside it. http: a connection to the proxy itself, marked
-    ``forward`` so requests go in absolute-form.
+    ``forward`` so requests go in absolute-form. What was opened part way is
+    aborted whatever stops the opening.
 
     Raises:
         ProxyError: the proxy refused the tunnel (``status_code``) or broke it.
@@ -271,64 +315,61 @@ async def connect_via_proxy(
         connection.proxy_auth = proxy.auth_header
         return connection
     assert context is not None
-    loop = asyncio.get_running_loop()
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    opened: list[asyncio.Transport] = []
+    try:
+        with boundary("connect", target=f"{authority} through {proxy}", timeout=timeout):
+            async with asyncio.timeout(timeout):
+                return await _tunnel(
+                    origin, authority, proxy, resolver, context, tracer, h2_windows, opened
+                )
+    except BaseException:
+        for transport in reversed(opened):
+            transport.abort()
+        raise
+
+
+async def _tunnel(
+    origin: tuple[str, str, int],
+    authority: str,
+    proxy: Proxy,
+    resolver: hyperhttp_dns.Resolver,
+    context: ssl.SSLContext,
+    tracer: Tracer | None,
+    h2_windows: tuple[int, int],
+    opened: list[asyncio.Transport],
+) -> Connection:
+    """CONNECT through ``proxy``, then TLS and ALPN inside; each transport joins ``opened``."""
+    loop = asyncio.get_running_loop()
     head = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n".encode("ascii")
     if proxy.auth_header is not None:
         head += b"Proxy-Authorization: " + proxy.auth_header + b"\r\n"
-    head += b"\r\n"
-    transport: asyncio.Transport | None = None
-    try:
-        async with asyncio.timeout(timeout):
-            if tracer is not None:
-                tracer("proxy.connect", {"proxy": str(proxy), "origin": origin})
-            addresses = await resolver.resolve(proxy.origin[1], proxy.origin[2])
-            transport, answering = await hyperhttp_dns.connect(
-                addresses, functools.partial(_ConnectAnswer, loop)
-            )
-            transport.write(head)
-            status = await answering.answer
-            if not 200 <= status < 300:
-                raise ProxyError(
-                    f"the proxy {proxy} answered CONNECT {authority} with {status}",
-                    status_code=status,
-                )
-            negotiator = _Negotiator(loop, h2_windows)
-            tls_transport = await loop.start_tls(
-                transport, negotiator, context, server_hostname=host
-            )
-            if tls_transport is None:  # pragma: no cover - only for a closing transport
-                raise ConnectError(f"TLS to {authority} through {proxy} failed")
-            transport = tls_transport
-            negotiator.connection_made(tls_transport)  # start_tls does not call it
-            tunnelled = negotiator.protocol
-            assert tunnelled is not None
-            if isinstance(tunnelled, HTTP2Connection):
-                try:
-                    await tunnelled.ready
-                except RemoteProtocolError as exc:
-                    raise ConnectError(f"HTTP/2 with {authority} failed: {exc}") from exc
-            if tracer is not None:
-                tracer(
-                    "connect.end",
-                    {
-                        "origin": origin,
-                        "proxy": str(proxy),
-                        "http_version": tunnelled.http_version,
-                    },
-                )
-            return tunnelled
-    except BaseException as exc:
-        if transport is not None:
-            transport.abort()
-        if isinstance(exc, ProxyError | ConnectError):
-            raise
-        if isinstance(exc, TimeoutError):
-            raise ConnectTimeout(
-                f"no tunnel to {authority} through {proxy} within {timeout:g} s"
-            ) from exc
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            raise ConnectError(f"TLS certificate of {host} rejected: {exc}") from exc
-        if isinstance(exc, OSError | ssl.SSLError):
-            raise ConnectError(f"cannot connect to {authority} through {proxy}: {exc}") from exc
-        raise
+    if tracer is not None:
+        tracer("proxy.connect", {"proxy": str(proxy), "origin": origin})
+    addresses = await resolver.resolve(proxy.origin[1], proxy.origin[2])
+    transport, answering = await hyperhttp_dns.connect(
+        addresses, functools.partial(_ConnectAnswer, loop)
+    )
+    opened.append(transport)
+    transport.write(head + b"\r\n")
+    status = await answering.answer
+    if not 200 <= status < 300:
+        raise ProxyError(
+            f"the proxy {proxy} answered CONNECT {authority} with {status}", status_code=status
+        )
+    negotiator = _Negotiator(loop, h2_windows)
+    tls_transport = await loop.start_tls(transport, negotiator, context, server_hostname=origin[1])
+    if tls_transport is None:  # pragma: no cover - only for a closing transport
+        raise ConnectError(f"TLS to {authority} through {proxy} failed")
+    opened.append(tls_transport)
+    negotiator.connection_made(tls_transport)  # start_tls does not call it
+    tunnelled = negotiator.protocol
+    assert tunnelled is not None
+    if isinstance(tunnelled, HTTP2Connection):
+        await _settled(tunnelled, authority)
+    if tracer is not None:
+        tracer(
+            "connect.end",
+            {"origin": origin, "proxy": str(proxy), "http_version": tunnelled.http_version},
+        )
+    return tunnelled
