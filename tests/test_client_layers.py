@@ -69,3 +69,60 @@ async def test_verify_false_warns_at_the_callers_line() -> None:
         hyperhttp.Client(verify=False)
     (warning,) = [w for w in caught if issubclass(w.category, hyperhttp.InsecureRequestWarning)]
     assert warning.filename == __file__
+
+
+async def test_client_options_set_after_a_request_apply_to_the_next() -> None:
+    """The client's own options are built once per client, and again whenever one is set."""
+    calls: list[str] = []
+
+    def handler(request: hyperhttp.Request) -> hyperhttp.MockResponse:
+        calls.append(str(request.url))
+        if request.url.path == "/from":
+            return hyperhttp.MockResponse(302, headers={"location": "/to"})
+        return hyperhttp.MockResponse(200, content=request.headers.get("authorization", ""))
+
+    async with hyperhttp.Client(transport=hyperhttp.MockTransport(handler)) as client:
+        assert (await client.get("http://example.test/from")).status_code == 200
+        client.follow_redirects = False
+        assert (await client.get("http://example.test/from")).status_code == 302
+        async with client.stream("GET", "http://example.test/from") as streamed:
+            assert streamed.status_code == 302
+        client.follow_redirects = True
+        client.auth = ("user", "pass")  # type: ignore[assignment]
+        response = await client.get("http://example.test/to")
+        assert response.content.startswith(b"Basic ")
+        client.auth = None
+        assert (await client.get("http://example.test/to")).content == b""
+        client.max_redirects = 0
+        with pytest.raises(hyperhttp.TooManyRedirects):
+            await client.get("http://example.test/from")
+        client.max_redirects = 5
+        client.timeout = hyperhttp.Timeout(0.5)
+        response = await client.get("http://example.test/to")
+        assert response.status_code == 200
+    assert calls.count("http://example.test/to") == 4
+
+
+async def test_per_call_options_do_not_stick_to_the_client() -> None:
+    def handler(request: hyperhttp.Request) -> hyperhttp.MockResponse:
+        if request.url.path == "/from":
+            return hyperhttp.MockResponse(302, headers={"location": "/to"})
+        return hyperhttp.MockResponse(200)
+
+    async with hyperhttp.Client(transport=hyperhttp.MockTransport(handler)) as client:
+        response = await client.get("http://example.test/from", follow_redirects=False)
+        assert response.status_code == 302
+        assert (await client.get("http://example.test/from")).status_code == 200
+
+
+async def test_options_set_on_the_client_are_checked_like_its_arguments() -> None:
+    async with hyperhttp.Client(transport=hyperhttp.MockTransport(_echo_cookie)) as client:
+        client.timeout = 2.5  # type: ignore[assignment]
+        assert client.timeout == hyperhttp.Timeout(2.5)
+        client.auth = ("user", "pass")  # type: ignore[assignment]
+        assert isinstance(client.auth, hyperhttp.BasicAuth)
+        with pytest.raises(TypeError):
+            client.retry = "three times"  # type: ignore[assignment]
+        with pytest.raises(TypeError):
+            client.circuit_breaker = object()  # type: ignore[assignment]
+        assert (await client.get("http://example.test/")).status_code == 200

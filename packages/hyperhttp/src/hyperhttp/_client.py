@@ -65,10 +65,22 @@ __all__ = ["Client"]
 
 
 _UNSET: Any = UNSET  # (one sentinel: request() hands json= on to build_request)
+#: The attributes a request's SendOptions are built from (see Client.__setattr__).
+_OPTIONS = frozenset(
+    {"timeout", "follow_redirects", "max_redirects", "retry", "circuit_breaker", "auth"}
+)
+_COERCE: dict[str, Callable[[Any], Any]] = {
+    "timeout": Timeout.coerce,
+    "retry": check_policy,
+    "circuit_breaker": check_breaker,
+    "auth": coerce_auth,
+}
 
 
 class Client:
     """An async HTTP client with a connection pool; see ../shared/API.md."""
+
+    _options: list[SendOptions | None]
 
     def __init__(
         self,
@@ -117,7 +129,7 @@ class Client:
         self._encoder = RequestEncoder()
         self._encoder.use_defaults(defaults)  # validated before anything is built
         self._headers = defaults
-        self.auth = coerce_auth(auth)
+        self.auth = coerce_auth(auth)  # (and again when set later: __setattr__)
         self.timeout = Timeout.coerce(timeout)
         self.limits = limits
         self.base_url: URL | None = parse_url(base_url) if base_url else None
@@ -357,16 +369,27 @@ class Client:
         """
         if self._closed:
             raise RuntimeError("the client is closed")
-        timeouts = self.timeout if timeout is _UNSET else Timeout.coerce(timeout)
-        options = SendOptions(
-            timeouts,
-            stream,
-            self.follow_redirects if follow_redirects is _UNSET else follow_redirects,
-            self.max_redirects,
-            self.retry if retry is _UNSET else check_policy(retry),
-            self.circuit_breaker if circuit_breaker is _UNSET else check_breaker(circuit_breaker),
-            self.auth if auth is _UNSET else coerce_auth(auth),
-        )
+        if (
+            (timeout is _UNSET)
+            & (follow_redirects is _UNSET)
+            & (retry is _UNSET)
+            & (circuit_breaker is _UNSET)
+            & (auth is _UNSET)
+        ):  # none given: the client's own options, built once (until one is set again)
+            options = self._options[1 if stream else 0] or self._own_options(stream)
+        else:
+            options = SendOptions(
+                self.timeout if timeout is _UNSET else Timeout.coerce(timeout),
+                stream,
+                self.follow_redirects if follow_redirects is _UNSET else follow_redirects,
+                self.max_redirects,
+                self.retry if retry is _UNSET else check_policy(retry),
+                self.circuit_breaker
+                if circuit_breaker is _UNSET
+                else check_breaker(circuit_breaker),
+                self.auth if auth is _UNSET else coerce_auth(auth),
+            )
+        timeouts = options.timeouts
         chain = self._pipeline.send(request, options)
         try:
             if timeouts.total is None:
@@ -379,6 +402,28 @@ class Client:
         except BaseException as exc:
             drop_frame_locals(exc)
             raise
+
+    def _own_options(self, stream: bool) -> SendOptions:
+        options = SendOptions(
+            self.timeout,
+            bool(stream),
+            self.follow_redirects,
+            self.max_redirects,
+            self.retry,
+            self.circuit_breaker,
+            self.auth,
+        )
+        self._options[1 if stream else 0] = options
+        return options
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Set an attribute; an option is checked (and coerced) as its argument would be."""
+        if name in _OPTIONS:
+            coerce = _COERCE.get(name)
+            object.__setattr__(self, name, value if coerce is None else coerce(value))
+            object.__setattr__(self, "_options", [None, None])  # built from the old value
+        else:
+            object.__setattr__(self, name, value)
 
 
 def _network_for(

@@ -47,7 +47,6 @@ __all__ = [
     "check_method",
     "framing",
     "method_bytes",
-    "request_asks_close",
     "stream_length",
 ]
 
@@ -122,10 +121,6 @@ class RequestEncoder:
                 self._blocks.clear()
             self._blocks[origin] = block
         return block
-
-    def asks_close(self, request: Request) -> bool:
-        """Whether ``request`` is its HTTP/1.1 connection's last (``Connection: close``)."""
-        return self.close_all or request_asks_close(request)
 
     def http11_head(self, request: Request) -> bytes:
         """Return the HTTP/1.1 head of ``request`` as it is now, validated (no body).
@@ -289,12 +284,6 @@ class RequestEncoder:
                 self._h2_lists.clear()
             self._h2_lists[key] = fields
         return fields
-
-
-def request_asks_close(request: Request) -> bool:
-    """Whether the request's own fields say ``Connection: close`` (RFC 9112 §9.6)."""
-    own = request._headers
-    return own is not None and bool(own._list) and asks_close(own._list)
 
 
 def method_bytes(method: str) -> bytes:

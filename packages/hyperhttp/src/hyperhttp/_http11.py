@@ -105,7 +105,13 @@ if TYPE_CHECKING:
     from ._encode import RequestEncoder
     from ._models import Request
 
-__all__ = ["Exchange", "HTTP11Connection", "StaleConnection", "asks_close"]
+__all__ = [
+    "Exchange",
+    "HTTP11Connection",
+    "StaleConnection",
+    "asks_close",
+    "request_asks_close",
+]
 
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
@@ -151,6 +157,12 @@ def asks_close(fields: list[tuple[bytes, bytes, bytes]]) -> bool:
         ):
             return True
     return False
+
+
+def request_asks_close(request: Request) -> bool:
+    """Whether the request's own fields say ``Connection: close`` (RFC 9112 §9.6)."""
+    own = request._headers
+    return own is not None and bool(own._list) and asks_close(own._list)
 
 
 class _Buffers(threading.local):
@@ -717,7 +729,7 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
             timeouts.read,
             limit,
             body_follows=follows,
-            close=encoder.asks_close(request),
+            close=encoder.close_all or request_asks_close(request),
         )
         exchange.body_left = follows or self.write_paused
         return exchange

@@ -24,7 +24,6 @@ one future awaited for the head.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,11 +35,11 @@ from ._config import idle_connections_cap
 from ._http2 import HTTP2Connection
 from ._models import BodySource, Response
 from ._tls import ssl_context
-from ._tracing import NO_SPAN, ExchangeSpan
+from ._tracing import NO_SPAN, ExchangeSpan, NoSpan, Spans
 from ._transport import Connection, connect_origin, connect_via_proxy
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
 
     import hyperhttp_dns
 
@@ -142,9 +141,8 @@ class PoolTransport:
         self.resolver = resolver
         self.proxies = proxies
         self.trace = trace
-        self._span: Callable[[Request, float], ExchangeSpan] = (
-            _no_span if trace is None else functools.partial(ExchangeSpan, trace)
-        )
+        # Where each exchange's span comes from: NO_SPAN without a tracer.
+        self._spans: Spans | NoSpan = NO_SPAN if trace is None else Spans(trace)
         self._verify = verify
         self._trust_env = trust_env
         self._http1 = http1
@@ -246,8 +244,7 @@ class PoolTransport:
         """Send ``request`` on a pooled connection; return once its response head is in."""
         url = request.url
         started = time.perf_counter()
-        span = self._span(request, started)
-        span.waiting(self.pool.stats)
+        span = self._spans.open(request, started, self.pool.stats)
         key: _Key = url.origin
         if self.proxies.enabled:
             proxy = self.proxies.select(url)
@@ -307,7 +304,3 @@ class PoolTransport:
         except BaseException as exc:
             lease.release(reusable=True)
             raise translate(exc, "send", request=request)  # noqa: B904 - the boundary chains it
-
-
-def _no_span(request: Request, started: float) -> ExchangeSpan:
-    return NO_SPAN

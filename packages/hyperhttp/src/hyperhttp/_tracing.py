@@ -21,17 +21,36 @@ if TYPE_CHECKING:
     from ._models import Request
     from ._transport import Connection
 
-__all__ = ["NO_SPAN", "ExchangeSpan", "Tracer"]
+__all__ = ["NO_SPAN", "ExchangeSpan", "NoSpan", "Spans", "Tracer"]
 
 Tracer = Callable[[str, dict[str, Any]], object]
+
+
+class Spans:
+    """Where the exchanges of a client with a tracer get their spans."""
+
+    __slots__ = ("tracer",)
+
+    def __init__(self, tracer: Tracer) -> None:
+        self.tracer = tracer
+
+    def open(
+        self, request: Request, started: float, stats: Callable[[], PoolStats]
+    ) -> ExchangeSpan:
+        """Return the span of a new exchange, having reported ``pool.wait``."""
+        span = ExchangeSpan(self.tracer, request, started)
+        self.tracer("pool.wait", {"origin": request.url.origin, "stats": stats()})
+        return span
 
 
 class ExchangeSpan:
     """One exchange as the tracer sees it: ``pool.wait`` to ``response.end`` (docs/tracing.md).
 
     The pool transport calls the same methods whether or not there is a
-    tracer: without one it holds :data:`NO_SPAN`, whose methods do nothing,
-    so the hot path has no ``if trace is not None`` tests. A tracer that
+    tracer: each exchange's span comes from ``open`` on :class:`Spans`, and
+    without a tracer on :data:`NO_SPAN`, whose ``open`` returns itself and
+    whose methods do nothing, so the hot path has no
+    ``if trace is not None`` tests. A tracer that
     raises raises to the transport, which releases the connection first.
     """
 
@@ -42,9 +61,6 @@ class ExchangeSpan:
         self.request = request
         self.started = started
         self.info: dict[str, Any] = {}
-
-    def waiting(self, stats: Callable[[], PoolStats]) -> None:
-        self.tracer("pool.wait", {"origin": self.request.url.origin, "stats": stats()})
 
     def acquired(self, connection: Connection) -> None:
         self.tracer(
@@ -87,7 +103,7 @@ class ExchangeSpan:
         )
 
 
-class _NoSpan(ExchangeSpan):
+class NoSpan(ExchangeSpan):
     """The span of a client without a tracer: every method does nothing."""
 
     __slots__ = ()
@@ -95,8 +111,10 @@ class _NoSpan(ExchangeSpan):
     def __init__(self) -> None:
         pass
 
-    def waiting(self, stats: Callable[[], PoolStats]) -> None:
-        pass
+    def open(
+        self, request: Request, started: float, stats: Callable[[], PoolStats]
+    ) -> ExchangeSpan:
+        return self
 
     def acquired(self, connection: Connection) -> None:
         pass
@@ -112,4 +130,4 @@ class _NoSpan(ExchangeSpan):
 
 
 #: The one span of every exchange of a client without a tracer.
-NO_SPAN: ExchangeSpan = _NoSpan()
+NO_SPAN = NoSpan()
