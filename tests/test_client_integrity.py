@@ -299,7 +299,7 @@ async def test_component_errors_come_out_as_hyperhttp_errors(raw_server: StartRa
         await expect(client.request("", server.url), hyperhttp.LocalProtocolError)
         await expect(client.request("GET", server.url), hyperhttp.RemoteProtocolError)
         request = client.build_request("POST", server.url, content=short_stream())
-        request.extensions["length"] = 5
+        request.stream_length = 5
         await expect(client.send(request), hyperhttp.LocalProtocolError)
     # hyperhttp_dns: a name that does not resolve, a port that refuses.
     with socket.socket() as unused:

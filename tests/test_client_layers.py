@@ -9,12 +9,16 @@ the mock transport (no network) or a raw loopback HTTP/1.1 server.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import hyperhttp
 import pytest
 from hyperhttp._pipeline import SendOptions
 
 from tests.servers.fixtures import ok_http11_server
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 pytestmark = pytest.mark.asyncio
 
@@ -126,3 +130,43 @@ async def test_options_set_on_the_client_are_checked_like_its_arguments() -> Non
         with pytest.raises(TypeError):
             client.circuit_breaker = object()  # type: ignore[assignment]
         assert (await client.get("http://example.test/")).status_code == 200
+
+
+async def test_user_extensions_are_carried_and_never_read_by_the_client() -> None:
+    """Extensions is the user's: keys the client once used there mean nothing now."""
+    seen: list[hyperhttp.Request] = []
+
+    def handler(request: hyperhttp.Request) -> hyperhttp.MockResponse:
+        seen.append(request)
+        return hyperhttp.MockResponse(200)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"abc"
+
+    async with hyperhttp.Client(transport=hyperhttp.MockTransport(handler)) as client:
+        request = client.build_request("POST", "http://example.test/", content=body())
+        request.extensions.update({"cookies": "not a jar", "length": 99, "replayable": True})
+        await client.send(request)
+    (sent,) = seen
+    assert "cookie" not in sent.headers
+    assert sent.content == b"abc"
+    assert sent.extensions["length"] == 99
+    assert not request.replayable  # a generator cannot be read again, whatever extensions say
+
+
+async def test_a_request_declares_its_stream_length_as_an_attribute() -> None:
+    seen: list[hyperhttp.Request] = []
+
+    def handler(request: hyperhttp.Request) -> hyperhttp.MockResponse:
+        seen.append(request)
+        return hyperhttp.MockResponse(200)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"abc"
+
+    async with hyperhttp.Client(transport=hyperhttp.MockTransport(handler)) as client:
+        request = client.build_request("POST", "http://example.test/", content=body())
+        request.stream_length = 3
+        await client.send(request)
+    assert seen[0].headers["content-length"] == "3"
+    assert "transfer-encoding" not in seen[0].headers

@@ -188,7 +188,7 @@ async def test_stream_shorter_than_its_length_after_an_early_answer(
 
     async with _client() as client:
         request = client.build_request("PUT", early.url, content=shrunk())
-        request.extensions["length"] = 10 * 1024  # a file that shrank: 1 KiB came
+        request.stream_length = 10 * 1024  # a file that shrank: 1 KiB came
         with pytest.raises(hyperhttp.LocalProtocolError):
             await client.send(request)
         await _next_request_is_not_a_body(client, early)

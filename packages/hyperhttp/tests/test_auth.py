@@ -793,12 +793,12 @@ def test_replayable_stream_is_answered() -> None:
 
     stream = body()
     request = Request("POST", URL(RFC_URL), Headers(), None, stream)
-    request.extensions["replayable"] = True
+    request.stream_replayable = True
     flow = Flow(_digest(), request)
     answer = flow.respond(_401(_challenge()))
     assert answer is not None
     assert answer.stream is stream
-    assert answer.extensions["replayable"] is True
+    assert answer.stream_replayable is True
     asyncio.run(stream.aclose())
 
 

@@ -99,7 +99,7 @@ def with_header(request: Request, name: str, value: str) -> Request:
     """Return a new request: ``request`` with the field ``name`` set to ``value``.
 
     Any existing field of that name is replaced. The original request is not
-    changed; its extensions are copied, its cached head is not.
+    changed; its extensions and body attributes are copied, its cached head is not.
     """
     copy = request.copy()
     copy.headers[name] = value

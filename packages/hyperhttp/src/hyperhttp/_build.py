@@ -83,10 +83,10 @@ def build_request(
             fields["Content-Type"] = content_type.decode()
     request = Request(method, target, fields, body, stream)
     if multipart is not None:
-        request.extensions["length"] = multipart.length
-        request.extensions["replayable"] = multipart.replayable
+        request.stream_length = multipart.length
+        request.stream_replayable = multipart.replayable
     if cookies is not None:
-        request.extensions["cookies"] = Cookies(cookies)
+        request.cookies = Cookies(cookies)
     if fields is None or not fields._list:
         check_method(method)  # the target is parse_url's; both are checked again as sent
     else:  # the caller's fields: validated (and the head memoized) before any I/O

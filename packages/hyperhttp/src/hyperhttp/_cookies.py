@@ -819,7 +819,7 @@ def with_cookies(jar: Cookies, request: Request) -> Request:
     field the caller set comes first (one Cookie field only, RFC 6265 §5.4).
     The request itself is not changed: the one sent is a copy.
     """
-    own: Cookies | None = request.extensions.get("cookies")
+    own = request.cookies
     if own is not None:
         merged = Cookies(jar)
         merged.update(own)

@@ -316,8 +316,8 @@ def check_method(method: str) -> None:
 
 
 def stream_length(request: Request) -> int | None:
-    """Return the declared length of a streamed body (``extensions["length"]``), checked."""
-    length = request.extensions.get("length")
+    """Return the declared length of a streamed body (``request.stream_length``), checked."""
+    length = request.stream_length
     if length is not None and (type(length) is not int or length < 0):
         raise LocalProtocolError(f"a streamed body's length must be an int >= 0, not {length!r}")
     return length

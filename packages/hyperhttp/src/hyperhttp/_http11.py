@@ -737,9 +737,7 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
     async def send_rest(self, exchange: Exchange, request: Request, timeouts: Timeout) -> None:
         """Send what of the body did not go out with the head (a stream, or bytes held back)."""
         if request.stream is not None:
-            await self.send_body(
-                exchange, request.stream, timeouts.write, request.extensions.get("length")
-            )
+            await self.send_body(exchange, request.stream, timeouts.write, request.stream_length)
         elif self.write_paused:  # an in-memory body the transport could not take at once
             await self.wait_sent(exchange, timeouts.write)
 

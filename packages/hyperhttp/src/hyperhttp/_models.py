@@ -16,6 +16,8 @@ from ._urls import URL, parse_url
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Callable
 
+    from ._cookies import Cookies
+
 __all__ = ["CheckedHead", "Request", "Response", "ResponseNotRead"]
 
 
@@ -53,7 +55,18 @@ class Request:
     validate the head again before sending.
     """
 
-    __slots__ = ("_headers", "_wire", "content", "extensions", "method", "stream", "url")
+    __slots__ = (
+        "_headers",
+        "_wire",
+        "content",
+        "cookies",
+        "extensions",
+        "method",
+        "stream",
+        "stream_length",
+        "stream_replayable",
+        "url",
+    )
 
     def __init__(
         self,
@@ -77,7 +90,11 @@ class Request:
         self._headers = headers
         self.content = content
         self.stream = stream
-        self.extensions: dict[str, Any] = {}
+        self.extensions: dict[str, Any] = {}  # the user's: the client keeps nothing there
+        # A stream's declared length (None: sent chunked) and whether it can be read again.
+        self.stream_length: int | None = None
+        self.stream_replayable = False
+        self.cookies: Cookies | None = None  # this request's own cookies= (with the jar's)
         self._wire: CheckedHead | None = None
 
     @property
@@ -95,7 +112,7 @@ class Request:
     @property
     def replayable(self) -> bool:
         """Whether the body can be sent again: bytes, none, or a stream that can be re-read."""
-        return self.stream is None or bool(self.extensions.get("replayable"))
+        return self.stream is None or self.stream_replayable
 
     def copy(self) -> Request:
         """Return a copy with its own fields (safe to change) and no cached head."""
@@ -104,6 +121,9 @@ class Request:
             self.method, self.url, None if own is None else Headers(own), self.content, self.stream
         )
         copy.extensions.update(self.extensions)
+        copy.stream_length = self.stream_length
+        copy.stream_replayable = self.stream_replayable
+        copy.cookies = self.cookies
         return copy
 
     def __repr__(self) -> str:

@@ -118,7 +118,7 @@ class Pipeline:
         plain = options.retry is None and options.circuit_breaker is None
         while True:
             sent = request
-            if not jar.is_empty or "cookies" in request.extensions:
+            if not jar.is_empty or request.cookies is not None:
                 sent = with_cookies(jar, request)
             if auth is not None:
                 response = await send_with_auth(

@@ -110,9 +110,12 @@ def redirect_request(request: Request, response: Response) -> Request:
         request.content if keep_body else None,
         request.stream if keep_body else None,
     )
-    # The request's own cookies= go where its Cookie field goes (not to another origin).
-    dropped = ("cookies",) if drop_credentials else ()
-    follow.extensions.update((k, v) for k, v in request.extensions.items() if k not in dropped)
+    follow.extensions.update(request.extensions)
+    if keep_body:
+        follow.stream_length = request.stream_length
+        follow.stream_replayable = request.stream_replayable
+    if not drop_credentials:  # its own cookies= go where its Cookie field goes
+        follow.cookies = request.cookies
     return follow
 
 

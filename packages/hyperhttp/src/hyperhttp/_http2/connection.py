@@ -1221,9 +1221,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
     async def send_rest(self, stream: H2Stream, request: Request, timeouts: Timeout) -> None:
         """Send what of the body did not go with the headers (a stream, or bytes held back)."""
         if request.stream is not None:
-            await self.send_body(
-                stream, request.stream, timeouts.write, request.extensions.get("length")
-            )
+            await self.send_body(stream, request.stream, timeouts.write, request.stream_length)
         elif request.content is not None and not stream.sent_end:
             await self.send_body(stream, request.content, timeouts.write)
 
