@@ -113,14 +113,8 @@ class Client:
             limits,
             http1,
             http2,
-            {
-                "max_response_size": max_response_size,
-                "max_decompressed_size": max_decompressed_size,
-            },
-            {
-                "http2_stream_window": http2_stream_window,
-                "http2_connection_window": http2_connection_window,
-            },
+            (max_response_size, max_decompressed_size),
+            (http2_stream_window, http2_connection_window),
             transport,
             verify,
         )

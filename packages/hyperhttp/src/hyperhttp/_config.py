@@ -207,17 +207,18 @@ def check_client_options(
     limits: object,
     http1: bool,
     http2: bool,
-    sizes: dict[str, int | None],
-    windows: dict[str, int],
+    sizes: tuple[int | None, int | None],
+    windows: tuple[int, int],
     transport: object = None,
     verify: object = True,
 ) -> None:
     """Check the ``Client`` arguments no other object checks; raise on the first bad one.
 
-    ``sizes``: body limits by argument name (a non-negative int or None);
-    ``windows``: HTTP/2 receive windows by argument name (65 535 to 2**31 - 1,
-    RFC 9113 §6.9.1 and §6.5.2); ``transport``: a mock transport, or None;
-    ``verify=False`` warns (``InsecureRequestWarning``, at the caller's caller).
+    ``sizes``: ``max_response_size`` and ``max_decompressed_size`` (a
+    non-negative int or None); ``windows``: ``http2_stream_window`` and
+    ``http2_connection_window`` (65 535 to 2**31 - 1, RFC 9113 §6.9.1 and
+    §6.5.2); ``transport``: a mock transport, or None; ``verify=False`` warns
+    (``InsecureRequestWarning``, at the caller's caller).
     """
     if verify is False:
         warnings.warn(
@@ -234,11 +235,12 @@ def check_client_options(
         raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
     if not http1 and not http2:
         raise ValueError("http1=False needs http2=True: no protocol left to speak")
-    for name, value in sizes.items():
+    for name, value in zip(("max_response_size", "max_decompressed_size"), sizes, strict=True):
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative int or None, not {value!r}")
-    for name, window in windows.items():
+    names = ("http2_stream_window", "http2_connection_window")
+    for name, window in zip(names, windows, strict=True):
         if isinstance(window, bool) or not isinstance(window, int) or not 65535 <= window < 2**31:
             raise ValueError(f"{name} must be an int from 65535 to 2**31-1, not {window!r}")

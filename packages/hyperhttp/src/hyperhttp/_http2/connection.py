@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import h2.errors
 import h2.events
@@ -89,6 +89,7 @@ from hyperhttp._http11 import StaleConnection
 
 from .compat import client_connection
 from .fields import CONTENT_LENGTH, MAX_HEADER_LIST_SIZE, OVERSIZED, check_fields
+from .flow import ReceiveWindow
 from .frames import (
     BLOCK_FRAMES,
     CONTINUATION,
@@ -103,6 +104,7 @@ from .frames import (
     PRIORITY,
     PUSH_PROMISE,
     READ_BUFFER,
+    ReadPass,
     assemble,
     final_head,
     frame_head,
@@ -184,6 +186,16 @@ _TrailersReceived = h2.events.TrailersReceived
 _InformationalResponseReceived = h2.events.InformationalResponseReceived
 
 
+def _decoder() -> Decoder:
+    """Return an HPACK decoder for a connection: Content-Length renamed, oversized blocks marked."""
+    decoder = Decoder(
+        rename={b"content-length": CONTENT_LENGTH, CONTENT_LENGTH: b"\x00"},
+        oversized=(OVERSIZED, b""),
+    )
+    decoder.max_header_list_size = MAX_HEADER_LIST_SIZE
+    return decoder
+
+
 def _read_buffer() -> bytearray:
     """Return a new read buffer of READ_BUFFER bytes, with room to grow one (see give_back)."""
     buffer = bytearray(READ_BUFFER + 1)
@@ -216,12 +228,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         super().__init__(loop)
         # Our HPACK codec (see hpack_codec): same interface, a fraction of the cost.
         self.encoder = Encoder()
-        decoder = Decoder(
-            rename={b"content-length": CONTENT_LENGTH, CONTENT_LENGTH: b"\x00"},
-            oversized=(OVERSIZED, b""),
-        )
-        decoder.max_header_list_size = MAX_HEADER_LIST_SIZE
-        self.decoder = decoder  # h2's, and ours for the heads we decode (see _fast_head)
+        self.decoder = decoder = _decoder()  # h2's, and ours for the heads we decode (_fast_head)
         self.h2 = client_connection(
             encoder=self.encoder,
             decoder=decoder,
@@ -232,10 +239,8 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.connection_window = connection_window
         self.stream_window = stream_window
         # Receive flow control of the DATA we take from the wire ourselves
-        # (h2 never sees it): what the server may still send on the
-        # connection, and what was read but not yet handed back.
-        self.recv_window = connection_window
-        self.conn_consumed = 0
+        # (h2 never sees it), the connection's level (see flow).
+        self.window = ReceiveWindow(connection_window)
         self.raw_out: list[bytes] = []  # our own frames (WINDOW_UPDATE) to send
         # A DATA frame cut by the end of a read: (stream id, bytes left, flags).
         self.partial: tuple[int, int, int] | None = None
@@ -383,228 +388,276 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         empty DATA frame with END_STREAM). A final head in one HEADERS frame
         is decoded here too (:meth:`_fast_head`) unless a header block of
         this read went to h2 before it: HPACK blocks are decoded in wire
-        order. Frames are handled in wire order.
+        order. Frames are handled in wire order: :meth:`_data` for DATA,
+        :meth:`_other` for the rest, then :meth:`_end_read`; what the read
+        sends to h2 is planned in a :class:`ReadPass`.
         """
         self.rfill = 0
         if self.closed:
             return
         self.read_at = self.loop.time()
         data = self.rbuf
-        view = self.rview
         pos = 0
         if self.partial is not None:
-            pos = self._continue_partial(view, end)
-        # Frames for h2 go to it in one call at the end of the read, in wire
-        # order, with what we took cut out. A DATA frame may be taken before
-        # h2 has read its stream's HEADERS if those are in this read; when the
-        # body ends in this read too, END_STREAM moves onto that HEADERS frame
-        # (h2 then sees HEADERS+END: one frame for the whole response), else
-        # an empty DATA frame with END_STREAM tells h2 of the end.
-        parts: list[tuple[int, int] | bytes] = []  # ranges of data, or END markers
-        fed = False  # h2 read frames of this read already (a head it had to judge first)
-        # stream -> where its HEADERS frame is (not fed to h2 yet); -2: a block
-        # ended by CONTINUATION, its HEADERS frame in an earlier read.
-        opened: dict[int, int] = {}
-        moved: list[int] = []  # HEADERS frames that get END_STREAM
-        h2_from = pos  # bytes from here on are h2's, up to the next DATA we take
-        streams = self.streams
-        unpack = frame_head
-        calm = self.calm_left  # see CALM_FRAMES: counted here, checked only when spent
-        flooded = False  # over it: what came before is handled, then the connection ends
+            pos = self._continue_partial(self.rview, end)
         # A header block of this read is left to h2: later blocks are too, since
         # HPACK blocks must be decoded in wire order (RFC 7541 §2.2).
-        blocks = self.block >= 0 or not self.h2.fast
-        lent = False  # a stream keeps views of this buffer: the next read gets another
+        r = ReadPass(data, self.rview, pos, self.calm_left, self.block >= 0 or not self.h2.fast)
+        unpack = frame_head
         while pos + 9 <= end:
             head, flags, stream_id = unpack(data, pos)
             length = head >> 8
-            frame_end = pos + 9 + length
-            kind = head & 0xFF
             if length > MAX_FRAME_SIZE:  # RFC 9113 §4.2: before holding any of it
                 self._frame_too_large(length)
                 return
-            if kind != DATA:
-                if kind in BLOCK_FRAMES:
-                    # A header block is bounded before it is buffered (RFC 9113
-                    # §10.5.1). Not decoding it loses the HPACK state: the
-                    # connection ends (a decoded block over the limit fails
-                    # its stream only: see OVERSIZED).
-                    size = (
-                        length + self.block if kind == CONTINUATION and self.block > 0 else length
-                    )
-                    if size > MAX_HEADER_LIST_SIZE:
-                        self._connection_error(
-                            f"header block larger than {MAX_HEADER_LIST_SIZE} bytes"
-                            " (our SETTINGS_MAX_HEADER_LIST_SIZE)",
-                            h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
-                        )
-                        return
-                if frame_end > end:
-                    break
-                if kind != CONTINUATION or not length:
-                    calm -= 1  # a head or a control frame (or an empty CONTINUATION)
-                    if calm < 0:
-                        calm = self._calm(calm)
-                        if calm < 0:
-                            flooded = True
-                            break
-                if kind == HEADERS:
-                    if not stream_id & 1:  # RFC 9113 §5.1.1: we open odd ones, none promised
-                        self._connection_error(
-                            f"HEADERS on stream {stream_id & 0x7FFFFFFF}, which the client"
-                            " did not open (no PUSH_PROMISE: we disable push)",
-                            h2.errors.ErrorCodes.PROTOCOL_ERROR,
-                        )
-                        return
-                    if (
-                        not blocks
-                        and flags & END_HEADERS
-                        and not flags & (PADDED | PRIORITY)
-                        and length
-                        and 0x88 <= data[pos + 9] <= 0x8E  # a final :status (see final_head)
-                    ):
-                        stream = streams.get(stream_id)
-                        if stream is not None and stream.head is None:
-                            # A response head in one frame: ours to decode (h2 spends
-                            # tens of µs on one), in wire order with the frames h2 reads.
-                            took = self._fast_head(stream, view[pos + 9 : frame_end], flags)
-                            if took is None:
-                                return
-                            if took:
-                                if h2_from < pos:
-                                    parts.append((h2_from, pos))
-                                pos = h2_from = frame_end
-                                continue
-                    blocks = True
-                    if not flags & END_STREAM:
-                        opened[stream_id & 0x7FFFFFFF] = pos
-                    if not flags & END_HEADERS:
-                        self.block = length
-                        self.block_stream = stream_id & 0x7FFFFFFF
-                elif kind == CONTINUATION and self.block >= 0:
-                    if flags & END_HEADERS:  # a head, maybe begun in an earlier read
-                        self.block = -1
-                        opened.setdefault(stream_id & 0x7FFFFFFF, -2)  # -2: not here to peek
-                    else:
-                        self.block += length
-                elif kind == PUSH_PROMISE:
-                    blocks = True
-                    if not flags & END_HEADERS:
-                        self.block = length
-                        self.block_stream = stream_id & 0x7FFFFFFF
-                pos = frame_end
-                continue
-            if self.block >= 0:  # RFC 9113 §6.2, §6.10: only CONTINUATION until END_HEADERS
-                self._connection_error(
-                    "DATA inside a header block", h2.errors.ErrorCodes.PROTOCOL_ERROR
-                )
-                return
-            stream_id &= 0x7FFFFFFF
-            stream = streams.get(stream_id)
-            if stream is not None and stream.head is None:
-                # Body only after the final head (RFC 9113 §8.1). A HEADERS frame
-                # of this read opening with an indexed final :status (nearly all
-                # responses) is one; anything else h2 must read first.
-                at = opened.get(stream_id, -1)
-                if at != -1 and (at < 0 or not final_head(data, at)):
-                    if h2_from < pos:
-                        parts.append((h2_from, pos))
-                    if parts:
-                        fed = True
-                        if not self._feed_h2(assemble(data, parts, moved)):
-                            return
-                        parts, moved, h2_from = [], [], pos
-                    opened.clear()
-                    stream = streams.get(stream_id)
-                    at = -1
-                if stream is not None and stream.head is None and at < 0:
-                    self._stream_error(stream, RemoteProtocolError("DATA before the response head"))
-                    stream = None
-            if stream is None:
-                if frame_end > end:
-                    break
-                if length < _SMALL_DATA:
-                    calm -= 1  # next to nothing, on a stream not ours (any more): work only
-                    if calm < 0:
-                        calm = self._calm(calm)
-                        if calm < 0:
-                            flooded = True
-                            break
-                pos = frame_end  # h2's to judge (a stream we reset, or a bad peer)
-                continue
-            if h2_from < pos:
-                parts.append((h2_from, pos))
-            if frame_end > end:  # cut by the end of the read
-                if flags & PADDED:
-                    h2_from = pos
-                    break
-                taken = end - pos - 9
-                self.partial = (stream_id, length - taken, flags)
-                if taken:
-                    self._take(stream, view[pos + 9 : end], taken)
-                pos = h2_from = end
-                break
-            if flags & PADDED:
-                pad = data[pos + 9] if length else 0
-                if pad >= length:
-                    self._protocol_error(ValueError("DATA padding longer than the frame"))
-                    return
-                if pad + 1 == length and not flags & END_STREAM:
-                    calm -= 1  # padding only: an empty DATA frame
-                    if calm < 0:
-                        calm = self._calm(calm)
-                        if calm < 0:
-                            h2_from = pos
-                            flooded = True
-                            break
-                self._take(stream, view[pos + 10 : frame_end - pad], length)
-                pos = h2_from = frame_end
+            if head & 0xFF == DATA:
+                pos = self._data(r, pos, end, length, flags, stream_id)
             else:
-                # A run of this stream's frames: one delivery, one copy.
-                pieces = [view[pos + 9 : frame_end]]
-                flow = length
-                pos = frame_end
-                if not length and not flags & END_STREAM:
-                    calm -= 1  # an empty DATA frame: nothing but work (see CALM_FRAMES)
-                while not flags & END_STREAM and pos + 9 <= end and calm >= 0:
-                    head, next_flags, next_id = unpack(data, pos)
-                    length = head >> 8
-                    if (
-                        head & 0xFF != DATA
-                        or next_id & 0x7FFFFFFF != stream_id
-                        or next_flags & PADDED
-                        or pos + 9 + length > end
-                    ):
-                        break
-                    pieces.append(view[pos + 9 : pos + 9 + length])
-                    flow += length
-                    flags = next_flags
-                    pos += 9 + length
-                    if not length and not flags & END_STREAM:
-                        calm -= 1
-                if flow >= LEND and stream.whole and not lent:
-                    lent = self._take(stream, pieces, flow, lend=True)
-                else:
-                    self._take(stream, pieces, flow)
-                h2_from = pos
-            if flags & END_STREAM and stream_id in streams:
-                at = opened.pop(stream_id, -1)
-                if at >= 0:
-                    moved.append(at)
-                elif parts:  # frames for h2 before it in this read: h2 sees them in order
-                    parts.append(EMPTY_END % stream_id.to_bytes(4, "big"))
-                elif not self._end_stream(stream_id):
-                    return
-            if calm < 0:  # empty DATA frames in that run (never with END_STREAM)
-                calm = self._calm(calm)
-                if calm < 0:
-                    flooded = True
-                    break
-        self.calm_left = calm
-        if h2_from < pos:
-            parts.append((h2_from, pos))
-        feed = assemble(data, parts, moved) if parts else None
-        if flooded:  # the frames before the flood's, in wire order, then ENHANCE_YOUR_CALM
+                pos = self._other(r, pos, end, head, flags, stream_id)
+            if pos < 0:
+                return  # the connection failed
+            if r.stop:
+                break
+        self.calm_left = r.calm
+        self._end_read(r, pos, end)
+
+    def _other(
+        self, r: ReadPass, pos: int, end: int, head: int, flags: int, stream_id: int
+    ) -> int:
+        """Handle a frame that is not DATA; return where the read goes on (-1: it failed)."""
+        length = head >> 8
+        kind = head & 0xFF
+        frame_end = pos + 9 + length
+        if kind in BLOCK_FRAMES:
+            # A header block is bounded before it is buffered (RFC 9113 §10.5.1).
+            # Not decoding it loses the HPACK state: the connection ends (a
+            # decoded block over the limit fails its stream only: see OVERSIZED).
+            size = length + self.block if kind == CONTINUATION and self.block > 0 else length
+            if size > MAX_HEADER_LIST_SIZE:
+                self._connection_error(
+                    f"header block larger than {MAX_HEADER_LIST_SIZE} bytes"
+                    " (our SETTINGS_MAX_HEADER_LIST_SIZE)",
+                    h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
+                )
+                return -1
+        if frame_end > end:
+            r.stop = True
+            return pos
+        if kind != CONTINUATION or not length:
+            r.calm -= 1  # a head or a control frame (or an empty CONTINUATION)
+            if r.calm < 0 and not self._still_calm(r):
+                return pos
+        if kind == HEADERS:
+            return self._headers(r, pos, frame_end, flags, stream_id)
+        if kind == CONTINUATION and self.block >= 0:
+            if flags & END_HEADERS:  # a head, maybe begun in an earlier read
+                self.block = -1
+                r.opened.setdefault(stream_id & 0x7FFFFFFF, -2)  # -2: not here to peek
+            else:
+                self.block += length
+        elif kind == PUSH_PROMISE:
+            r.blocks = True
+            if not flags & END_HEADERS:
+                self.block = length
+                self.block_stream = stream_id & 0x7FFFFFFF
+        return frame_end
+
+    def _headers(self, r: ReadPass, pos: int, frame_end: int, flags: int, stream_id: int) -> int:
+        """Handle HEADERS: a final head in one frame is ours to decode, anything else h2's."""
+        if not stream_id & 1:  # RFC 9113 §5.1.1: we open odd ones, none promised
+            self._connection_error(
+                f"HEADERS on stream {stream_id & 0x7FFFFFFF}, which the client"
+                " did not open (no PUSH_PROMISE: we disable push)",
+                h2.errors.ErrorCodes.PROTOCOL_ERROR,
+            )
+            return -1
+        if (
+            not r.blocks
+            and flags & END_HEADERS
+            and not flags & (PADDED | PRIORITY)
+            and frame_end > pos + 9
+            and 0x88 <= r.data[pos + 9] <= 0x8E  # a final :status (see final_head)
+        ):
+            stream = self.streams.get(stream_id)
+            if stream is not None and stream.head is None:
+                # A response head in one frame: ours to decode (h2 spends tens
+                # of µs on one), in wire order with the frames h2 reads.
+                took = self._fast_head(stream, r.view[pos + 9 : frame_end], flags)
+                if took is None:
+                    return -1
+                if took:
+                    if r.h2_from < pos:
+                        r.parts.append((r.h2_from, pos))
+                    r.h2_from = frame_end
+                    return frame_end
+        r.blocks = True
+        if not flags & END_STREAM:
+            r.opened[stream_id & 0x7FFFFFFF] = pos
+        if not flags & END_HEADERS:
+            self.block = frame_end - pos - 9
+            self.block_stream = stream_id & 0x7FFFFFFF
+        return frame_end
+
+    def _data(
+        self, r: ReadPass, pos: int, end: int, length: int, flags: int, stream_id: int
+    ) -> int:
+        """Handle a DATA frame (and the run of its stream's that follow); return where to go on."""
+        if self.block >= 0:  # RFC 9113 §6.2, §6.10: only CONTINUATION until END_HEADERS
+            self._connection_error(
+                "DATA inside a header block", h2.errors.ErrorCodes.PROTOCOL_ERROR
+            )
+            return -1
+        frame_end = pos + 9 + length
+        stream_id &= 0x7FFFFFFF
+        stream = self.streams.get(stream_id)
+        if stream is not None and stream.head is None:
+            found = self._headless(r, pos, stream_id)
+            if found is False:
+                return -1
+            stream = found
+        if stream is None:
+            if frame_end > end:
+                r.stop = True
+                return pos
+            if length < _SMALL_DATA:
+                r.calm -= 1  # next to nothing, on a stream not ours (any more): work only
+                if r.calm < 0 and not self._still_calm(r):
+                    return pos
+            return frame_end  # h2's to judge (a stream we reset, or a bad peer)
+        if r.h2_from < pos:
+            r.parts.append((r.h2_from, pos))
+        if frame_end > end:  # cut by the end of the read
+            r.stop = True
+            if flags & PADDED:
+                r.h2_from = pos
+                return pos
+            taken = end - pos - 9
+            self.partial = (stream_id, length - taken, flags)
+            if taken:
+                self._take(stream, r.view[pos + 9 : end], taken)
+            r.h2_from = end
+            return end
+        if flags & PADDED:
+            pos = self._padded(r, stream, pos, length, flags)
+            if pos < 0 or r.stop:
+                return pos
+        else:
+            pos, flags = self._data_run(r, stream, pos, end, length, flags)
+        if flags & END_STREAM and stream_id in self.streams:
+            at = r.opened.pop(stream_id, -1)
+            if at >= 0:
+                r.moved.append(at)
+            elif r.parts:  # frames for h2 before it in this read: h2 sees them in order
+                r.parts.append(EMPTY_END % stream_id.to_bytes(4, "big"))
+            elif not self._end_stream(stream_id):
+                return -1
+        if r.calm < 0:  # empty DATA frames in that run (never with END_STREAM)
+            self._still_calm(r)
+        return pos
+
+    def _headless(self, r: ReadPass, pos: int, stream_id: int) -> H2Stream | Literal[False] | None:
+        """Return the stream of DATA at ``pos`` whose head we lack, once h2 read it (or None).
+
+        Body only after the final head (RFC 9113 §8.1). A HEADERS frame of
+        this read opening with an indexed final :status (nearly all
+        responses) is one; anything else h2 must read first. False: the
+        connection failed.
+        """
+        at = r.opened.get(stream_id, -1)
+        stream = self.streams.get(stream_id)
+        if at != -1 and (at < 0 or not final_head(r.data, at)):
+            if not self._feed_planned(r, pos):
+                return False
+            stream = self.streams.get(stream_id)
+            at = -1
+        if stream is not None and stream.head is None and at < 0:
+            self._stream_error(stream, RemoteProtocolError("DATA before the response head"))
+            return None
+        return stream
+
+    def _padded(self, r: ReadPass, stream: H2Stream, pos: int, length: int, flags: int) -> int:
+        """Take a padded DATA frame, whole in this read: its payload, less the padding."""
+        pad = r.data[pos + 9] if length else 0
+        if pad >= length:
+            self._protocol_error(ValueError("DATA padding longer than the frame"))
+            return -1
+        if pad + 1 == length and not flags & END_STREAM:
+            r.calm -= 1  # padding only: an empty DATA frame
+            if r.calm < 0 and not self._still_calm(r):
+                r.h2_from = pos
+                return pos
+        frame_end = pos + 9 + length
+        self._take(stream, r.view[pos + 10 : frame_end - pad], length)
+        r.h2_from = frame_end
+        return frame_end
+
+    def _data_run(
+        self, r: ReadPass, stream: H2Stream, pos: int, end: int, length: int, flags: int
+    ) -> tuple[int, int]:
+        """Take unpadded DATA frames of one stream in a row: one delivery, one copy.
+
+        Returns where the read goes on and the flags of the run's last frame.
+        """
+        data, view = r.data, r.view
+        unpack = frame_head
+        stream_id = stream.stream_id
+        pieces = [view[pos + 9 : pos + 9 + length]]
+        flow = length
+        pos += 9 + length
+        calm = r.calm
+        if not length and not flags & END_STREAM:
+            calm -= 1  # an empty DATA frame: nothing but work (see CALM_FRAMES)
+        while not flags & END_STREAM and pos + 9 <= end and calm >= 0:
+            head, next_flags, next_id = unpack(data, pos)
+            length = head >> 8
+            if (
+                head & 0xFF != DATA
+                or next_id & 0x7FFFFFFF != stream_id
+                or next_flags & PADDED
+                or pos + 9 + length > end
+            ):
+                break
+            pieces.append(view[pos + 9 : pos + 9 + length])
+            flow += length
+            flags = next_flags
+            pos += 9 + length
+            if not length and not flags & END_STREAM:
+                calm -= 1
+        r.calm = calm
+        if flow >= LEND and stream.whole and not r.lent:
+            r.lent = self._take(stream, pieces, flow, lend=True)
+        else:
+            self._take(stream, pieces, flow)
+        r.h2_from = pos
+        return pos, flags
+
+    def _still_calm(self, r: ReadPass) -> bool:
+        """Renew the control-frame allowance if due (see CALM_FRAMES); False: a flood."""
+        r.calm = self._calm(r.calm)
+        if r.calm < 0:
+            r.flooded = r.stop = True
+            return False
+        return True
+
+    def _feed_planned(self, r: ReadPass, pos: int) -> bool:
+        """Feed h2 what this read planned for it before ``pos`` (a head it must judge first)."""
+        if r.h2_from < pos:
+            r.parts.append((r.h2_from, pos))
+        if r.parts:
+            r.fed = True
+            if not self._feed_h2(assemble(r.data, r.parts, r.moved)):
+                return False
+            r.parts, r.moved, r.h2_from = [], [], pos
+        r.opened.clear()
+        return True
+
+    def _end_read(self, r: ReadPass, pos: int, end: int) -> None:
+        """End a read: feed h2 its part, keep what is incomplete, flush."""
+        data = r.data
+        if r.h2_from < pos:
+            r.parts.append((r.h2_from, pos))
+        feed = assemble(data, r.parts, r.moved) if r.parts else None
+        if r.flooded:  # the frames before the flood's, in wire order, then ENHANCE_YOUR_CALM
             if (feed is None or self._feed_h2(feed)) and not self.closed:
                 self._connection_error(
                     "a flood of frames that carry nothing (SETTINGS, PING, PRIORITY,"
@@ -613,7 +666,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
                     h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
                 )
             return
-        if lent:  # read on into another buffer, the rest of this one moved there
+        if r.lent:  # read on into another buffer, the rest of this one moved there
             self.rbuf = self.spare.pop() if self.spare else _read_buffer()
             self.rview = memoryview(self.rbuf)
             if pos < end:
@@ -628,7 +681,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             self.rview = memoryview(self.rbuf)
         if feed is not None and not self._feed_h2(feed):
             return
-        if self.raw_out or fed or feed is not None:
+        if self.raw_out or r.fed or feed is not None:
             # h2's answers (PING, SETTINGS ACK) and our window updates go out at
             # the end of this loop iteration, in one write with the requests its
             # callbacks start (a response ended here starts the next request).
@@ -758,8 +811,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         """
         if not self._take_window(flow):
             return False
-        stream.recv_window -= flow
-        if stream.recv_window < 0:
+        if not stream.window.take(flow):
             self._stream_error(
                 stream, RemoteProtocolError("the server overran the stream's window"), 3
             )
@@ -816,8 +868,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.spare.append(buffer)
 
     def _take_window(self, flow: int) -> bool:
-        self.recv_window -= flow
-        if self.recv_window < 0:
+        if not self.window.take(flow):
             self._protocol_error(ValueError("the server overran the connection window"))
             return False
         return True
@@ -1119,23 +1170,18 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         if self.closed:
             return
         self._return_window(size)
-        stream.consumed += size
-        if (
-            stream.consumed >= self.stream_window // 2
-            and stream.stream_id in self.streams
-            and (stream.expected is None or stream.received < stream.expected)
+        if stream.stream_id in self.streams and (
+            stream.expected is None or stream.received < stream.expected
         ):  # no update for a stream whose body is complete: it takes no more DATA
-            increment, stream.consumed = stream.consumed, 0
-            stream.recv_window += increment
-            self.raw_out.append(window_update(stream.stream_id, increment))
-            self.schedule_flush()
+            increment = stream.window.give_back(size)
+            if increment:
+                self.raw_out.append(window_update(stream.stream_id, increment))
+                self.schedule_flush()
 
     def _return_window(self, size: int) -> None:
         """Give ``size`` bytes of connection window back (sent once half of it is due)."""
-        self.conn_consumed += size
-        if self.conn_consumed >= self.connection_window // 2 and not self.closed:
-            increment, self.conn_consumed = self.conn_consumed, 0
-            self.recv_window += increment
+        increment = self.window.give_back(size)
+        if increment and not self.closed:
             self.raw_out.append(window_update(0, increment))
             self.schedule_flush()
 

@@ -65,8 +65,6 @@ def check_fields(
     status = -1
     length: int | None = None
     fields: list[tuple[bytes, bytes]] = []
-    name_ok = _FIELD_NAME.fullmatch
-    value_bad = _BAD_VALUE.search
     if good is None:
         good = set()  # nothing remembered
     for name, value in headers:
@@ -84,11 +82,7 @@ def check_fields(
             continue
         if name[:1] == b":":
             if name == OVERSIZED:
-                what = "response head" if head else "trailer section"
-                raise RemoteProtocolError(
-                    f"{what}: header list larger than {MAX_HEADER_LIST_SIZE} bytes"
-                    " (our SETTINGS_MAX_HEADER_LIST_SIZE)"
-                )
+                raise _oversized(head)
             if not head or name != b":status" or status >= 0 or fields:
                 raise RemoteProtocolError(f"misplaced or unknown pseudo-header {name!r}")
             if len(value) != 3 or not value.isdigit() or not b"100" <= value <= b"599":
@@ -96,18 +90,38 @@ def check_fields(
             status = int(value)
             continue
         field = (name, value)
-        if field not in good:
-            if name_ok(name) is None:
-                raise RemoteProtocolError(f"invalid field name {name!r}")
-            if value and value_bad(value) is not None:
-                raise RemoteProtocolError(f"invalid value for field {name.decode('latin-1')}")
-            if name in _CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
-                raise RemoteProtocolError(f"connection-specific field {name!r} in HTTP/2")
-            if len(name) + len(value) <= _GOOD_FIELD:
-                if len(good) >= _GOOD_ENTRIES:
-                    good.clear()
-                good.add(field)
+        if field not in good:  # not seen on this connection yet
+            _check_field(field, good)
         fields.append(field)
     if head and status < 0:
         raise RemoteProtocolError("response without :status")
     return status, fields, length
+
+
+def _check_field(field: tuple[bytes, bytes], good: set[tuple[bytes, bytes]]) -> None:
+    """Check a field's name and value (RFC 9113 §8.2, §8.2.2); add a small one to ``good``.
+
+    Raises:
+        RemoteProtocolError: the field is malformed or connection-specific.
+
+    """
+    name, value = field
+    if _FIELD_NAME.fullmatch(name) is None:
+        raise RemoteProtocolError(f"invalid field name {name!r}")
+    if value and _BAD_VALUE.search(value) is not None:
+        raise RemoteProtocolError(f"invalid value for field {name.decode('latin-1')}")
+    if name in _CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
+        raise RemoteProtocolError(f"connection-specific field {name!r} in HTTP/2")
+    if len(name) + len(value) <= _GOOD_FIELD:
+        if len(good) >= _GOOD_ENTRIES:
+            good.clear()
+        good.add(field)
+
+
+def _oversized(head: bool) -> RemoteProtocolError:
+    """The error for a block our decoder replaced by ``OVERSIZED`` (over our SETTINGS)."""
+    what = "response head" if head else "trailer section"
+    return RemoteProtocolError(
+        f"{what}: header list larger than {MAX_HEADER_LIST_SIZE} bytes"
+        " (our SETTINGS_MAX_HEADER_LIST_SIZE)"
+    )

@@ -28,6 +28,7 @@ __all__ = [
     "PRIORITY",
     "PUSH_PROMISE",
     "READ_BUFFER",
+    "ReadPass",
     "assemble",
     "final_head",
     "frame_head",
@@ -51,6 +52,52 @@ PRIORITY = 0x20
 frame_head = struct.Struct(">IBI").unpack_from  # length << 8 | type, flags, stream id
 _pack = struct.pack
 DEFAULT_WINDOW = 65535
+
+
+class ReadPass:
+    """One read's plan: which of its bytes go to h2, and what its frames changed.
+
+    ``parts``: ranges of ``data`` (and END_STREAM markers) for h2, in wire
+    order, up to ``h2_from``; ``opened``: streams whose HEADERS frame is in
+    this read and not fed to h2 yet (where it is; -2: a block ended by
+    CONTINUATION, its HEADERS in an earlier read); ``moved``: HEADERS frames
+    that get END_STREAM (their body was taken here whole); ``calm``: the
+    control-frame allowance left; ``blocks``: a header block of this read is
+    h2's, so later ones are too (HPACK order); ``lent``: a stream keeps views
+    of ``data``; ``fed``: h2 read frames of this read already; ``flooded``
+    and ``stop``: the read ends here.
+    """
+
+    __slots__ = (
+        "blocks",
+        "calm",
+        "data",
+        "fed",
+        "flooded",
+        "h2_from",
+        "lent",
+        "moved",
+        "opened",
+        "parts",
+        "stop",
+        "view",
+    )
+
+    def __init__(
+        self, data: bytearray, view: memoryview, start: int, calm: int, blocks: bool
+    ) -> None:
+        self.data = data
+        self.view = view
+        self.h2_from = start  # bytes from here on are h2's, up to the next DATA we take
+        self.calm = calm
+        self.blocks = blocks
+        self.parts: list[tuple[int, int] | bytes] = []
+        self.opened: dict[int, int] = {}
+        self.moved: list[int] = []
+        self.lent = False
+        self.fed = False
+        self.flooded = False
+        self.stop = False
 
 
 def assemble(

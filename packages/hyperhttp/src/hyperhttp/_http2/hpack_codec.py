@@ -191,18 +191,23 @@ class Decoder:
             return _STATIC[index - 1]
         position = index - _STATIC_LENGTH - 1
         if index <= 0 or position >= len(self._dynamic):
+            if index == 0:  # RFC 7541 §6.1 (a literal's name index 0 is never looked up)
+                raise HPACKDecodingError("indexed field with index 0")
             raise InvalidTableIndexError(f"no header table entry {index}")
         return self._dynamic[position]
 
     def _add(self, name: bytes, value: bytes) -> None:
         size = 32 + len(name) + len(value)
         if size > self.header_table_size:  # larger than the table: it just empties it
-            self._dynamic.clear()
-            self._dynamic_size = 0
+            self._empty()
             return
         self._dynamic.appendleft((name, value))
         self._dynamic_size += size
         self._shrink()
+
+    def _empty(self) -> None:
+        self._dynamic.clear()
+        self._dynamic_size = 0
 
     def _shrink(self) -> None:
         dynamic = self._dynamic
@@ -250,93 +255,93 @@ class Decoder:
             for entry in inserted:
                 self._add(*entry)
             return list(fields)
-        added: list[tuple[bytes, bytes]] = []
-        cacheable = len(data) <= _BLOCK_MEMO
-        headers: list[tuple[bytes, bytes]] = []
-        count = 0  # fields read, kept or not
-        size = 0
-        at = 0
         end = len(data)
+        at = self._update_size(data) if end and data[0] & 0xE0 == 0x20 else 0
+        cacheable = not at and end <= _BLOCK_MEMO  # until it reads a dynamic entry
+        added: list[tuple[bytes, bytes]] = []
+        headers: list[tuple[bytes, bytes]] = []
+        size = 0
         limit = self.max_header_list_size
         over = False  # the list is past the limit: decode on for the table, keep nothing
-        name: bytes | None
-        value: bytes | None
         while at < end:
             octet = data[at]
             if octet & 0x80:  # indexed field
                 index, at = decode_integer(data, at, 7)
-                if index == 0:
-                    raise HPACKDecodingError("indexed field with index 0")
-                if index > _STATIC_LENGTH:
-                    cacheable = False
                 field = self._field(index)
-            elif octet & 0x40:  # literal with incremental indexing
-                # Its value is needed if the list can hold it or the table can.
-                room = max(limit - size, self.header_table_size) - 32
-                index, at = decode_integer(data, at, 6)
-                if index:
-                    if index > _STATIC_LENGTH:
-                        cacheable = False
-                    name = self._field(index)[0]
-                else:
-                    name, at = self._read_string(data, at, room)
-                value, at = self._read_string(data, at, room - len(name or b""))
-                if name is None or value is None:  # larger than the table and the list
-                    self._dynamic.clear()  # what adding it does (RFC 7541 §4.4)
-                    self._dynamic_size = 0
-                    over = True
-                    count += 1
-                    continue
-                field = (name, value)
-                self._add(name, value)
-                added.append(field)
-            elif octet & 0x20:  # dynamic table size update
-                if count:
+            else:  # literal with incremental indexing (01), without (0000), never indexed (0001)
+                indexing = octet & 0x40
+                if indexing:  # its value is needed if the list can hold it or the table can
+                    room = max(limit - size, self.header_table_size) - 32
+                    index, at = decode_integer(data, at, 6)
+                elif octet & 0x20:  # size updates only open a block (RFC 7541 §4.2)
                     raise HPACKDecodingError("table size update after a header field")
-                cacheable = False
-                new_size, at = decode_integer(data, at, 5)
-                if new_size > self.max_allowed_table_size:
-                    raise InvalidTableSizeError("table size update above our limit")
-                self.header_table_size = new_size
-                self._shrink()
-                continue
-            else:  # literal without indexing (0000) or never indexed (0001)
-                room = limit - size - 32
-                index, at = decode_integer(data, at, 4)
-                if index:
-                    if index > _STATIC_LENGTH:
-                        cacheable = False
-                    name = self._field(index)[0]
                 else:
+                    room = limit - size - 32
+                    index, at = decode_integer(data, at, 4)
+                if not index:  # a new name
                     name, at = self._read_string(data, at, room)
+                else:
+                    name = self._field(index)[0]
                 value, at = self._read_string(data, at, room - len(name or b""))
-                if name is None or value is None:
+                if name is None or value is None:  # fits neither the list nor, indexed, the table
+                    if indexing:
+                        self._empty()  # what adding it does (RFC 7541 §4.4)
                     over = True
-                    count += 1
                     continue
                 field = (name, value)
-            count += 1
-            if over:
-                continue
-            size += 32 + len(field[0]) + len(field[1])
-            if size > limit:
-                over = True
-                headers = []
-                continue
-            headers.append(field)
-        if self.header_table_size > self.max_allowed_table_size:
-            raise InvalidTableSizeError("the peer did not shrink its table to our limit")
-        if over:
-            if self.oversized is None:
-                raise OversizedHeaderListError(f"header list larger than {limit} bytes")
-            return [self.oversized]
+                if indexing:
+                    self._add(name, value)
+                    added.append(field)
+            if index > _STATIC_LENGTH:
+                cacheable = False
+            if not over:
+                size += 32 + len(field[0]) + len(field[1])
+                headers.append(field)
+                if size > limit:
+                    over = True
+                    headers = []
+        if over or self.header_table_size > self.max_allowed_table_size:
+            return self._refuse()
         rename = self.rename
         if rename:
             headers = [(rename.get(n, n), v) for n, v in headers]
-        if cacheable:
-            blocks = self._blocks
-            if len(blocks) >= _BLOCK_MEMO_ENTRIES:
-                blocks.clear()
-            blocks[data] = (headers, added)
-            return list(headers)
-        return headers
+        return self._remember(data, headers, added) if cacheable else headers
+
+    def _update_size(self, data: bytes) -> int:
+        """Apply the dynamic table size updates that open a block; return where they end.
+
+        RFC 7541 §4.2, §6.3: at most the size our SETTINGS allow.
+        """
+        at = 0
+        while at < len(data) and data[at] & 0xE0 == 0x20:
+            new_size, at = decode_integer(data, at, 5)
+            if new_size > self.max_allowed_table_size:
+                raise InvalidTableSizeError("table size update above our limit")
+            self.header_table_size = new_size
+            self._shrink()
+        return at
+
+    def _refuse(self) -> list[tuple[bytes, bytes]]:
+        """End a block that left the table above our limit, or whose list is over the limit.
+
+        The first raises; the second decodes to the ``oversized`` marker, or raises without one.
+        """
+        if self.header_table_size > self.max_allowed_table_size:
+            raise InvalidTableSizeError("the peer did not shrink its table to our limit")
+        if self.oversized is None:
+            limit = self.max_header_list_size
+            raise OversizedHeaderListError(f"header list larger than {limit} bytes")
+        return [self.oversized]
+
+    def _remember(
+        self,
+        data: bytes,
+        headers: list[tuple[bytes, bytes]],
+        added: list[tuple[bytes, bytes]],
+    ) -> list[tuple[bytes, bytes]]:
+        """Memoise a block that decodes the same whatever the table holds; return a copy."""
+        blocks = self._blocks
+        if len(blocks) >= _BLOCK_MEMO_ENTRIES:
+            blocks.clear()
+        blocks[data] = (headers, added)
+        return list(headers)

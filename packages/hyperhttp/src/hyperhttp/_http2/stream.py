@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from hyperhttp._conn import BodyBuffer
 from hyperhttp._exceptions import RemoteProtocolError
 
+from .flow import ReceiveWindow
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
@@ -65,16 +67,15 @@ class H2Stream(BodyBuffer):
 
     __slots__ = (
         "conn",
-        "consumed",
         "expected",
         "head_only",
         "heads_before",
         "lent",
         "received_frames",
-        "recv_window",
         "sent_end",
         "stream_id",
         "unacked",
+        "window",
     )
 
     def __init__(
@@ -86,8 +87,7 @@ class H2Stream(BodyBuffer):
         self.received_frames = 0
         self.unacked = 0  # flow-controlled bytes received and not yet handed back
         self.sent_end = False  # our side of the stream is closed (request fully sent)
-        self.recv_window = conn.stream_window  # what the server may still send
-        self.consumed = 0  # taken by the reader, not yet handed back as window
+        self.window = ReceiveWindow(conn.stream_window)  # the stream's level (see flow)
         self.expected: int | None = None  # the declared Content-Length
         self.head_only = False  # a HEAD request: no body whatever the length says
         self.heads_before = conn.heads  # responses the connection had when this one opened
