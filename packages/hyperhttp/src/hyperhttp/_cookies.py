@@ -240,6 +240,41 @@ def _canonical_domain(domain: str) -> str | None:
     return domain
 
 
+def _cookie_domain(domain_attribute: str | None, host: str) -> tuple[str, bool] | None:
+    """RFC 6265 §5.3 steps 4-6: the domain a cookie from ``host`` is stored under.
+
+    Returns:
+        ``(domain, host_only)``: the canonical Domain attribute and False, or
+        ``host`` and True without one; None when the cookie is to be ignored.
+
+    """
+    if not domain_attribute:
+        return host, True
+    domain = _canonical_domain(domain_attribute)
+    if domain is None:
+        return None
+    # §5.3 step 5 without a public suffix list: a single label ("com",
+    # and "com." too, or evil.com. could set cookies for victim.com.)
+    # only when it is the host itself; otherwise §5.1.3 domain-match.
+    if domain != host and (_one_label(domain) or not domain_matches(host, domain)):
+        return None
+    return domain, False
+
+
+def _prefixes_allow(name: str, secure: bool, host_only: bool, path: str) -> bool:
+    """RFC 6265bis §4.1.3: whether the cookie name prefixes let this cookie be stored.
+
+    ``__Secure-`` needs the Secure attribute; ``__Host-`` needs Secure, no
+    Domain attribute (host-only) and the path "/".
+    """
+    prefix = name[:9].lower()
+    if prefix.startswith("__secure-"):
+        return secure
+    if prefix.startswith("__host-"):
+        return secure and host_only and path == "/"
+    return True
+
+
 # ---------------------------------------------------------------- parsing
 
 
@@ -676,22 +711,12 @@ class Cookies(MutableMapping[str, str]):
 
     def _accept(self, url: URL, parsed: _SetCookie, now: float) -> None:
         """RFC 6265 §5.3: judge one parsed Set-Cookie line, then store or delete."""
-        host = url.host
         secure_request = url.scheme == "https"
         # Steps 4-6: Domain.
-        if parsed.domain:
-            domain = _canonical_domain(parsed.domain)
-            if domain is None:
-                return
-            # §5.3 step 5 without a public suffix list: a single label ("com",
-            # and "com." too, or evil.com. could set cookies for victim.com.)
-            # only when it is the host itself; otherwise §5.1.3 domain-match.
-            if domain != host and (_one_label(domain) or not domain_matches(host, domain)):
-                return
-            host_only = False
-        else:
-            domain = host
-            host_only = True
+        stored_under = _cookie_domain(parsed.domain, url.host)
+        if stored_under is None:
+            return
+        domain, host_only = stored_under
         # Step 7: Path.
         path = default_path(url.path) if parsed.path is None else parsed.path
         # Step 8 and RFC 6265bis §5.7: only a secure origin sets a Secure cookie.
@@ -699,10 +724,7 @@ class Cookies(MutableMapping[str, str]):
             return
         name = parsed.name
         # RFC 6265bis §4.1.3: the cookie name prefixes.
-        prefix = name[:9].lower()
-        if prefix.startswith("__secure-") and not parsed.secure:
-            return
-        if prefix.startswith("__host-") and not (parsed.secure and host_only and path == "/"):
+        if not _prefixes_allow(name, parsed.secure, host_only, path):
             return
         # RFC 6265bis §5.7 step 16: an insecure origin can't shadow a Secure cookie.
         if (

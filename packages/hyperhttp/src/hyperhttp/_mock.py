@@ -172,77 +172,9 @@ class MockResponse:
         http_version: str = "HTTP/1.1",
         reason_phrase: str | None = None,
     ) -> None:
-        given_status: object = status_code  # checked at run time: tests are not all typed
-        if isinstance(given_status, bool) or not isinstance(given_status, int):
-            raise TypeError(f"status_code must be an int, not {type(given_status).__name__}")
-        if not 100 <= status_code <= 599:
-            raise ValueError(f"status_code must be from 100 to 599, not {status_code}")
-        if http_version not in HTTP_VERSIONS:
-            raise ValueError(
-                f"http_version must be one of {sorted(HTTP_VERSIONS)}, not {http_version!r}"
-            )
-        if reason_phrase is not None and (
-            not isinstance(reason_phrase, str) or _BAD_VALUE.search(reason_phrase.encode())
-        ):
-            raise ValueError(f"reason_phrase must be a str without CR/LF/NUL: {reason_phrase!r}")
-
-        bodies = [
-            name
-            for name, present in (
-                ("content", content is not None),
-                ("json", json is not _UNSET),
-                ("text", text is not None),
-            )
-            if present
-        ]
-        if len(bodies) > 1:
-            raise TypeError(f"pass at most one of content=, json= and text=, not {bodies}")
-        body = b""
-        content_type: bytes | None = None
-        given_content: object = content
-        given_text: object = text
-        if given_content is not None:
-            if isinstance(given_content, str):
-                body = given_content.encode("utf-8")
-            elif isinstance(given_content, bytes | bytearray | memoryview):
-                body = bytes(given_content)
-            else:
-                raise TypeError(f"content must be bytes or str, not {type(given_content).__name__}")
-        elif json is not _UNSET:
-            # Compact, and strict: NaN and Infinity are not JSON (RFC 8259 §6).
-            text_body = _json.dumps(
-                json, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            )
-            body = text_body.encode("utf-8")
-            content_type = b"application/json"
-        elif given_text is not None:
-            if not isinstance(given_text, str):
-                raise TypeError(f"text must be a str, not {type(given_text).__name__}")
-            body = given_text.encode("utf-8")
-            content_type = b"text/plain; charset=utf-8"
-
-        fields = _raw_fields(headers)
-        names = {name for name, _ in fields}
-        bodiless = status_code < 200 or status_code in _NO_CONTENT
-        if bodiless and body:
-            raise ValueError(f"a {status_code} response has no content (RFC 9110 §6.4.1)")
-        if content_type is not None and b"content-type" not in names:
-            fields.append((b"content-type", content_type))
-        if b"transfer-encoding" in names:
-            if b"content-length" in names:  # RFC 9112 §6.2
-                raise ValueError("Content-Length and Transfer-Encoding must not both be given")
-        elif b"content-length" in names:
-            for name, value in fields:
-                # An empty body may carry the length of what it stands for (a
-                # HEAD response, a 304); a body must match its length.
-                if name == b"content-length" and body and value.strip() != b"%d" % len(body):
-                    raise ValueError(
-                        f"Content-Length {value.decode('latin-1')} but the body has"
-                        f" {len(body)} bytes"
-                    )
-        elif not bodiless:
-            fields.append((b"content-length", b"%d" % len(body)))
-
+        _check_status_line(status_code, http_version, reason_phrase)
+        body, content_type = _encode_body(content, json, text)
+        fields = _framed_fields(headers, status_code, body, content_type)
         self.status_code = status_code
         self.headers = fields
         self.content = body
@@ -294,6 +226,104 @@ Handler: TypeAlias = Callable[[Request], MockResponse | Awaitable[MockResponse]]
 Answer: TypeAlias = MockResponse | BaseException | type[BaseException] | Handler
 # A route: (method or None, origin or None, path, query or None).
 _RouteKey: TypeAlias = tuple[str | None, tuple[str, str, int] | None, str, str | None]
+
+
+def _check_status_line(status_code: int, http_version: str, reason_phrase: str | None) -> None:
+    """Refuse a status code, HTTP version or reason phrase a status line could not carry."""
+    given_status: object = status_code  # checked at run time: tests are not all typed
+    if isinstance(given_status, bool) or not isinstance(given_status, int):
+        raise TypeError(f"status_code must be an int, not {type(given_status).__name__}")
+    if not 100 <= status_code <= 599:
+        raise ValueError(f"status_code must be from 100 to 599, not {status_code}")
+    if http_version not in HTTP_VERSIONS:
+        raise ValueError(
+            f"http_version must be one of {sorted(HTTP_VERSIONS)}, not {http_version!r}"
+        )
+    if reason_phrase is not None and (
+        not isinstance(reason_phrase, str) or _BAD_VALUE.search(reason_phrase.encode())
+    ):
+        raise ValueError(f"reason_phrase must be a str without CR/LF/NUL: {reason_phrase!r}")
+
+
+def _encode_body(
+    content: bytes | str | None, json: Any, text: str | None
+) -> tuple[bytes, bytes | None]:
+    """Return the raw body given as ``content``, ``json`` or ``text``, and its Content-Type.
+
+    The Content-Type is the default for ``json`` and ``text`` bodies, None for
+    ``content`` and for no body at all (an empty body).
+
+    Raises:
+        TypeError: more than one body is given, or one of the wrong type.
+        ValueError: ``json`` holds NaN or an infinity.
+
+    """
+    bodies = [
+        name
+        for name, present in (
+            ("content", content is not None),
+            ("json", json is not _UNSET),
+            ("text", text is not None),
+        )
+        if present
+    ]
+    if len(bodies) > 1:
+        raise TypeError(f"pass at most one of content=, json= and text=, not {bodies}")
+    given_content: object = content
+    given_text: object = text
+    if given_content is not None:
+        if isinstance(given_content, str):
+            return given_content.encode("utf-8"), None
+        if isinstance(given_content, bytes | bytearray | memoryview):
+            return bytes(given_content), None
+        raise TypeError(f"content must be bytes or str, not {type(given_content).__name__}")
+    if json is not _UNSET:
+        # Compact, and strict: NaN and Infinity are not JSON (RFC 8259 §6).
+        text_body = _json.dumps(json, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text_body.encode("utf-8"), b"application/json"
+    if given_text is not None:
+        if not isinstance(given_text, str):
+            raise TypeError(f"text must be a str, not {type(given_text).__name__}")
+        return given_text.encode("utf-8"), b"text/plain; charset=utf-8"
+    return b"", None
+
+
+def _framed_fields(
+    headers: Mapping[str, str] | list[tuple[str, str]] | None,
+    status_code: int,
+    body: bytes,
+    content_type: bytes | None,
+) -> list[tuple[bytes, bytes]]:
+    """Return the raw header fields, with Content-Type and Content-Length added when due.
+
+    Raises:
+        TypeError: ``headers`` is no mapping or list of pairs.
+        ValueError: a field that is no valid HTTP field, a body on a
+            1xx/204/304, both framing fields, or a Content-Length that
+            contradicts the body.
+
+    """
+    fields = _raw_fields(headers)
+    names = {name for name, _ in fields}
+    bodiless = status_code < 200 or status_code in _NO_CONTENT
+    if bodiless and body:
+        raise ValueError(f"a {status_code} response has no content (RFC 9110 §6.4.1)")
+    if content_type is not None and b"content-type" not in names:
+        fields.append((b"content-type", content_type))
+    if b"transfer-encoding" in names:
+        if b"content-length" in names:  # RFC 9112 §6.2
+            raise ValueError("Content-Length and Transfer-Encoding must not both be given")
+    elif b"content-length" in names:
+        for name, value in fields:
+            # An empty body may carry the length of what it stands for (a
+            # HEAD response, a 304); a body must match its length.
+            if name == b"content-length" and body and value.strip() != b"%d" % len(body):
+                raise ValueError(
+                    f"Content-Length {value.decode('latin-1')} but the body has {len(body)} bytes"
+                )
+    elif not bodiless:
+        fields.append((b"content-length", b"%d" % len(body)))
+    return fields
 
 
 def _raw_fields(headers: object) -> list[tuple[bytes, bytes]]:

@@ -126,42 +126,13 @@ class Proxy:
             raise InvalidURL("empty proxy URL")
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
             raise InvalidURL("control characters in the proxy URL")
-        match = _SCHEME.match(text)
-        if match is not None and match.group(1).lower() != "http":
-            raise InvalidURL(
-                f"unsupported proxy scheme {match.group(1).lower()!r} (http:// proxies only)"
-            )
-        # Split the userinfo off here (RFC 3986 §3.2: it ends at the last "@" of
-        # the authority), so parse_url never sees the password: its messages
-        # quote the URL, and it caches what it parsed.
-        rest = text[match.end() :] if match is not None else text
-        ends = [i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i != -1]
-        authority = rest[: min(ends)] if ends else rest
-        userinfo, _, hostport = authority.rpartition("@")
-        if "@" in rest[len(authority) :]:
-            raise InvalidURL(
-                f"invalid proxy URL {redact(text)!r}: percent-encode '/', '?', '#' and '@'"
-                " in the user name and password"
-            )
+        userinfo, hostport = _split_userinfo(_after_scheme(text), text)
         try:
             url = parse_url(f"http://{hostport}")
         except InvalidURL as exc:
             raise InvalidURL(f"invalid proxy URL {redact(text)!r}: {exc}") from None
-        auth_header: bytes | None = None
-        username = ""
-        display = f"http://{url.host_header.decode('ascii')}"
-        raw_user, _, raw_password = userinfo.partition(":")
-        if raw_user or raw_password:
-            user = unquote_to_bytes(raw_user)  # UTF-8 for non-ASCII text
-            if b":" in user:
-                raise InvalidURL(
-                    f"proxy user name must not contain ':' (RFC 7617 §2): {redact(text)!r}"
-                )
-            auth_header = b"Basic " + base64.b64encode(user + b":" + unquote_to_bytes(raw_password))
-            username = user.decode("utf-8", "replace")
-            # the user as written, never the password
-            shown = f"{raw_user}:***@" if raw_password else f"{raw_user}@"
-            display = display.replace("://", "://" + shown, 1)
+        username, auth_header, shown = _credentials(userinfo, text)
+        display = f"http://{shown}{url.host_header.decode('ascii')}"
         return cls(url, username, auth_header, display)
 
     def __str__(self) -> str:
@@ -177,6 +148,56 @@ class Proxy:
 
     def __hash__(self) -> int:
         return hash((self.origin, self.auth_header))
+
+
+def _after_scheme(text: str) -> str:
+    """Return a proxy URL without its ``http://``; refuse any other scheme."""
+    match = _SCHEME.match(text)
+    if match is None:
+        return text  # a bare host:port means http://
+    scheme = match.group(1).lower()
+    if scheme != "http":
+        raise InvalidURL(f"unsupported proxy scheme {scheme!r} (http:// proxies only)")
+    return text[match.end() :]
+
+
+def _split_userinfo(rest: str, text: str) -> tuple[str, str]:
+    """Split the authority that starts ``rest`` into ``(userinfo, host and port)``.
+
+    ``rest`` is the proxy URL ``text`` without its scheme; ``text`` is quoted
+    (password hidden) in the error.
+    """
+    # Split the userinfo off here (RFC 3986 §3.2: it ends at the last "@" of
+    # the authority), so parse_url never sees the password: its messages
+    # quote the URL, and it caches what it parsed.
+    ends = [i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i != -1]
+    authority = rest[: min(ends)] if ends else rest
+    userinfo, _, hostport = authority.rpartition("@")
+    if "@" in rest[len(authority) :]:
+        raise InvalidURL(
+            f"invalid proxy URL {redact(text)!r}: percent-encode '/', '?', '#' and '@'"
+            " in the user name and password"
+        )
+    return userinfo, hostport
+
+
+def _credentials(userinfo: str, text: str) -> tuple[str, bytes | None, str]:
+    """Decode a proxy URL's userinfo into ``(username, auth_header, shown)``.
+
+    ``shown`` is the userinfo as :class:`Proxy` displays it, ``"user@"`` or
+    ``"user:***@"``: never the password. Without userinfo: ``("", None, "")``.
+    ``text`` is the proxy URL, quoted (password hidden) in the error.
+    """
+    raw_user, _, raw_password = userinfo.partition(":")
+    if not (raw_user or raw_password):
+        return "", None, ""
+    user = unquote_to_bytes(raw_user)  # UTF-8 for non-ASCII text
+    if b":" in user:
+        raise InvalidURL(f"proxy user name must not contain ':' (RFC 7617 §2): {redact(text)!r}")
+    auth_header = b"Basic " + base64.b64encode(user + b":" + unquote_to_bytes(raw_password))
+    # the user as written, never the password
+    shown = f"{raw_user}:***@" if raw_password else f"{raw_user}@"
+    return user.decode("utf-8", "replace"), auth_header, shown
 
 
 def _env(environ: Mapping[str, str], name: str, *, cgi_guard: bool = False) -> tuple[str, str]:

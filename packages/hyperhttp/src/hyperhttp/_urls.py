@@ -297,6 +297,21 @@ def _host(raw: str, url: str) -> str:
     return host
 
 
+def _scheme_error(scheme: str, url: str) -> InvalidURL:
+    """Return the error for a URL whose scheme (as written) is missing or not http(s)."""
+    if not scheme:
+        return InvalidURL(f"URL {redact(url)!r} has no scheme (http:// or https://)")
+    return InvalidURL(f"unsupported URL scheme {scheme!r} in {redact(url)!r}")
+
+
+def _authority_error(url: str) -> InvalidURL:
+    """Return the error for a URL with a backslash or a non-RFC 3986 userinfo in its authority."""
+    return InvalidURL(
+        f"invalid characters in the authority of URL {redact(url)!r} (RFC 3986 §3.2.1:"
+        " the userinfo holds unreserved, percent-encoded, sub-delims and ':' only)"
+    )
+
+
 _cache: dict[str, URL] = {}
 _CACHE_SIZE = 1024
 _CACHE_URL = 256  # longest URL text kept: the cache holds at most ~1 MiB
@@ -310,6 +325,7 @@ def parse_url(url: str | URL) -> URL:
         InvalidURL: unparseable, missing host, bad port, unsupported scheme.
 
     """
+    # Checks stay inline, only messages are built apart: a valid URL pays no extra call.
     if isinstance(url, URL):
         return url
     cached = _cache.get(url)
@@ -330,20 +346,15 @@ def parse_url(url: str | URL) -> URL:
         # urlsplit's own messages may quote the netloc: hide its password too
         raise InvalidURL(f"invalid URL {redact(url)!r}: {redact(str(exc))}") from None
     scheme = parts.scheme.lower()
-    if not scheme:
-        raise InvalidURL(f"URL {redact(url)!r} has no scheme (http:// or https://)")
     if scheme not in DEFAULT_PORTS:
-        raise InvalidURL(f"unsupported URL scheme {parts.scheme!r} in {redact(url)!r}")
+        raise _scheme_error(parts.scheme, url)
     netloc = parts.netloc
     userinfo, at, host_part = netloc.rpartition("@")
     # "\" is "/" to WHATWG parsers (browsers, Node, many allow-list checks):
     # "http://127.0.0.1\@evil/" is host 127.0.0.1 there, evil.invalid here.
     # Refused, as is any userinfo outside RFC 3986 §3.2.1, so both readings agree.
     if "\\" in netloc or (at and not _USERINFO.fullmatch(userinfo)):
-        raise InvalidURL(
-            f"invalid characters in the authority of URL {redact(url)!r} (RFC 3986 §3.2.1:"
-            " the userinfo holds unreserved, percent-encoded, sub-delims and ':' only)"
-        )
+        raise _authority_error(url)
     if host_part.startswith("[") != ("]" in host_part):
         raise InvalidURL(f"invalid bracketed host in URL {redact(url)!r}")
     if port is not None and not 1 <= port <= 65535:
@@ -358,14 +369,7 @@ def parse_url(url: str | URL) -> URL:
     if _NEEDS_QUERY_QUOTE.search(query):
         query = quote(query, safe=_QUERY_SAFE)
     result = _build(
-        scheme,
-        host,
-        port,
-        path,
-        query,
-        parts.fragment,
-        parts.username or "",
-        parts.password or "",
+        scheme, host, port, path, query, parts.fragment, parts.username or "", parts.password or ""
     )
     if len(url) <= _CACHE_URL:
         if len(_cache) >= _CACHE_SIZE:
