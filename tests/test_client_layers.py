@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import hyperhttp
 import pytest
-from hyperhttp._pipeline import SendOptions
+from hyperhttp._options import SendOptions
 
 from tests.servers.fixtures import ok_http11_server
 

@@ -42,7 +42,8 @@ from ._headers import Headers
 from ._hooks import Hooks
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW
 from ._mock import MockNetwork
-from ._pipeline import Pipeline, SendOptions
+from ._options import OPTION_NAMES, SendOptions, call_options, checked, client_options
+from ._pipeline import Pipeline
 from ._pool_transport import BodyLimits, PoolTransport
 from ._proxy import ProxySelector
 from ._resilience import check_breaker, check_policy
@@ -65,16 +66,6 @@ __all__ = ["Client"]
 
 
 _UNSET: Any = UNSET  # (one sentinel: request() hands json= on to build_request)
-#: The attributes a request's SendOptions are built from (see Client.__setattr__).
-_OPTIONS = frozenset(
-    {"timeout", "follow_redirects", "max_redirects", "retry", "circuit_breaker", "auth"}
-)
-_COERCE: dict[str, Callable[[Any], Any]] = {
-    "timeout": Timeout.coerce,
-    "retry": check_policy,
-    "circuit_breaker": check_breaker,
-    "auth": coerce_auth,
-}
 
 
 class Client:
@@ -370,18 +361,10 @@ class Client:
             & (circuit_breaker is _UNSET)
             & (auth is _UNSET)
         ):  # none given: the client's own options, built once (until one is set again)
-            options = self._options[1 if stream else 0] or self._own_options(stream)
+            options = self._options[1 if stream else 0] or client_options(self, stream)
         else:
-            options = SendOptions(
-                self.timeout if timeout is _UNSET else Timeout.coerce(timeout),
-                stream,
-                self.follow_redirects if follow_redirects is _UNSET else follow_redirects,
-                self.max_redirects,
-                self.retry if retry is _UNSET else check_policy(retry),
-                self.circuit_breaker
-                if circuit_breaker is _UNSET
-                else check_breaker(circuit_breaker),
-                self.auth if auth is _UNSET else coerce_auth(auth),
+            options = call_options(
+                self, stream, timeout, follow_redirects, retry, circuit_breaker, auth
             )
         timeouts = options.timeouts
         chain = self._pipeline.send(request, options)
@@ -397,24 +380,10 @@ class Client:
             drop_frame_locals(exc)
             raise
 
-    def _own_options(self, stream: bool) -> SendOptions:
-        options = SendOptions(
-            self.timeout,
-            bool(stream),
-            self.follow_redirects,
-            self.max_redirects,
-            self.retry,
-            self.circuit_breaker,
-            self.auth,
-        )
-        self._options[1 if stream else 0] = options
-        return options
-
     def __setattr__(self, name: str, value: Any) -> None:
         """Set an attribute; an option is checked (and coerced) as its argument would be."""
-        if name in _OPTIONS:
-            coerce = _COERCE.get(name)
-            object.__setattr__(self, name, value if coerce is None else coerce(value))
+        if name in OPTION_NAMES:
+            object.__setattr__(self, name, checked(name, value))
             object.__setattr__(self, "_options", [None, None])  # built from the old value
         else:
             object.__setattr__(self, name, value)

@@ -3,7 +3,7 @@
 Strategy
 --------
 ``Client.send`` resolves the per-request options into one frozen
-:class:`SendOptions` and hands the request to :meth:`Pipeline.send`. The
+``_options.SendOptions`` and hands the request to :meth:`Pipeline.send`. The
 layers, outermost first; each behaviour lives in the module named after it,
 the pipeline only composes them:
 
@@ -25,10 +25,10 @@ Hot path (no auth, no policy, no hooks): two coroutines, ``send`` and
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ._auth import Auth, BasicAuth, send_with_auth
+from ._auth import BasicAuth, send_with_auth
 from ._cookies import Cookies, with_cookies
 from ._exceptions import RemoteProtocolError
 from ._http2 import StreamRefused
@@ -41,31 +41,19 @@ if TYPE_CHECKING:
 
     import hyperhttp_resilience
 
-    from ._config import Timeout
     from ._encode import RequestEncoder
     from ._headers import Headers
     from ._hooks import Hooks
     from ._models import Request, Response
+    from ._options import SendOptions
     from ._pool_transport import Transport
     from ._tracing import Tracer
 
-__all__ = ["Pipeline", "SendOptions"]
+__all__ = ["Pipeline"]
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _MAX_REFUSED = 3  # HTTP/2 refusals in a row by connections that made no progress
 _MAX_REPLAYS = 100  # HTTP/2 refusals replayed per request, progress or not
-
-
-class SendOptions(NamedTuple):
-    """What one ``send`` call runs with: the client's settings and the call's overrides."""
-
-    timeouts: Timeout
-    stream: bool
-    follow_redirects: bool
-    max_redirects: int
-    retry: hyperhttp_resilience.RetryPolicy | None
-    circuit_breaker: hyperhttp_resilience.CircuitBreaker | None
-    auth: Auth | None
 
 
 class Pipeline:

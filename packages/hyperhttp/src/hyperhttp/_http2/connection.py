@@ -421,9 +421,7 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
         self.calm_left = r.calm
         self._end_read(r, pos, end)
 
-    def _other(
-        self, r: ReadPass, pos: int, end: int, head: int, flags: int, stream_id: int
-    ) -> int:
+    def _other(self, r: ReadPass, pos: int, end: int, head: int, flags: int, stream_id: int) -> int:
         """Handle a frame that is not DATA; return where the read goes on (-1: it failed)."""
         length = head >> 8
         kind = head & 0xFF

@@ -1,0 +1,95 @@
+"""The options one ``send`` runs with: the client's settings and the call's overrides.
+
+Strategy
+--------
+:class:`SendOptions` is frozen: the layers read it and never change it. A
+call that overrides nothing (the common case) runs with the client's own
+options, built once per ``stream`` value (:func:`client_options`) and built
+again only after one of :data:`OPTION_NAMES` is set on the client
+(``Client.__setattr__``, which checks the value as the argument would be:
+:func:`checked`). A call with overrides gets its own (:func:`call_options`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._auth import Auth, coerce_auth
+from ._build import UNSET
+from ._config import Timeout
+from ._resilience import check_breaker, check_policy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import hyperhttp_resilience
+
+    from ._auth import AuthTypes
+    from ._client import Client
+
+__all__ = ["OPTION_NAMES", "SendOptions", "call_options", "checked", "client_options"]
+
+#: The client attributes SendOptions are built from.
+OPTION_NAMES = frozenset(
+    {"timeout", "follow_redirects", "max_redirects", "retry", "circuit_breaker", "auth"}
+)
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "timeout": Timeout.coerce,
+    "retry": check_policy,
+    "circuit_breaker": check_breaker,
+    "auth": coerce_auth,
+}
+
+
+class SendOptions(NamedTuple):
+    """What one ``send`` call runs with: the client's settings and the call's overrides."""
+
+    timeouts: Timeout
+    stream: bool
+    follow_redirects: bool
+    max_redirects: int
+    retry: hyperhttp_resilience.RetryPolicy | None
+    circuit_breaker: hyperhttp_resilience.CircuitBreaker | None
+    auth: Auth | None
+
+
+def checked(name: str, value: Any) -> Any:
+    """Return ``value`` for the option ``name``, checked (and coerced) as its argument is."""
+    check = _CHECKS.get(name)
+    return value if check is None else check(value)
+
+
+def client_options(client: Client, stream: bool) -> SendOptions:
+    """Return the client's own options for ``stream``, keeping them for the next call."""
+    options = SendOptions(
+        client.timeout,
+        bool(stream),
+        client.follow_redirects,
+        client.max_redirects,
+        client.retry,
+        client.circuit_breaker,
+        client.auth,
+    )
+    client._options[1 if stream else 0] = options
+    return options
+
+
+def call_options(
+    client: Client,
+    stream: bool,
+    timeout: Timeout | float | None,
+    follow_redirects: bool,
+    retry: hyperhttp_resilience.RetryPolicy | None,
+    circuit_breaker: hyperhttp_resilience.CircuitBreaker | None,
+    auth: AuthTypes,
+) -> SendOptions:
+    """Return the options of a call that overrides some (``UNSET``: the client's)."""
+    return SendOptions(
+        client.timeout if timeout is UNSET else Timeout.coerce(timeout),
+        stream,
+        client.follow_redirects if follow_redirects is UNSET else follow_redirects,
+        client.max_redirects,
+        client.retry if retry is UNSET else check_policy(retry),
+        client.circuit_breaker if circuit_breaker is UNSET else check_breaker(circuit_breaker),
+        client.auth if auth is UNSET else coerce_auth(auth),
+    )
