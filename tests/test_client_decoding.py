@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
-import os
 import tracemalloc
 import zlib
 from typing import TYPE_CHECKING
@@ -30,7 +29,8 @@ import pytest_asyncio
 from aiohttp import web
 
 from tests.servers.fixtures import response
-from tests.servers.nginx_proc import http_preamble, launch, nginx_binary, stop_nginx
+from tests.servers.nginx import require_nginx
+from tests.servers.nginx_proc import http_preamble, launch, stop_nginx
 from tests.servers.routes import serve_routes
 
 if TYPE_CHECKING:
@@ -101,16 +101,9 @@ def _nginx_config(root: Path, port: int, cert: Path, key: Path) -> str:
 @pytest.fixture(scope="module")
 def gzip_nginx(tls: TLSSetup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Nginx with the configuration above; its https base URL."""
-    binary = nginx_binary()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed; .ci/run installs it (apt-get install nginx-light)")
-        pytest.skip("nginx is not installed (apt-get install nginx-light to run these tests)")
+    require_nginx()
     root = tmp_path_factory.mktemp("gzip-nginx")
-    cert = tls.ca.issue_cert("localhost", "127.0.0.1")
-    cert_path, key_path = root / "cert.pem", root / "key.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    cert.private_key_pem.write_to_path(str(key_path))
+    cert_path, key_path = tls.cert_files(root)
     (root / "temp").mkdir()
     for folder in ("text", "cached"):
         (root / "www" / folder).mkdir(parents=True)

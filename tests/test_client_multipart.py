@@ -22,6 +22,8 @@ import pytest_asyncio
 from aiohttp import BodyPartReader, web
 from hyperhttp._multipart import FileTypes, MultipartFile, encode_multipart
 
+from tests.servers.routes import serve_app
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
     from pathlib import Path
@@ -90,14 +92,8 @@ async def server() -> AsyncIterator[str]:
     app = web.Application(client_max_size=0)  # no cap: the 1 GiB upload streams through
     app.router.add_post("/upload", upload)
     app.router.add_post("/redirect", redirect)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app, access_log=None, shutdown_timeout=0.1) as url:
+        yield url
 
 
 def parts_of(response: hyperhttp.Response) -> list[Seen]:

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from tests.servers.fixtures import RawServer, Script, response
 from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
+from tests.servers.routes import TraceRecorder
 
 pytestmark = pytest.mark.asyncio
 
@@ -114,19 +115,6 @@ async def flaky() -> AsyncIterator[StartFlaky]:
             await runner.cleanup()
 
 
-class Events:
-    """A ``trace=`` callback keeping every event."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, name: str, info: dict[str, Any]) -> None:
-        self.seen.append((name, info))
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [info for seen, info in self.seen if seen == name]
-
-
 def fast(max_attempts: int = 3, **settings: Any) -> hyperhttp.RetryPolicy:
     """Return a policy with millisecond backoffs, so retried tests stay fast."""
     return hyperhttp.RetryPolicy(
@@ -193,7 +181,7 @@ async def test_retry_after_beyond_max_retry_after_gives_up(flaky: StartFlaky) ->
     """Retry-After: 1 with max_retry_after=0.5: the 503 is returned after one hit (no sleep)."""
     server = await flaky(failures=1, retry_after="1")
     policy = fast(max_attempts=5, max_retry_after=0.5)
-    events = Events()
+    events = TraceRecorder()
     async with hyperhttp.Client(retry=policy, trace=events) as client:
         r = await asyncio.wait_for(client.get(f"{server.url}/x"), GUARD)
     assert r.status_code == 503
@@ -205,7 +193,7 @@ async def test_retry_after_sets_the_delay(flaky: StartFlaky) -> None:
     """Retry-After: 0 is the wait chosen (not the backoff); without it, jitter within bounds."""
     server = await flaky(failures=1, retry_after="0")
     policy = hyperhttp.RetryPolicy(max_attempts=3, backoff_base=0.002, backoff_cap=0.004)
-    events = Events()
+    events = TraceRecorder()
     async with hyperhttp.Client(retry=policy, trace=events) as client:
         assert (await client.get(f"{server.url}/x")).status_code == 200
         server.failures, server.retry_after = 1, None
@@ -317,7 +305,7 @@ async def test_connect_errors_are_retried_for_any_method(method: str) -> None:
     """No listener: max_attempts connection attempts (POST too: nothing was sent), ConnectError."""
     port = dead_port()
     body = b"order" if method == "POST" else None
-    events = Events()
+    events = TraceRecorder()
     async with hyperhttp.Client(retry=fast(max_attempts=3), trace=events) as client:
         with pytest.raises(hyperhttp.ConnectError):
             await asyncio.wait_for(
@@ -426,7 +414,7 @@ async def test_breaker_counts_connect_errors() -> None:
     """Two refused connections open the circuit; the third call makes no connection attempt."""
     port = dead_port()
     breaker = hyperhttp.CircuitBreaker(failure_threshold=2, cooldown=60.0)
-    events = Events()
+    events = TraceRecorder()
     url = f"http://127.0.0.1:{port}/x"
     async with hyperhttp.Client(circuit_breaker=breaker, trace=events) as client:
         for _ in range(2):
@@ -477,7 +465,7 @@ async def test_breaker_is_failure_decides_what_counts() -> None:
     breaker = hyperhttp.CircuitBreaker(
         failure_threshold=1, cooldown=60.0, is_failure=only_server_errors
     )
-    events = Events()
+    events = TraceRecorder()
     url = f"http://127.0.0.1:{port}/x"
     async with hyperhttp.Client(circuit_breaker=breaker, trace=events) as client:
         for _ in range(3):
@@ -615,7 +603,7 @@ async def test_retry_and_breaker_trace_events(flaky: StartFlaky) -> None:
     """trace= hears each retry (url, attempt, delay, status) and each breaker transition."""
     server = await flaky(failures=FOREVER, retry_after="0")
     breaker = hyperhttp.CircuitBreaker(failure_threshold=2, cooldown=0.05)
-    events = Events()
+    events = TraceRecorder()
     url = f"{server.url}/x"
     async with hyperhttp.Client(
         retry=fast(max_attempts=5), circuit_breaker=breaker, trace=events
@@ -646,7 +634,7 @@ async def test_retry_trace_event_carries_the_error(raw_server: StartRaw) -> None
     holder: list[RawServer] = []
     server = await raw_server(_hang_up(1, "eof", holder))
     holder.append(server)
-    events = Events()
+    events = TraceRecorder()
     async with hyperhttp.Client(retry=fast(max_attempts=3), trace=events) as client:
         assert (await asyncio.wait_for(client.get(f"{server.url}/x"), GUARD)).status_code == 200
     (retry,) = events.named("retry")

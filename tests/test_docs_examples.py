@@ -27,6 +27,7 @@ from aiohttp import web
 from tests.servers.connect_proxy import ConnectProxy
 from tests.servers.fixtures import WebServer, _make_app
 from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
+from tests.servers.routes import serve_app
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -69,14 +70,10 @@ async def docs_server() -> AsyncIterator[str]:
     app = _make_app(server)
     app.router.add_route("*", "/redirect", _redirect)
     app.router.add_get("/cookies/set", _set_cookies)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(
+        app, access_log=None, shutdown_timeout=0.1, handler_cancellation=True
+    ) as url:
+        yield url
 
 
 async def test_there_are_examples_to_run() -> None:

@@ -62,7 +62,7 @@ from aiohttp import web
 
 from tests.servers.chaos import ChaosProxy, Fault, Profile
 from tests.servers.id_echo import EchoRecord, echo_app, expected_body, start_echo_nginx
-from tests.servers.nginx_proc import nginx_binary
+from tests.servers.nginx import require_nginx
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -351,13 +351,6 @@ async def _stop_app(runner: web.AppRunner) -> None:
     await asyncio.gather(*lingering, return_exceptions=True)
 
 
-def _need_nginx() -> None:
-    if nginx_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed; .ci/run installs it (apt-get install nginx-light)")
-        pytest.skip("nginx is not installed (apt-get install nginx-light to run these tests)")
-
-
 # ------------------------------------------------------------------ the suite
 
 
@@ -374,7 +367,7 @@ class Rig:
 async def rig(target: str, tls: TLSSetup, tmp_path: Path, **chaos: Any) -> AsyncIterator[Rig]:
     """Start the echo app (and nginx in front of it) and a chaos proxy for ``target``."""
     if target.startswith("nginx"):
-        _need_nginx()
+        require_nginx()
     record = EchoRecord()
     runner, app_port = await _start_app(record)
     nginx = None
@@ -383,10 +376,7 @@ async def rig(target: str, tls: TLSSetup, tmp_path: Path, **chaos: Any) -> Async
         if target == "aiohttp-h1":
             upstream, scheme = app_port, "http"
         else:
-            cert = tls.ca.issue_cert("localhost", "127.0.0.1")
-            cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-            cert.cert_chain_pems[0].write_to_path(str(cert_path))
-            cert.private_key_pem.write_to_path(str(key_path))
+            cert_path, key_path = tls.cert_files(tmp_path)
             nginx = start_echo_nginx(tmp_path, cert_path, key_path, app_port)
             if target == "nginx-h1":
                 upstream, scheme = nginx.plain_port, "http"

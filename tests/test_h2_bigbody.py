@@ -50,15 +50,6 @@ def _literal(name: bytes, value: bytes) -> bytes:
     return b"\x40" + bytes((len(name),)) + name + bytes((len(value),)) + value
 
 
-async def _requests(peer: HostilePeer, count: int) -> list[int]:
-    streams = []
-    for _ in range(count):
-        request = await peer.next_request()
-        assert request is not None, "no request came"
-        streams.append(request.stream_id)
-    return streams
-
-
 async def _run(
     script: Script, paths: list[str]
 ) -> tuple[list[hyperhttp.Response | BaseException], HostileServer]:
@@ -102,7 +93,7 @@ async def test_a_head_left_to_h2_is_decoded_before_a_later_one_in_the_same_read(
     added = _literal(b"x-token", b"abc")
 
     async def script(peer: HostilePeer) -> None:
-        one, two = await _requests(peer, 2)
+        one, two = await peer.next_streams(2)
         if first == "informational":  # 103 Early Hints, then the final head by the fast path
             wire = frame(HEADERS, END_HEADERS, one, b"\x08\x03103" + added)
             wire += frame(HEADERS, END_HEADERS, one, _STATUS_200)
@@ -136,7 +127,7 @@ async def test_a_head_decoded_by_the_connection_comes_before_a_later_one_for_h2(
     """The other order: the first head (the fast path) adds the field a later block refers to."""
 
     async def script(peer: HostilePeer) -> None:
-        one, two = await _requests(peer, 2)
+        one, two = await peer.next_streams(2)
         wire = frame(HEADERS, END_HEADERS, one, _STATUS_200 + _literal(b"x-token", b"abc"))
         if second == "padded":
             wire += frame(DATA, END_STREAM, one, b"one")
@@ -166,7 +157,7 @@ async def test_heads_with_end_stream_end_their_streams() -> None:
     """204 and an empty 200, each a single HEADERS frame with END_STREAM: done, reusable."""
 
     async def script(peer: HostilePeer) -> None:
-        one, two = await _requests(peer, 2)
+        one, two = await peer.next_streams(2)
         wire = frame(HEADERS, END_HEADERS | END_STREAM, one, _STATUS_204)
         wire += frame(HEADERS, END_HEADERS | END_STREAM, two, _STATUS_200 + b"\x0f\x0d\x010")
         await peer.send(wire)
@@ -186,7 +177,7 @@ async def test_a_head_that_does_not_decode_is_a_compression_error() -> None:
     """
 
     async def script(peer: HostilePeer) -> None:
-        (one,) = await _requests(peer, 1)
+        (one,) = await peer.next_streams(1)
         await peer.send(frame(HEADERS, END_HEADERS, one, _STATUS_200 + b"\xff\x20"))
         await peer.wait_for(lambda: peer.goaway is not None)
 
@@ -214,7 +205,7 @@ async def test_no_stream_window_update_once_the_declared_body_is_in(
     piece = 16 * 1024
 
     async def script(peer: HostilePeer) -> None:
-        (one,) = await _requests(peer, 1)
+        (one,) = await peer.next_streams(1)
         fields = _STATUS_200 + (b"\x0f\x0d\x071048576" if declared else b"")
         wire = frame(HEADERS, END_HEADERS, one, fields)
         for at in range(0, len(body), piece):
@@ -244,7 +235,7 @@ async def test_bodies_read_from_lent_buffers_are_exact() -> None:
 
     async def script(peer: HostilePeer) -> None:
         for _ in range(3):
-            streams = await _requests(peer, 4)
+            streams = await peer.next_streams(4)
             wire = b""
             for index, stream in enumerate(streams):
                 body = bodies[index]

@@ -34,10 +34,7 @@ def nginx5(tls: TLSSetup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     if nginx_binary() is None:
         pytest.fail("nginx is not installed (apt-get install nginx-light)")
     root = tmp_path_factory.mktemp("nginx5")
-    cert = tls.ca.issue_cert("localhost", "127.0.0.1")
-    cert_path, key_path = root / "cert.pem", root / "key.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    cert.private_key_pem.write_to_path(str(key_path))
+    cert_path, key_path = tls.cert_files(root)
     server = start_nginx(root, cert_path, key_path, keepalive_requests=5)
     try:
         yield server

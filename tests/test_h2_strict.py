@@ -18,6 +18,14 @@ from typing import TYPE_CHECKING
 import hyperhttp
 import pytest
 
+from tests.servers.h2_hostile import (
+    CONTINUATION,
+    END_HEADERS,
+    END_STREAM,
+    HEADERS,
+    PUSH_PROMISE,
+)
+from tests.servers.h2_hostile import frame as h2_frame
 from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
 
 if TYPE_CHECKING:
@@ -291,15 +299,6 @@ async def _fails_within_bounds(
     return gaps[0], peak
 
 
-def _frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
-    return (
-        len(payload).to_bytes(3, "big")
-        + bytes((kind, flags))
-        + stream_id.to_bytes(4, "big")
-        + payload
-    )
-
-
 @pytest.mark.parametrize("first", ["HEADERS", "PUSH_PROMISE"])
 @pytest.mark.parametrize(("size", "count"), [(1 << 20, 40), (60 * 1024, 63)])
 async def test_a_header_block_is_bounded_before_it_is_buffered(
@@ -315,12 +314,12 @@ async def test_a_header_block_is_bounded_before_it_is_buffered(
     def frames(request: ScriptedRequest) -> Iterator[bytes]:
         sid = request.stream_id
         if first == "HEADERS":
-            yield _frame(0x1, 0x0, sid, b"\x88" + b"\x00\x00" * 8000)
+            yield h2_frame(HEADERS, 0, sid, b"\x88" + b"\x00\x00" * 8000)
         else:  # a promised stream 2, then the block
-            yield _frame(0x5, 0x0, sid, b"\x00\x00\x00\x02" + b"\x00\x00" * 8000)
+            yield h2_frame(PUSH_PROMISE, 0, sid, b"\x00\x00\x00\x02" + b"\x00\x00" * 8000)
         for _ in range(count):
-            yield _frame(0x9, 0x0, sid, b"\x00" * size)
-        yield _frame(0x9, 0x4, sid, b"\x00\x00")
+            yield h2_frame(CONTINUATION, 0, sid, b"\x00" * size)
+        yield h2_frame(CONTINUATION, END_HEADERS, sid, b"\x00\x00")
 
     stall, peak = await _fails_within_bounds(frames, _REFUSED_BLOCK)
     assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB held for one header block"
@@ -386,7 +385,7 @@ async def test_a_huffman_string_decoding_past_the_limit_is_a_stream_error() -> N
             length >>= 7
         prefix.append(length)
         block = b"\x88\x00\x01x" + bytes(prefix) + huffman
-        return _frame(0x1, 0x5, request.stream_id, block)
+        return h2_frame(HEADERS, END_STREAM | END_HEADERS, request.stream_id, block)
 
     await _one_bad_head(fields)
 
@@ -422,8 +421,10 @@ async def test_a_head_in_continuation_frames_then_its_body(split: str) -> None:
         head = [(b":status", b"200"), (b"x-long", b"v" * 3000), (b"content-length", b"4")]
         block = conn.h2.encoder.encode(head)
         cut = 0 if split == "empty-headers-frame" else len(block) // 2
-        first = _frame(0x1, 0x0, sid, block[:cut])
-        rest = _frame(0x9, 0x4, sid, block[cut:]) + conn.data_frame(sid, b"body", end_stream=True)
+        first = h2_frame(HEADERS, 0, sid, block[:cut])
+        rest = h2_frame(CONTINUATION, END_HEADERS, sid, block[cut:]) + conn.data_frame(
+            sid, b"body", end_stream=True
+        )
         if split == "over-reads":
             conn.write(first)
             await asyncio.sleep(0.05)

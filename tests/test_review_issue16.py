@@ -443,11 +443,7 @@ async def test_h2_a_body_abandoned_while_lent_does_not_change_the_others() -> No
 
     async def script(peer: HostilePeer) -> None:
         for round_ in range(3):
-            streams = []
-            for _ in range(3):
-                request = await peer.next_request()
-                assert request is not None
-                streams.append(request.stream_id)
+            streams = await peer.next_streams(3)
             wire = b""
             for stream in streams:
                 wire += frame(HEADERS, END_HEADERS, stream, _STATUS_200)
@@ -519,15 +515,6 @@ async def _h2_run(
     return list(outcomes)
 
 
-async def _streams(peer: HostilePeer, count: int) -> list[int]:
-    streams = []
-    for _ in range(count):
-        request = await peer.next_request()
-        assert request is not None
-        streams.append(request.stream_id)
-    return streams
-
-
 def _run_frames(stream: int, body: bytes, *, end: bool) -> bytes:
     piece = 16 * 1024
     wire = b""
@@ -543,7 +530,7 @@ async def test_h2_trailers_after_a_lent_run_are_decoded_before_the_next_head() -
     other = b"second"
 
     async def script(peer: HostilePeer) -> None:
-        a, b = await _streams(peer, 2)
+        a, b = await peer.next_streams(2)
         await peer.send(frame(HEADERS, END_HEADERS, a, _STATUS_200))
         await asyncio.sleep(0.1)  # the reader waits for the body whole: its run is lent
         trailer = b"\x40\x09x-trailer\x02t1"  # literal, incremental indexing: entry 62
@@ -568,7 +555,7 @@ async def test_h2_a_stream_reset_in_the_middle_of_a_lent_run() -> None:
     body_b = _h2_body(3, 300_000)
 
     async def script(peer: HostilePeer) -> None:
-        a, b = await _streams(peer, 2)
+        a, b = await peer.next_streams(2)
         await peer.send(
             frame(HEADERS, END_HEADERS, a, _STATUS_200)
             + frame(HEADERS, END_HEADERS, b, _STATUS_200)
@@ -590,7 +577,7 @@ async def test_h2_goaway_between_lent_runs() -> None:
     bodies = [_h2_body(4, 600_000), _h2_body(5, 500_000)]
 
     async def script(peer: HostilePeer) -> None:
-        streams = await _streams(peer, 2)
+        streams = await peer.next_streams(2)
         await peer.send(b"".join(frame(HEADERS, END_HEADERS, s, _STATUS_200) for s in streams))
         await asyncio.sleep(0.1)
         halves = [
@@ -816,7 +803,7 @@ async def test_h2_a_lent_run_over_the_size_limit_or_the_content_length(limit: in
     declared = b"\x5c\x06200000"  # content-length: 200000 (literal, indexed name 28)
 
     async def script(peer: HostilePeer) -> None:
-        a, b, c = await _streams(peer, 3)
+        a, b, c = await peer.next_streams(3)
         heads = frame(HEADERS, END_HEADERS, a, _STATUS_200)
         heads += frame(HEADERS, END_HEADERS, b, _STATUS_200 + declared)
         heads += frame(HEADERS, END_HEADERS, c, _STATUS_200)

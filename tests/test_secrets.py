@@ -11,7 +11,7 @@ real value.
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import hyperhttp
 import pytest
@@ -20,7 +20,7 @@ from aiohttp import web
 from hyperhttp import URL, InvalidURL
 from hyperhttp._redirects import redirect_url
 
-from tests.servers.routes import serve_routes
+from tests.servers.routes import TraceRecorder, serve_routes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -38,14 +38,6 @@ def _assert_hidden(*shown: object) -> None:
 
 def _with_secret(url: str) -> str:
     return url.replace("://", f"://{USER}:{SECRET}@", 1)
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, name: str, info: dict[str, Any]) -> None:
-        self.events.append((name, info))
 
 
 async def _routes() -> list[web.RouteDef]:
@@ -148,7 +140,7 @@ async def server() -> AsyncIterator[str]:
 @pytest.mark.asyncio
 async def test_responses_errors_and_trace_never_show_the_password(server: str) -> None:
     """Drive each message and trace event with a password in the URL."""
-    trace = _Recorder()
+    trace = TraceRecorder()
     retry = hyperhttp.RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_cap=0.001)
     shown: list[object] = []
     async with hyperhttp.Client(trace=trace, retry=retry, max_redirects=2) as client:

@@ -29,6 +29,8 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.servers.routes import serve_app
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
@@ -263,12 +265,6 @@ def parse_params(text: str) -> dict[str, str]:
 async def serve_auth(**config: Any) -> AsyncIterator[AuthServer]:
     """Run an :class:`AuthServer` (``config`` sets its fields) on 127.0.0.1, port 0."""
     server = AuthServer(**config)
-    runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serve_app(server.app(), access_log=None, shutdown_timeout=0.1) as url:
+        server.url = url
         yield server
-    finally:
-        await runner.cleanup()

@@ -17,13 +17,16 @@ import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
 
 from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass
@@ -180,6 +183,18 @@ class TLSSetup:
     ca_path: str
     server_context: ssl.SSLContext
     ca: Any
+
+    def cert_files(self, folder: Path) -> tuple[Path, Path]:
+        """Issue a certificate for localhost and 127.0.0.1, written into ``folder``.
+
+        Return the paths of its chain and its key (cert.pem, key.pem), for a
+        server that reads them from files (nginx).
+        """
+        cert = self.ca.issue_cert("localhost", "127.0.0.1")
+        cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+        cert.cert_chain_pems[0].write_to_path(str(cert_path))
+        cert.private_key_pem.write_to_path(str(key_path))
+        return cert_path, key_path
 
 
 @pytest.fixture(scope="session")

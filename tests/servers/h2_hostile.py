@@ -232,6 +232,15 @@ class HostilePeer:
             return get.result()
         return None
 
+    async def next_streams(self, count: int) -> list[int]:
+        """Wait for the next ``count`` requests; return their stream ids (each must come)."""
+        streams = []
+        for _ in range(count):
+            request = await self.next_request()
+            assert request is not None, "no request came"
+            streams.append(request.stream_id)
+        return streams
+
     def stop_reading(self) -> None:
         """Stop reading from the client (what it sends piles up in the socket)."""
         self._reading.clear()

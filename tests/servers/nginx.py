@@ -19,18 +19,22 @@ if TYPE_CHECKING:
     from tests.servers.fixtures import TLSSetup
 
 
-@pytest.fixture(scope="session")
-def nginx(tls: TLSSetup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    """Serve /size/200, /size/10240 and /size/1048576 with nginx over TLS + HTTP/2."""
-    if nginx_binary() is None:
+def require_nginx() -> str:
+    """Return nginx's path; without it skip the test, or fail it under CI."""
+    binary = nginx_binary()
+    if binary is None:
         if os.environ.get("CI"):
             pytest.fail("nginx is not installed; .ci/run installs it (apt-get install nginx-light)")
         pytest.skip("nginx is not installed (apt-get install nginx-light to run these tests)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def nginx(tls: TLSSetup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    """Serve /size/200, /size/10240 and /size/1048576 with nginx over TLS + HTTP/2."""
+    require_nginx()
     root = tmp_path_factory.mktemp("nginx")
-    cert = tls.ca.issue_cert("localhost", "127.0.0.1")
-    cert_path, key_path = root / "cert.pem", root / "key.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    cert.private_key_pem.write_to_path(str(key_path))
+    cert_path, key_path = tls.cert_files(root)
     server = start_nginx(root, cert_path, key_path)
     try:
         yield server

@@ -1,8 +1,8 @@
 """Shared pieces of the client tests: an app on loopback that records, a trace recorder.
 
 ``serve_routes`` runs aiohttp routes on a loopback port and records what each
-request looked like; ``TraceRecorder`` is a ``trace=`` callback that keeps
-every event.
+request looked like (``serve_app`` runs any aiohttp app there);
+``TraceRecorder`` is a ``trace=`` callback that keeps every event.
 """
 
 from __future__ import annotations
@@ -42,12 +42,23 @@ async def serve_routes(routes: list[web.RouteDef]) -> AsyncIterator[tuple[str, S
 
     app = web.Application(middlewares=[record])
     app.add_routes(routes)
-    runner = web.AppRunner(app)
+    async with serve_app(app) as url:
+        yield url, seen
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: web.Application, **runner_options: Any) -> AsyncIterator[str]:
+    """Serve ``app`` on a loopback port; yield its base URL.
+
+    ``runner_options`` go to its ``web.AppRunner`` (``access_log=None``,
+    ``shutdown_timeout=0.1``, ``handler_cancellation=True``...).
+    """
+    runner = web.AppRunner(app, **runner_options)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
 
@@ -65,7 +76,11 @@ class TraceRecorder:
         """Return the event names, in order."""
         return [name for name, _ in self.events]
 
+    def named(self, name: str) -> list[dict[str, Any]]:
+        """Return the infos of the events called ``name``, in order."""
+        return [info for n, info in self.events if n == name]
+
     def one(self, name: str) -> dict[str, Any]:
         """Return the info of the only event called ``name``."""
-        (info,) = [info for n, info in self.events if n == name]
+        (info,) = self.named(name)
         return info

@@ -1,7 +1,10 @@
 """Every async test runs on asyncio's loop and on uvloop; hygiene fixtures fail leaks.
 
 A test fails if it leaves tasks, timer handles (checked on asyncio's loop,
-which lists them) or threads behind.
+which lists them) or threads behind. The fakes the test modules share live in
+_pool_fakes.py, imported as a top-level module: ``--import-mode=importlib``
+puts no test folder on ``sys.path``, so this conftest puts this one there (for
+the workspace's run from the repository root and for this package's own).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,6 +20,10 @@ import pytest_asyncio
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.append(_HERE)
 
 
 def pytest_asyncio_loop_factories(

@@ -1,7 +1,8 @@
 """The asyncio pool: reuse, caps, fairness, and every race around cancellation.
 
 The pool never does I/O itself: connections come from an injected ``connect``,
-so a fake connection (settable capacity and usability) is the real peer here.
+so a fake connection (settable capacity and usability) is the real peer here
+(the fakes live in _pool_fakes.py, shared with the other test modules).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
+from _pool_fakes import Connector, FakeConnection, FakePool, settle
 
 from hyperhttp_pool import Pool, PoolClosed, PoolStats, PoolTimeout
 
@@ -19,57 +21,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.asyncio
 
 
-class FakeConnection:
-    """A connection the pool can manage: capacity, usability and close are settable."""
-
-    def __init__(self, key: str, number: int, capacity: int = 1) -> None:
-        self.key = key
-        self.number = number
-        self.capacity = capacity
-        self.usable = True
-        self.closed = False
-
-    def is_usable(self) -> bool:
-        return self.usable and not self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def __repr__(self) -> str:
-        return f"<FakeConnection {self.key}#{self.number}>"
-
-
-class Connector:
-    """An injected connect function: counts opens, can fail, block, or set capacity."""
-
-    def __init__(self) -> None:
-        self.opened: list[FakeConnection] = []
-        self.capacity = 1
-        self.failures: list[BaseException] = []
-        self.gate: asyncio.Event | None = None  # when set, connects wait for it
-        self.started = 0
-        self.most_open = 0
-
-    async def __call__(self, key: str) -> FakeConnection:
-        self.started += 1
-        if self.gate is not None:
-            await self.gate.wait()
-        else:
-            await asyncio.sleep(0)
-        if self.failures:
-            raise self.failures.pop(0)
-        connection = FakeConnection(key, len(self.opened), self.capacity)
-        self.opened.append(connection)
-        self.most_open = max(self.most_open, len(self.open_now()))
-        return connection
-
-    def open_now(self) -> list[FakeConnection]:
-        return [c for c in self.opened if not c.closed]
-
-
-FakePool = Pool[str, FakeConnection]
-
-
 def make_pool(connector: Connector, **limits: float | None) -> FakePool:
     return Pool(connector, **limits)  # type: ignore[arg-type]
 
@@ -77,12 +28,6 @@ def make_pool(connector: Connector, **limits: float | None) -> FakePool:
 def is_closed(connection: FakeConnection) -> bool:
     """Read ``closed`` afresh (mypy would keep an earlier assert's narrowing)."""
     return connection.closed
-
-
-async def settle(rounds: int = 5) -> None:
-    """Let every ready callback run."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 # ---------------------------------------------------------------- reuse

@@ -12,41 +12,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from _pool_fakes import Connector, FakePool, settle
 
 from hyperhttp_pool import Pool, PoolClosed, PoolStats, PoolTimeout
 
 pytestmark = pytest.mark.asyncio
-
-
-class Conn:
-    capacity = 1
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.usable = True
-        self.closed = False
-
-    def is_usable(self) -> bool:
-        return self.usable and not self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class Opener:
-    def __init__(self) -> None:
-        self.opened: list[Conn] = []
-
-    async def __call__(self, key: str) -> Conn:
-        await asyncio.sleep(0)
-        connection = Conn(key)
-        self.opened.append(connection)
-        return connection
-
-
-async def _settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 def _outcome(task: asyncio.Future[Any]) -> str:
@@ -59,12 +29,12 @@ def _outcome(task: asyncio.Future[Any]) -> str:
 
 
 async def test_waiters_with_every_kind_of_timeout() -> None:
-    opener = Opener()
+    opener = Connector()
     async with Pool(opener, max_connections=1) as pool:
         holder = await pool.acquire("a")
         timeouts = [None, 5.0, 0.05, 0.05, 0.01, 0.15, 5.0, 0.05]
         tasks = [asyncio.ensure_future(pool.acquire("a", timeout=t)) for t in timeouts]
-        await _settle()
+        await settle()
         await asyncio.wait(
             [t for t, s in zip(tasks, timeouts, strict=True) if s is not None and s < 1], timeout=5
         )
@@ -89,20 +59,20 @@ async def test_waiters_with_every_kind_of_timeout() -> None:
 
 
 async def test_waiters_cancelled_while_the_shared_timer_is_armed() -> None:
-    opener = Opener()
+    opener = Connector()
     async with Pool(opener, max_connections=1) as pool:
         holder = await pool.acquire("a")
         first = asyncio.ensure_future(pool.acquire("a", timeout=0.1))
         second = asyncio.ensure_future(pool.acquire("a", timeout=0.2))
         third = asyncio.ensure_future(pool.acquire("a"))
-        await _settle()
+        await settle()
         first.cancel()  # the front of the shared timer's queue
-        await _settle()
+        await settle()
         with pytest.raises(PoolTimeout):
             await asyncio.wait_for(second, 5)
         assert not third.done()
         third.cancel()
-        await _settle()
+        await settle()
         assert pool.stats().waiters == 0
         with pytest.raises(PoolTimeout):  # the timer still serves a newcomer
             await asyncio.wait_for(pool.acquire("a", timeout=0.05), 5)
@@ -115,13 +85,13 @@ async def test_waiters_cancelled_while_the_shared_timer_is_armed() -> None:
 @pytest.mark.parametrize("offset", [-0.002, 0.0, 0.002])
 async def test_a_deadline_falling_as_the_lease_is_released(offset: float) -> None:
     """Either the waiter gets the lease or it times out: capacity is never stranded."""
-    opener = Opener()
+    opener = Connector()
     loop = asyncio.get_running_loop()
     async with Pool(opener, max_connections=1) as pool:
         for _ in range(5):
             holder = await pool.acquire("a")
             waiter = asyncio.ensure_future(pool.acquire("a", timeout=0.03))
-            await _settle()
+            await settle()
             deadline = pool._deadlines[-1][0]
             loop.call_at(deadline + offset, holder.release)
             try:
@@ -140,11 +110,11 @@ async def test_a_deadline_falling_as_the_lease_is_released(offset: float) -> Non
 
 
 async def test_closing_under_timed_waiters() -> None:
-    opener = Opener()
-    pool: Pool[str, Conn] = Pool(opener, max_connections=1)
+    opener = Connector()
+    pool: FakePool = Pool(opener, max_connections=1)
     holder = await pool.acquire("a")
     tasks = [asyncio.ensure_future(pool.acquire("a", timeout=t)) for t in (5.0, 0.05, None, 5.0)]
-    await _settle()
+    await settle()
     await pool.aclose()
     for task in tasks:
         with pytest.raises(PoolClosed):
@@ -157,7 +127,7 @@ async def test_closing_under_timed_waiters() -> None:
 
 
 async def test_the_idle_fast_path_never_hands_out_a_bad_spare() -> None:
-    opener = Opener()
+    opener = Connector()
     async with Pool(opener, max_connections=2, keepalive_expiry=0.05) as pool:
         lease = await pool.acquire("a")
         first = lease.connection
@@ -177,7 +147,7 @@ async def test_the_idle_fast_path_never_hands_out_a_bad_spare() -> None:
 
 
 async def test_no_per_key_cap_keeps_idle_connections_of_other_keys() -> None:
-    opener = Opener()
+    opener = Connector()
     async with Pool(opener, max_connections=2, max_connections_per_key=None) as pool:
         a1, a2 = await pool.acquire("a"), await pool.acquire("a")
         a1.release()
@@ -186,7 +156,7 @@ async def test_no_per_key_cap_keeps_idle_connections_of_other_keys() -> None:
         b2 = await asyncio.wait_for(pool.acquire("b", timeout=1), 5)
         assert not any(c.closed for c in opener.opened)
         waiting = asyncio.ensure_future(pool.acquire("a", timeout=5))
-        await _settle()
+        await settle()
         assert not waiting.done()  # both slots busy with "b"
         b1.release()  # a slot frees: "a" takes one of its idle connections back
         a3 = await asyncio.wait_for(waiting, 5)
