@@ -252,21 +252,11 @@ class RequestEncoder:
         if own:  # Host first, then the defaults not overridden, then the request's own
             for name, value in checked.fields[1:]:
                 lower = name.lower()
-                if lower not in _H2_DROPPED or (
-                    lower == b"te" and value.strip().lower() == b"trailers"
-                ):
+                if lower not in _H2_DROPPED or _te_trailers(lower, value):
                     fields.append((lower, value))
-        origin = url.origin
-        block = self._h2_blocks.get(origin)
+        block = self._h2_blocks.get(url.origin)
         if block is None:
-            block = [
-                (name.lower(), value)
-                for name, value in self.default_fields
-                if name.lower() not in _H2_DROPPED
-            ]
-            if len(self._h2_blocks) > 1024:
-                self._h2_blocks.clear()
-            self._h2_blocks[origin] = block
+            block = self._h2_block(url.origin)
         if not own:
             fields += block
         body = request.content
@@ -284,6 +274,26 @@ class RequestEncoder:
                 self._h2_lists.clear()
             self._h2_lists[key] = fields
         return fields
+
+    def _h2_block(self, origin: tuple[str, str, int]) -> list[tuple[bytes, bytes]]:
+        """Build and memoize the origin's HTTP/2 list of the client's default fields.
+
+        Names lowercased, connection-specific fields dropped (RFC 9113 §8.2.2).
+        """
+        block = [
+            (name.lower(), value)
+            for name, value in self.default_fields
+            if name.lower() not in _H2_DROPPED
+        ]
+        if len(self._h2_blocks) > 1024:
+            self._h2_blocks.clear()
+        self._h2_blocks[origin] = block
+        return block
+
+
+def _te_trailers(lower: bytes, value: bytes) -> bool:
+    """Return whether a dropped field is ``te: trailers``, kept on HTTP/2 (RFC 9113 §8.2.2)."""
+    return lower == b"te" and value.strip().lower() == b"trailers"
 
 
 def method_bytes(method: str) -> bytes:

@@ -90,7 +90,7 @@ def check_fields(
             status = int(value)
             continue
         field = (name, value)
-        if field not in good:  # not seen on this connection yet
+        if field not in good:  # not already checked on this connection
             _check_field(field, good)
         fields.append(field)
     if head and status < 0:
@@ -119,7 +119,7 @@ def _check_field(field: tuple[bytes, bytes], good: set[tuple[bytes, bytes]]) -> 
 
 
 def _oversized(head: bool) -> RemoteProtocolError:
-    """The error for a block our decoder replaced by ``OVERSIZED`` (over our SETTINGS)."""
+    """Return the error for a block our decoder replaced by ``OVERSIZED`` (over our SETTINGS)."""
     what = "response head" if head else "trailer section"
     return RemoteProtocolError(
         f"{what}: header list larger than {MAX_HEADER_LIST_SIZE} bytes"

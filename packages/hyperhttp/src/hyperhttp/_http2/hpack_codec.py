@@ -53,6 +53,7 @@ for _index, (_name, _value) in enumerate(_STATIC, 1):
     _STATIC_FIELD.setdefault((_name, _value), _index)
     _STATIC_NAME.setdefault(_name, _index)
 del _index, _name, _value
+_NAME_AT: tuple[bytes, ...] = (b"", *(_name for _name, _ in _STATIC))  # static names by index
 
 _NEVER_INDEXED = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"})
 # The memos keep small things only, and few of them: bounded in bytes per
@@ -280,8 +281,8 @@ class Decoder:
                     index, at = decode_integer(data, at, 4)
                 if not index:  # a new name
                     name, at = self._read_string(data, at, room)
-                else:
-                    name = self._field(index)[0]
+                else:  # a static name without a call
+                    name = _NAME_AT[index] if index <= _STATIC_LENGTH else self._field(index)[0]
                 value, at = self._read_string(data, at, room - len(name or b""))
                 if name is None or value is None:  # fits neither the list nor, indexed, the table
                     if indexing:
