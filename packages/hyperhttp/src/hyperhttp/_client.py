@@ -72,6 +72,7 @@ class Client:
     """An async HTTP client with a connection pool; see ../shared/API.md."""
 
     _options: list[SendOptions | None]
+    _closed = False
 
     def __init__(
         self,
@@ -100,15 +101,9 @@ class Client:
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
         transport: MockTransport | None = None,
     ) -> None:
-        check_client_options(
-            limits,
-            http1,
-            http2,
-            (max_response_size, max_decompressed_size),
-            (http2_stream_window, http2_connection_window),
-            transport,
-            verify,
-        )
+        sizes = (max_response_size, max_decompressed_size)
+        windows = (http2_stream_window, http2_connection_window)
+        check_client_options(limits, http1, http2, sizes, windows, transport, verify)
         hooks = Hooks(event_hooks)
         defaults = Headers(headers)
         self._encoder = RequestEncoder()
@@ -125,17 +120,12 @@ class Client:
         self.trust_env = trust_env
         self.http1 = http1
         self.http2 = http2
-        self._body_limits = BodyLimits(max_response_size, max_decompressed_size)
+        self._body_limits = BodyLimits(*sizes)
         self._resolver = hyperhttp_dns.Resolver() if resolver is None else resolver
         # The resolver the client made, closed with it (not one given, or set later).
         self._own_resolver = self._resolver if resolver is None else None
-        self._network = _network_for(
-            self, transport, proxy, verify, (http2_stream_window, http2_connection_window), trace
-        )
-        self._pipeline = Pipeline(
-            self._network, self._encoder, defaults, Cookies(cookies), hooks, trace
-        )
-        self._closed = False
+        network = self._network = _network_for(self, transport, proxy, verify, windows, trace)
+        self._pipeline = Pipeline(network, self._encoder, defaults, Cookies(cookies), hooks, trace)
 
     # ------------------------------------------------------------ default fields
 
