@@ -260,7 +260,9 @@ class Client:
             CircuitOpenError: the origin's breaker is open; nothing was sent.
 
         """
-        request = self.build_request(
+        request = build_request(  # (not self.build_request: one call less per request)
+            self._encoder,
+            self.base_url,
             method,
             url,
             params=params,

@@ -37,9 +37,17 @@ import asyncio
 import collections
 from typing import Any
 
-from ._exceptions import StreamClosed, StreamConsumed, WriteTimeout
+from ._exceptions import RemoteProtocolError, StreamClosed, StreamConsumed, WriteTimeout
 
-__all__ = ["BodyBuffer", "ConnectionBase", "StreamClosed"]
+__all__ = ["BodyBuffer", "ConnectionBase", "StaleConnection", "StreamClosed"]
+
+
+class StaleConnection(RemoteProtocolError):
+    """A reused connection (either protocol) closed before any byte of the response.
+
+    Nothing of the exchange reached the server's application as far as we
+    can tell: the client replays an idempotent request once (``_pipeline``).
+    """
 
 
 class BodyBuffer:

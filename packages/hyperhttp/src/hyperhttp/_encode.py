@@ -31,6 +31,7 @@ from hyperhttp_parser import TARGET_BYTES, TOKEN_BYTES
 from .__about__ import __version__
 from ._decoders import accept_encoding
 from ._exceptions import LocalProtocolError
+from ._http2.fields import CONNECTION_FIELDS
 from ._http11 import asks_close
 from ._models import CheckedHead
 
@@ -54,9 +55,7 @@ USER_AGENT = f"hyperhttp/{__version__}".encode("ascii")
 #: Methods whose requests carry no body unless given one (no Content-Length: 0).
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE", "CONNECT"})
 # Connection-specific fields have no place in HTTP/2 (RFC 9113 §8.2.2).
-_H2_DROPPED = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te"}
-)
+_H2_DROPPED = CONNECTION_FIELDS | {b"te"}  # (te: trailers is kept: see _te_trailers)
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 _MEMO_TARGET = 256  # longest request-target whose HTTP/2 header list is memoized
 

@@ -89,7 +89,14 @@ from typing import TYPE_CHECKING
 import hyperhttp_parser as hp
 
 from ._batch import BATCH_MAX, batch_for
-from ._conn import BodyBuffer, ConnectionBase, check_chunk, close_iterator, wait_write
+from ._conn import (
+    BodyBuffer,
+    ConnectionBase,
+    StaleConnection,
+    check_chunk,
+    close_iterator,
+    wait_write,
+)
 from ._exceptions import (
     LocalProtocolError,
     ReadTimeout,
@@ -234,10 +241,6 @@ def _plain_length(headers: list[tuple[bytes, bytes]]) -> int:
         elif name == b"transfer-encoding":
             return -1
     return length
-
-
-class StaleConnection(RemoteProtocolError):
-    """A reused connection closed before any byte of the response (rule 3)."""
 
 
 class Exchange(BodyBuffer):

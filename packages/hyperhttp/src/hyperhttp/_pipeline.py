@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ._auth import BasicAuth, send_with_auth
+from ._conn import StaleConnection
 from ._cookies import Cookies, with_cookies
 from ._exceptions import RemoteProtocolError
 from ._http2 import StreamRefused
-from ._http11 import StaleConnection
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, next_request
 from ._resilience import breaker_listener, send_resilient
 

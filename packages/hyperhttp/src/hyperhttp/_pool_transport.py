@@ -88,7 +88,7 @@ class PooledBody(BodySource):
     """A response body on a connection (an HTTP/1.1 exchange or an HTTP/2 stream), and its lease.
 
     Closing it releases the lease (reusable only if the exchange completed
-    cleanly), then reports ``response.end`` to the exchange's span.
+    cleanly) through the exchange's span, which then reports ``response.end``.
     """
 
     __slots__ = ("connection", "exchange", "lease", "span")
@@ -112,10 +112,7 @@ class PooledBody(BodySource):
         return self.exchange.iter_raw()
 
     def close(self) -> None:
-        exchange = self.exchange
-        complete = exchange.done and exchange.error is None
-        self.lease.release(reusable=self.connection.finish(exchange))
-        self.span.ended(complete)
+        self.span.release(self)  # (the span reports response.end, if it reports anything)
 
 
 class PoolTransport:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hyperhttp_pool import PoolStats
 
     from ._models import Request
+    from ._pool_transport import PooledBody
     from ._transport import Connection
 
 __all__ = ["NO_SPAN", "ExchangeSpan", "NoSpan", "Spans", "Tracer"]
@@ -96,7 +97,11 @@ class ExchangeSpan:
             },
         )
 
-    def ended(self, complete: bool) -> None:
+    def release(self, body: PooledBody) -> None:
+        """Release the body's lease (``PooledBody.close``), then report ``response.end``."""
+        exchange = body.exchange
+        complete = exchange.done and exchange.error is None
+        body.lease.release(reusable=body.connection.finish(exchange))
         self.tracer(
             "response.end",
             {**self.info, "complete": complete, "elapsed": time.perf_counter() - self.started},
@@ -104,7 +109,7 @@ class ExchangeSpan:
 
 
 class NoSpan(ExchangeSpan):
-    """The span of a client without a tracer: every method does nothing."""
+    """The span of a client without a tracer: it reports nothing (``release`` only releases)."""
 
     __slots__ = ()
 
@@ -125,8 +130,8 @@ class NoSpan(ExchangeSpan):
     def headers(self, connection: Connection, status: int) -> None:
         pass
 
-    def ended(self, complete: bool) -> None:
-        pass
+    def release(self, body: PooledBody) -> None:
+        body.lease.release(reusable=body.connection.finish(body.exchange))
 
 
 #: The one span of every exchange of a client without a tracer.

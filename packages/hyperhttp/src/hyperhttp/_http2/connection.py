@@ -78,14 +78,19 @@ import h2.exceptions
 import h2.settings
 from hpack.exceptions import HPACKError
 
-from hyperhttp._conn import ConnectionBase, check_chunk, close_iterator, wait_write
+from hyperhttp._conn import (
+    ConnectionBase,
+    StaleConnection,
+    check_chunk,
+    close_iterator,
+    wait_write,
+)
 from hyperhttp._exceptions import (
     LocalProtocolError,
     ReadTimeout,
     RemoteProtocolError,
     ResponseTooLarge,
 )
-from hyperhttp._http11 import StaleConnection
 
 from .compat import client_connection
 from .fields import CONTENT_LENGTH, MAX_HEADER_LIST_SIZE, OVERSIZED, check_fields

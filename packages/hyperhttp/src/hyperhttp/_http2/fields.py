@@ -15,7 +15,13 @@ import re
 
 from hyperhttp._exceptions import RemoteProtocolError
 
-__all__ = ["CONTENT_LENGTH", "MAX_HEADER_LIST_SIZE", "OVERSIZED", "check_fields"]
+__all__ = [
+    "CONNECTION_FIELDS",
+    "CONTENT_LENGTH",
+    "MAX_HEADER_LIST_SIZE",
+    "OVERSIZED",
+    "check_fields",
+]
 
 # What a response head (or trailer section) may hold, decoded, as RFC 9113
 # §6.5.2 counts it (name + value + 32 per field): our SETTINGS say so, and a
@@ -37,7 +43,9 @@ _BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
 # content-type...): at most _GOOD_ENTRIES of at most _GOOD_FIELD octets.
 _GOOD_FIELD = 256
 _GOOD_ENTRIES = 256
-_CONNECTION_FIELDS = frozenset(
+#: Connection-specific fields: malformed in HTTP/2 (RFC 9113 §8.2.2); ``te``
+#: is allowed as ``te: trailers`` only. The request encoder drops them too.
+CONNECTION_FIELDS = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
 
@@ -110,7 +118,7 @@ def _check_field(field: tuple[bytes, bytes], good: set[tuple[bytes, bytes]]) -> 
         raise RemoteProtocolError(f"invalid field name {name!r}")
     if value and _BAD_VALUE.search(value) is not None:
         raise RemoteProtocolError(f"invalid value for field {name.decode('latin-1')}")
-    if name in _CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
+    if name in CONNECTION_FIELDS or (name == b"te" and value != b"trailers"):
         raise RemoteProtocolError(f"connection-specific field {name!r} in HTTP/2")
     if len(name) + len(value) <= _GOOD_FIELD:
         if len(good) >= _GOOD_ENTRIES:
