@@ -64,7 +64,7 @@ async def test_headers_replaced_after_construction_are_the_ones_sent() -> None:
 async def test_the_options_of_one_send_are_frozen() -> None:
     options = SendOptions(hyperhttp.Timeout(1.0), False, True, 20, None, None, None)
     with pytest.raises(AttributeError):
-        options.stream = True  # type: ignore[misc]
+        options.stream = True
 
 
 async def test_verify_false_warns_at_the_callers_line() -> None:

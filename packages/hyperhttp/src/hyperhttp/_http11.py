@@ -731,8 +731,8 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
             head + body if body else head,
             timeouts.read,
             limit,
-            body_follows=follows,
-            close=encoder.close_all or request_asks_close(request),
+            follows,
+            encoder.close_all or request_asks_close(request),
         )
         exchange.body_left = follows or self.write_paused
         return exchange
@@ -750,7 +750,6 @@ class HTTP11Connection(ConnectionBase, asyncio.BufferedProtocol):
         head: bytes,
         read_timeout: float | None,
         limit: int | None,
-        *,
         body_follows: bool = False,
         close: bool = False,
     ) -> Exchange:

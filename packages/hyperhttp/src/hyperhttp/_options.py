@@ -12,7 +12,7 @@ again only after one of :data:`OPTION_NAMES` is set on the client
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ._auth import Auth, coerce_auth
 from ._build import UNSET
@@ -41,9 +41,23 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-class SendOptions(NamedTuple):
-    """What one ``send`` call runs with: the client's settings and the call's overrides."""
+class SendOptions:
+    """What one ``send`` call runs with: the client's settings and the call's overrides.
 
+    Frozen (setting an attribute raises ``AttributeError``). A slotted class,
+    not a NamedTuple: the layers read its fields on every request, and a slot
+    is read faster than a tuple field.
+    """
+
+    __slots__ = (
+        "auth",
+        "circuit_breaker",
+        "follow_redirects",
+        "max_redirects",
+        "retry",
+        "stream",
+        "timeouts",
+    )
     timeouts: Timeout
     stream: bool
     follow_redirects: bool
@@ -51,6 +65,38 @@ class SendOptions(NamedTuple):
     retry: hyperhttp_resilience.RetryPolicy | None
     circuit_breaker: hyperhttp_resilience.CircuitBreaker | None
     auth: Auth | None
+
+    def __init__(
+        self,
+        timeouts: Timeout,
+        stream: bool,
+        follow_redirects: bool,
+        max_redirects: int,
+        retry: hyperhttp_resilience.RetryPolicy | None,
+        circuit_breaker: hyperhttp_resilience.CircuitBreaker | None,
+        auth: Auth | None,
+    ) -> None:
+        fields = (timeouts, stream, follow_redirects, max_redirects, retry, circuit_breaker, auth)
+        for name, value in zip(_FIELDS, fields, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SendOptions is frozen: {name} cannot be set")
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"SendOptions({values})"
+
+
+_FIELDS = (
+    "timeouts",
+    "stream",
+    "follow_redirects",
+    "max_redirects",
+    "retry",
+    "circuit_breaker",
+    "auth",
+)
 
 
 def checked(name: str, value: Any) -> Any:

@@ -256,7 +256,14 @@ class PoolTransport:
                 exc, "acquire", target=url.host, timeout=timeouts.pool, request=request
             )
         connection = lease.connection
-        exchange = self._start(lease, connection, request, timeouts, span)
+        try:  # if this raises (the request's checks, a tracer), nothing was sent: reusable
+            span.acquired(connection)
+            exchange = connection.start_request(
+                request, self.encoder, timeouts, self.body_limits.max_response_size
+            )
+        except BaseException as exc:
+            lease.release(reusable=True)
+            raise translate(exc, "send", request=request)  # noqa: B904 - the boundary chains it
         try:
             if exchange.body_left:
                 await exchange.send_rest(request, timeouts)
@@ -279,25 +286,3 @@ class PoolTransport:
             started=started,
             decoded_limit=self.body_limits.max_decompressed_size,
         )
-
-    def _start(
-        self,
-        lease: hyperhttp_pool.Lease[_Key, Connection],
-        connection: Connection,
-        request: Request,
-        timeouts: Timeout,
-        span: ExchangeSpan,
-    ) -> Exchange | H2Stream:
-        """Start the exchange: the connection sends what the encoder builds for its protocol.
-
-        If the request fails its checks, nothing is sent and the lease goes
-        back reusable; so it does if the tracer raises.
-        """
-        try:
-            span.acquired(connection)
-            return connection.start_request(
-                request, self.encoder, timeouts, self.body_limits.max_response_size
-            )
-        except BaseException as exc:
-            lease.release(reusable=True)
-            raise translate(exc, "send", request=request)  # noqa: B904 - the boundary chains it
