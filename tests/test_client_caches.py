@@ -36,6 +36,34 @@ async def test_h2_header_lists_for_long_targets_are_not_kept() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("http2", [False, True])
+async def test_per_origin_blocks_of_large_default_fields_stay_within_a_byte_budget(
+    http2: bool,
+) -> None:
+    """A client whose own fields are large (a 32 KiB token) keeps no 32 KiB per origin seen."""
+    headers = {"x-token": "t" * 32 * 1024}
+    async with hyperhttp.Client(headers=headers) as client:
+        encoder = client._encoder
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for i in range(500):  # 500 origins: 16 MiB if every block were kept
+                request = client.build_request("GET", f"https://host{i}.example.test/")
+                if http2:
+                    encoder.h2_fields(request)
+                else:
+                    encoder.http11_head(request)
+            del request
+            gc.collect()
+            kept = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert kept < 2 * 1024 * 1024, f"{kept} bytes kept for 500 origins"
+    assert encoder.memo_bytes <= 1 << 20
+
+
+@pytest.mark.asyncio
 async def test_h2_header_lists_for_short_targets_are_reused() -> None:
     async with hyperhttp.Client() as client:
         first = client._encoder.h2_fields(client.build_request("GET", "https://example.test/a"))

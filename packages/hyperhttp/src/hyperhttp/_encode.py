@@ -13,9 +13,11 @@ on HTTP/2 (RFC 9113 §8.1.1), ``Content-Length: 0`` for a body-less method
 that may carry one (RFC 9110 §8.6).
 
 What is remembered, all bounded: per origin, the HTTP/1.1 header block and
-the HTTP/2 field list of the client's default fields (1 024 origins); per
-(origin, method, target), the whole HTTP/2 list of a request with no fields
-or body of its own, for targets up to 256 characters (1 024 entries); per
+the HTTP/2 field list of the client's default fields; per (origin, method,
+target), the whole HTTP/2 list of a request with no fields or body of its
+own, for targets up to 256 characters. Each of these memos holds at most
+1 024 entries, and the three together about 1 MiB (``memo_bytes``): past
+either bound they are all dropped and rebuilt as requests come. Per
 request, its checked head (``Request._wire``), keyed to the objects it was
 built from, so a request changed afterwards is checked again. The client's
 default fields are checked once per version of ``client.headers``.
@@ -58,6 +60,10 @@ BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE", "CONNECT"})
 _H2_DROPPED = CONNECTION_FIELDS | {b"te"}  # (te: trailers is kept: see _te_trailers)
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 _MEMO_TARGET = 256  # longest request-target whose HTTP/2 header list is memoized
+# The encoder's memos (per-origin blocks, HTTP/2 field lists) together: past
+# either bound all of them are dropped and rebuilt as requests come.
+_MEMO_ENTRIES = 1024  # per memo
+_MEMO_BYTES = 1 << 20  # their fields' bytes, with a rough 64 per field of overhead
 
 
 class RequestEncoder:
@@ -77,6 +83,7 @@ class RequestEncoder:
         self._h2_blocks: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
         # Whole header lists of requests with no headers or body of their own.
         self._h2_lists: dict[tuple[Any, str, bytes], list[tuple[bytes, bytes]]] = {}
+        self.memo_bytes = 0  # what the three memos hold (see _remember)
 
     def use_defaults(self, headers: Headers) -> None:
         """Build and validate the default fields from ``headers``; drop the per-origin memos.
@@ -105,9 +112,20 @@ class RequestEncoder:
         self.source = source
         # Connection: close among the client's own fields: no connection is reused.
         self.close_all = asks_close(headers._list)
+        self._drop_memos()
+
+    def _drop_memos(self) -> None:
         self._blocks.clear()
         self._h2_blocks.clear()
         self._h2_lists.clear()
+        self.memo_bytes = 0
+
+    def _remember(self, memo: dict[Any, Any], key: Any, value: Any, size: int) -> None:
+        """Memoize ``value`` (about ``size`` bytes) within _MEMO_ENTRIES and _MEMO_BYTES."""
+        if len(memo) >= _MEMO_ENTRIES or self.memo_bytes + size > _MEMO_BYTES:
+            self._drop_memos()
+        memo[key] = value
+        self.memo_bytes += size
 
     def _block(self, url: URL) -> bytes:
         origin = url.origin
@@ -116,9 +134,7 @@ class RequestEncoder:
             fields = [(b"Host", url.host_header), *self.default_fields]
             head = hp.serialize_request_head(b"GET", b"/", fields)
             block = head[head.index(b"\r\n") + 2 : -2]
-            if len(self._blocks) > 1024:
-                self._blocks.clear()
-            self._blocks[origin] = block
+            self._remember(self._blocks, origin, block, len(block) + 64 * len(fields))
         return block
 
     def http11_head(self, request: Request) -> bytes:
@@ -269,9 +285,7 @@ class RequestEncoder:
             if length is not None:
                 fields.append((b"content-length", b"%d" % length))
         if plain:
-            if len(self._h2_lists) >= 1024:
-                self._h2_lists.clear()
-            self._h2_lists[key] = fields
+            self._remember(self._h2_lists, key, fields, _size(fields))
         return fields
 
     def _h2_block(self, origin: tuple[str, str, int]) -> list[tuple[bytes, bytes]]:
@@ -284,10 +298,13 @@ class RequestEncoder:
             for name, value in self.default_fields
             if name.lower() not in _H2_DROPPED
         ]
-        if len(self._h2_blocks) > 1024:
-            self._h2_blocks.clear()
-        self._h2_blocks[origin] = block
+        self._remember(self._h2_blocks, origin, block, _size(block))
         return block
+
+
+def _size(fields: list[tuple[bytes, bytes]]) -> int:
+    """Return what a memoized field list holds, roughly (64 bytes of overhead per field)."""
+    return sum(len(name) + len(value) + 64 for name, value in fields)
 
 
 def _te_trailers(lower: bytes, value: bytes) -> bool:
