@@ -415,8 +415,17 @@ class HTTP2Connection(ConnectionBase, asyncio.BufferedProtocol):
             if length > MAX_FRAME_SIZE:  # RFC 9113 §4.2: before holding any of it
                 self._frame_too_large(length)
                 return
-            if head & 0xFF == DATA:
+            kind = head & 0xFF
+            if kind == DATA:
                 pos = self._data(r, pos, end, length, flags, stream_id)
+            elif (
+                kind == HEADERS
+                and length <= MAX_HEADER_LIST_SIZE
+                and pos + 9 + length <= end
+                and r.calm > 0
+            ):  # a whole head (the usual frame), what _other checks first already true
+                r.calm -= 1
+                pos = self._headers(r, pos, pos + 9 + length, flags, stream_id)
             else:
                 pos = self._other(r, pos, end, head, flags, stream_id)
             if pos < 0:
