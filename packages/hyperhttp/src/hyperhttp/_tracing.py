@@ -49,10 +49,10 @@ class ExchangeSpan:
 
     The pool transport calls the same methods whether or not there is a
     tracer: each exchange's span comes from ``open`` on :class:`Spans`, and
-    without a tracer on :data:`NO_SPAN`, whose ``open`` returns itself and
-    whose methods do nothing, so the hot path has no
-    ``if trace is not None`` tests. A tracer that
-    raises raises to the transport, which releases the connection first.
+    without a tracer from :data:`NO_SPAN`, whose ``open`` returns itself and
+    whose methods report nothing, so the hot path has no ``if trace is not
+    None`` tests. A tracer that raises raises to the transport, which has
+    released the connection (or releases it) first.
     """
 
     __slots__ = ("info", "request", "started", "tracer")
