@@ -69,7 +69,7 @@ _UNSET: Any = UNSET  # (one sentinel: request() hands json= on to build_request)
 
 
 class Client:
-    """An async HTTP client with a connection pool; see ../shared/API.md."""
+    """An async HTTP client with a connection pool; see docs/api.md and docs/architecture.md."""
 
     _options: list[SendOptions | None]
     _closed = False

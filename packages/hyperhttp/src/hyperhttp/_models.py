@@ -177,7 +177,7 @@ def _text_encoding(name: str) -> str:
 
 
 class Response:
-    """A response; see ../shared/API.md. Verb helpers return it with ``content`` read.
+    """A response (docs/api.md). Verb helpers return it with ``content`` read.
 
     Body rules: HEAD, 204 and 304 responses and empty bodies are never decoded
     (whatever their Content-Encoding); ``max_decompressed_size`` bounds what a
