@@ -3,7 +3,8 @@
 Each block is executed in a fresh namespace where ``BASE`` is the base URL of
 the aiohttp test app (tests/servers/fixtures.py: /echo, /size/{n},
 /status/{code}, /slow, /sleep/{seconds}, ...) plus the two routes the
-cookies-and-redirects page needs (/redirect, /cookies/set), ``H2C`` that of a
+cookies-and-redirects page needs (/redirect, /cookies/set) and the
+Server-Sent Events the streaming page reads (/events), ``H2C`` that of a
 cleartext HTTP/2 server and ``PROXY`` that of a forward proxy. ``__name__`` is
 not ``"__main__"``, so an example's ``if __name__ == "__main__":`` entry point
 (``asyncio.run(main())``, ``install_uvloop()``) is skipped and the test awaits
@@ -56,6 +57,20 @@ async def _redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound(request.query.get("to", "/echo"))
 
 
+async def _events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events 1, 2, 3 (then, asked again after 3, a 204: the stream is over)."""
+    after = int(request.headers.get("Last-Event-ID") or 0)
+    if after >= 3:
+        return web.Response(status=204)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(b"retry: 10\n\n")
+    for n in range(after + 1, 4):
+        await response.write(b'id: %d\nevent: progress\ndata: {"done": %d}\n\n' % (n, n))
+    await response.write_eof()
+    return response
+
+
 async def _set_cookies(request: web.Request) -> web.Response:
     response = web.Response(text="set")
     for name, value in request.query.items():
@@ -70,6 +85,7 @@ async def docs_server() -> AsyncIterator[str]:
     app = _make_app(server)
     app.router.add_route("*", "/redirect", _redirect)
     app.router.add_get("/cookies/set", _set_cookies)
+    app.router.add_get("/events", _events)
     async with serve_app(
         app, access_log=None, shutdown_timeout=0.1, handler_cancellation=True
     ) as url:

@@ -7,7 +7,8 @@ port on the first line of stdout and runs until its stdin closes.
 
 Endpoints: ``/size/N`` (N bytes), ``/echo`` (what came: method, length,
 sha256 of the body, headers, HTTP version), ``/big?bytes=N`` (streamed in
-64 KiB writes), ``/slow?chunks=N&delay=S``, ``/sleep/S``, and ``/seen/TAG``:
+64 KiB writes), ``/slow?chunks=N&delay=S``, ``/sleep/S``, ``/sse`` (Server-Sent
+Events, resumed after Last-Event-ID), and ``/seen/TAG``:
 the client ports of every request that carried ``x-tag: TAG`` (the
 connections a test used).
 """
@@ -102,10 +103,33 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _body(receive)
         await asyncio.sleep(float(path[7:]))
         await _respond(send, 200, b"slept")
+    elif path == "/sse":
+        await _sse(send, query, dict(headers))
     elif path.startswith("/seen/"):
         await _respond(send, 200, json.dumps(sorted(SEEN[path[6:]])).encode())
     else:
         await _respond(send, 404, b"not found")
+
+
+async def _sse(send: Send, query: dict[str, str], headers: dict[str, str]) -> None:
+    """Events ``first`` to ``first + count - 1`` (after Last-Event-ID), each in its own write.
+
+    ``?count=N`` (5); the stream then ends (a client reconnects). No event
+    from ``?stop=N`` on (an event ID): a 204 instead, so the client stops.
+    """
+    after = int(headers.get("last-event-id") or -1)
+    stop = int(query.get("stop", "-1"))
+    if 0 <= stop <= after + 1:
+        await _respond(send, 204, b"")
+        return
+    kind = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
+    await send({"type": "http.response.start", "status": 200, "headers": kind})
+    await send({"type": "http.response.body", "body": b"retry: 10\n: hello\n\n", "more_body": True})
+    last = after + 1 + int(query.get("count", "5"))
+    for n in range(after + 1, min(last, stop) if stop >= 0 else last):
+        event = b'id: %d\nevent: tick\ndata: {"n": %d,\ndata:  "via": "h2"}\n\n' % (n, n)
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def main(certfile: str) -> None:

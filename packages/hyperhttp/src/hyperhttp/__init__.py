@@ -35,6 +35,7 @@ from ._headers import Headers
 from ._mock import MockResponse, MockTransport, MockTransportError
 from ._models import Request, Response, ResponseNotRead
 from ._multipart import MultipartFile
+from ._sse import EventSource, ServerSentEvent, SSEDecoder, SSEError
 from ._urls import URL
 from ._uvloop import install_uvloop
 
@@ -53,6 +54,7 @@ __all__ = [
     "Cookies",
     "DecodingError",
     "DigestAuth",
+    "EventSource",
     "HTTPError",
     "HTTPStatusError",
     "Headers",
@@ -74,6 +76,9 @@ __all__ = [
     "ResponseTooLarge",
     "RetryBudget",
     "RetryPolicy",
+    "SSEDecoder",
+    "SSEError",
+    "ServerSentEvent",
     "StreamClosed",
     "StreamConsumed",
     "Timeout",

@@ -47,6 +47,7 @@ from ._pipeline import Pipeline
 from ._pool_transport import BodyLimits, PoolTransport
 from ._proxy import ProxySelector
 from ._resilience import check_breaker, check_policy
+from ._sse import EventSource
 from ._urls import URL, QueryParams, parse_url
 
 if TYPE_CHECKING:
@@ -295,6 +296,14 @@ class Client:
             yield response
         finally:
             await response.aclose()
+
+    def sse(self, url: str | URL, **kwargs: Any) -> EventSource:
+        """Server-Sent Events of ``url``, reconnecting: ``async with client.sse(url) as events``.
+
+        ``method=``, ``max_reconnects=``, ``max_event_size=`` and
+        :meth:`stream`'s keywords; see :class:`~hyperhttp.EventSource`.
+        """
+        return EventSource(self, url, **kwargs)
 
     # ------------------------------------------------------------ building
 

@@ -11,6 +11,7 @@ from . import _jsonlib
 from ._decoders import CHUNK, Decoder, make_decoder
 from ._exceptions import HTTPError, HTTPStatusError, ResponseTooLarge
 from ._headers import Headers
+from ._sse import DEFAULT_MAX_EVENT, ServerSentEvent, SSEDecoder, check_event_stream
 from ._urls import URL, parse_url
 
 if TYPE_CHECKING:
@@ -447,6 +448,22 @@ class Response:
                 yield line.rstrip("\r\n")
         if pending:
             yield pending
+
+    async def aiter_sse(
+        self, *, max_event_size: int = DEFAULT_MAX_EVENT
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Yield the body's Server-Sent Events (the WHATWG event-stream format; see ``_sse``).
+
+        Raises:
+            SSEError: the response is not ``text/event-stream``, or a line or
+                an event's data is over ``max_event_size`` bytes.
+
+        """
+        check_event_stream(self, status=False)
+        decoder = SSEDecoder(max_event_size)
+        async for chunk in self.aiter_bytes():
+            for event in decoder.feed(chunk):
+                yield event
 
     async def aclose(self) -> None:
         """Finish with the response; an unread body closes its connection."""

@@ -1,0 +1,129 @@
+"""The event-stream decoder, sans-IO (``_sse.SSEDecoder``): WHATWG HTML §9.2.6, no I/O.
+
+Every sample is also fed split at every byte and one byte at a time: the
+events must not depend on where the network cut the stream.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hyperhttp import ServerSentEvent, SSEDecoder, SSEError
+
+
+def _events(stream: bytes, *, max_event_size: int = 1 << 20) -> list[ServerSentEvent]:
+    decoder = SSEDecoder(max_event_size)
+    return decoder.feed(stream)
+
+
+def _every_split(stream: bytes) -> None:
+    whole = _events(stream)
+    for cut in range(len(stream) + 1):
+        decoder = SSEDecoder()
+        assert decoder.feed(stream[:cut]) + decoder.feed(stream[cut:]) == whole, cut
+    decoder = SSEDecoder()
+    assert [e for i in range(len(stream)) for e in decoder.feed(stream[i : i + 1])] == whole
+
+
+SAMPLES = {
+    # The spec's examples.
+    "stock": (b"data: YHOO\ndata: +2\ndata: 10\n\n", [ServerSentEvent("YHOO\n+2\n10")]),
+    "comment and ids": (
+        (
+            b": test stream\n\ndata: first event\nid: 1\n\n"
+            b"data:second event\nid\n\ndata:  third event\n\n"
+        ),
+        [
+            ServerSentEvent("first event", id="1"),
+            ServerSentEvent("second event", id=""),
+            ServerSentEvent(" third event", id=""),
+        ],
+    ),
+    "empty data": (
+        b"data\n\ndata\ndata\n\ndata:",
+        [ServerSentEvent(""), ServerSentEvent("\n")],  # the last, unended, is dropped
+    ),
+    "same two": (
+        b"data:test\n\ndata: test\n\n",
+        [ServerSentEvent("test"), ServerSentEvent("test")],
+    ),
+    "types and retry": (
+        b"event: add\ndata: 73857293\nretry: 2500\n\nevent: remove\ndata: 2153\n\n",
+        [ServerSentEvent("73857293", "add", retry=2500), ServerSentEvent("2153", "remove")],
+    ),
+    "line ends": (
+        b"data: a\r\ndata: b\rdata: c\n\r\nid: 7\r\rdata: d\r\n\r\n",
+        [ServerSentEvent("a\nb\nc"), ServerSentEvent("d", id="7")],
+    ),
+    "bom": (b"\xef\xbb\xbfdata: x\n\n", [ServerSentEvent("x")]),
+    "utf-8 and bad bytes": (
+        "data: caf\u00e9 \u2603\n\n".encode() + b"data: \xff\n\n",
+        [ServerSentEvent("caf\u00e9 \u2603"), ServerSentEvent("\ufffd")],
+    ),
+    "ignored fields": (
+        b"retry: 12a\nretry: -1\nfoo: bar\nid: a\x00b\ndata: x\n\n",
+        [ServerSentEvent("x")],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_samples_at_every_split(name: str) -> None:
+    stream, expected = SAMPLES[name]
+    assert _events(stream) == expected
+    _every_split(stream)
+
+
+def test_an_id_without_data_sets_the_last_event_id_and_dispatches_nothing() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 41\n\n") == []
+    assert decoder.last_event_id == "41"
+    (event,) = decoder.feed(b"data: x\n\n")
+    assert event.id == "41"
+
+
+def test_retry_persists_on_the_decoder_and_only_its_block_carries_it() -> None:
+    decoder = SSEDecoder()
+    first, second = decoder.feed(b"retry: 5\ndata: a\n\ndata: b\n\n")
+    assert (first.retry, second.retry, decoder.retry) == (5, None, 5)
+
+
+def test_a_bom_later_in_the_stream_is_part_of_the_field_name() -> None:
+    # Only the stream's first character may be a BOM; later, "\ufeffdata" is an unknown field.
+    assert _events(b"data: a\n\n\xef\xbb\xbfdata: b\n\n") == [ServerSentEvent("a")]
+
+
+def test_json_data() -> None:
+    (event,) = _events(b'data: {"a": [1,\ndata: 2]}\n\n')
+    assert event.json() == {"a": [1, 2]}
+
+
+def test_a_line_over_the_limit_is_refused() -> None:
+    decoder = SSEDecoder(max_event_size=64)
+    decoder.feed(b"data: " + b"x" * 50)
+    with pytest.raises(SSEError, match="longer than 64"):
+        decoder.feed(b"x" * 50)
+
+
+def test_an_event_over_the_limit_is_refused() -> None:
+    decoder = SSEDecoder(max_event_size=64)
+    with pytest.raises(SSEError, match="over 64"):
+        decoder.feed(b"data: " + b"x" * 30 + b"\ndata: " + b"y" * 30 + b"\n")
+
+
+def test_a_long_line_fed_in_pieces_is_held_once() -> None:
+    decoder = SSEDecoder()
+    for _ in range(1000):
+        decoder.feed(b"x" * 100)
+    assert len(decoder._pending) == 100_000
+
+
+text = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"))
+
+
+@given(st.lists(st.tuples(st.sampled_from(["data", "event", "id", ":"]), text), max_size=12))
+def test_random_blocks_split_anywhere(fields: list[tuple[str, str]]) -> None:
+    stream = b"".join(f"{name}: {value}\n".encode() for name, value in fields) + b"\n"
+    _every_split(stream)
