@@ -57,3 +57,33 @@ async def test_plain_coroutine_example() -> None:
     namespace = _run(_examples()[1])
     namespace["random"].seed(7)
     assert await namespace["main"]() == "done"
+
+
+@pytest.mark.asyncio
+async def test_limiter_example_keeps_the_rate_and_backs_off_on_429() -> None:
+    """polite_get() from the README: 429s shrink the host's limit and pause it."""
+    hits = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal hits
+        hits += 1
+        if hits == 2:
+            return web.Response(status=429, headers={"Retry-After": "0"}, text="slow down")
+        return web.Response(text="page")
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        namespace = _run(_examples()[2])
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        async with aiohttp.ClientSession() as session:
+            texts = [await namespace["polite_get"](session, url) for _ in range(4)]
+        assert texts == ["page", "slow down", "page", "page"]
+        # Halved once by the 429 (4 -> 2), then +1/2 for the success at full use.
+        assert namespace["concurrency"].limit("127.0.0.1") == 2.5
+    finally:
+        await runner.cleanup()

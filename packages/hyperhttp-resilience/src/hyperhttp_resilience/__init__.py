@@ -1,11 +1,13 @@
-"""hyperhttp-resilience: retry policy and circuit breaker around any async callable."""
+"""hyperhttp-resilience: retries, circuit breaker, rate and adaptive concurrency limits."""
 
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._adaptive import AdaptiveLimiter, Outcome, Slot
 from ._backoff import decorrelated_jitter, parse_retry_after
 from ._breaker import DEFAULT_FAILURE_STATUSES, CircuitBreaker, CircuitState, Permit
 from ._errors import CircuitOpenError, DeadlineExceeded, ResilienceError
+from ._rate import RateBuckets, RateLimiter
 from ._retry import (
     DEFAULT_RETRY_AFTER_STATUSES,
     DEFAULT_RETRY_METHODS,
@@ -26,6 +28,7 @@ __all__ = [
     "DEFAULT_RETRY_AFTER_STATUSES",
     "DEFAULT_RETRY_METHODS",
     "DEFAULT_RETRY_STATUSES",
+    "AdaptiveLimiter",
     "Attempt",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -33,11 +36,15 @@ __all__ = [
     "DeadlineExceeded",
     "Decision",
     "ErrorKind",
+    "Outcome",
     "Permit",
+    "RateBuckets",
+    "RateLimiter",
     "ResilienceError",
     "RetryBudget",
     "RetryEvent",
     "RetryPolicy",
+    "Slot",
     "__version__",
     "decorrelated_jitter",
     "default_classify",

@@ -1,0 +1,139 @@
+"""RateLimiter / RateBuckets: a token bucket as GCRA, sans-IO with an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hyperhttp_resilience import RateBuckets, RateLimiter
+
+
+def test_a_burst_then_one_slot_per_interval() -> None:
+    buckets = RateBuckets(rate=10, burst=3)
+    delays = [buckets.reserve("a", 0.0)[0] for _ in range(6)]
+    assert delays == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.2, 0.3])
+
+
+def test_keys_are_independent() -> None:
+    buckets = RateBuckets(rate=1)
+    assert buckets.reserve("a", 0.0)[0] == 0.0
+    assert buckets.reserve("b", 0.0)[0] == 0.0
+    assert buckets.reserve("a", 0.0)[0] == pytest.approx(1.0)
+
+
+def test_the_bucket_refills_with_time() -> None:
+    buckets = RateBuckets(rate=2, burst=2)
+    for _ in range(2):
+        buckets.reserve("a", 0.0)
+    assert buckets.reserve("a", 0.0)[0] == pytest.approx(0.5)
+    assert buckets.delay("a", 10.0) == 0.0
+    assert [buckets.reserve("a", 10.0)[0] for _ in range(3)] == pytest.approx([0.0, 0.0, 0.5])
+
+
+def test_a_cancelled_reservation_is_handed_back_when_it_was_the_last() -> None:
+    buckets = RateBuckets(rate=1)
+    buckets.reserve("a", 0.0)
+    delay, ticket = buckets.reserve("a", 0.0)
+    assert delay == pytest.approx(1.0)
+    buckets.cancel("a", ticket)
+    assert buckets.reserve("a", 0.0)[0] == pytest.approx(1.0)  # the same slot again
+
+
+def test_a_pause_holds_the_key_until_then() -> None:
+    buckets = RateBuckets(rate=100, burst=5)
+    buckets.pause("a", 3.0)
+    assert buckets.reserve("a", 1.0)[0] == pytest.approx(2.0)
+    assert buckets.reserve("b", 1.0)[0] == 0.0
+
+
+def test_keys_are_bounded() -> None:
+    buckets = RateBuckets(rate=1, max_keys=3)
+    for key in range(10):
+        buckets.reserve(key, float(key))
+    assert len(buckets._tat) == 3
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "error"),
+    [
+        (0, 1, ValueError),
+        (-1, 1, ValueError),
+        ("5", 1, TypeError),
+        (1, 0, ValueError),
+        (1, 1.5, TypeError),
+        (float("inf"), 1, ValueError),
+    ],
+)
+def test_bad_settings_are_refused(rate: object, burst: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        RateBuckets(rate, burst)  # type: ignore[arg-type]
+
+
+@given(
+    rate=st.floats(min_value=0.5, max_value=1000),
+    burst=st.integers(min_value=1, max_value=20),
+    arrivals=st.lists(st.floats(min_value=0, max_value=10), min_size=1, max_size=200),
+)
+def test_no_window_admits_more_than_burst_plus_rate_times_its_length(
+    rate: float, burst: int, arrivals: list[float]
+) -> None:
+    buckets = RateBuckets(rate, burst)
+    starts = sorted(now + buckets.reserve("k", now)[0] for now in sorted(arrivals))
+    for i, first in enumerate(starts):
+        for j in range(i, len(starts)):
+            span = starts[j] - first
+            assert j - i + 1 <= burst + rate * span + 1e-6
+
+
+@pytest.mark.asyncio
+async def test_waiters_are_served_in_order_and_at_the_rate() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await asyncio.sleep(0)
+
+    limiter = RateLimiter(rate=5, burst=1, clock=lambda: now[0], sleep=sleep)
+    order: list[int] = []
+
+    async def call(i: int) -> None:
+        await limiter.acquire("api")
+        order.append(i)
+
+    await asyncio.gather(*(call(i) for i in range(4)))
+    assert order == [0, 1, 2, 3]
+    assert slept == pytest.approx([0.2, 0.4, 0.6])
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_waiter_gives_its_slot_back() -> None:
+    limiter = RateLimiter(rate=1)
+    await limiter.acquire("a")
+    waiting = asyncio.ensure_future(limiter.acquire("a"))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert limiter.buckets.delay("a", limiter.clock()) <= 1.0
+
+
+@pytest.mark.asyncio
+async def test_run_and_pause() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    limiter = RateLimiter(rate=1000, burst=10, clock=lambda: now[0], sleep=sleep)
+    limiter.pause("a", 2.5)  # Retry-After: 2.5
+
+    async def fetch() -> str:
+        return "ok"
+
+    assert await limiter.run("a", fetch) == "ok"
+    assert slept == pytest.approx([2.5])
