@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from hyperhttp_resilience import CircuitBreaker, RetryBudget, RetryPolicy
+from hyperhttp_resilience import (
+    AdaptiveLimiter,
+    CircuitBreaker,
+    RateLimiter,
+    RetryBudget,
+    RetryPolicy,
+)
 
 from .__about__ import __version__
 from ._auth import Auth, AuthenticationError, BasicAuth, BearerAuth, DigestAuth
@@ -41,6 +47,7 @@ from ._uvloop import install_uvloop
 
 __all__ = [
     "URL",
+    "AdaptiveLimiter",
     "Auth",
     "AuthenticationError",
     "BasicAuth",
@@ -68,6 +75,7 @@ __all__ = [
     "MultipartFile",
     "PoolTimeout",
     "ProxyError",
+    "RateLimiter",
     "ReadTimeout",
     "RemoteProtocolError",
     "Request",

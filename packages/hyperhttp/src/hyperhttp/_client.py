@@ -41,6 +41,7 @@ from ._exceptions import drop_frame_locals
 from ._headers import Headers
 from ._hooks import Hooks
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW
+from ._limit import LimiterTypes, check_limiter
 from ._mock import MockNetwork
 from ._options import OPTION_NAMES, SendOptions, call_options, checked, client_options
 from ._pipeline import Pipeline
@@ -101,6 +102,7 @@ class Client:
         auth: AuthTypes = None,
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
         transport: MockTransport | None = None,
+        limiter: LimiterTypes = None,
     ) -> None:
         sizes = (max_response_size, max_decompressed_size)
         windows = (http2_stream_window, http2_connection_window)
@@ -118,6 +120,7 @@ class Client:
         self.max_redirects = max_redirects
         self.retry = check_policy(retry)
         self.circuit_breaker = check_breaker(circuit_breaker)
+        self.limiter = check_limiter(limiter)
         self.trust_env = trust_env
         self.http1 = http1
         self.http2 = http2

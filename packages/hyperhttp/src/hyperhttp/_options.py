@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._auth import Auth, coerce_auth
 from ._build import UNSET
 from ._config import Timeout
+from ._limit import check_limiter
 from ._resilience import check_breaker, check_policy
 
 if TYPE_CHECKING:
@@ -26,18 +27,20 @@ if TYPE_CHECKING:
 
     from ._auth import AuthTypes
     from ._client import Client
+    from ._limit import Limiter
 
 __all__ = ["OPTION_NAMES", "SendOptions", "call_options", "checked", "client_options"]
 
 #: The client attributes SendOptions are built from.
 OPTION_NAMES = frozenset(
-    {"timeout", "follow_redirects", "max_redirects", "retry", "circuit_breaker", "auth"}
+    {"timeout", "follow_redirects", "max_redirects", "retry", "circuit_breaker", "auth", "limiter"}
 )
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "timeout": Timeout.coerce,
     "retry": check_policy,
     "circuit_breaker": check_breaker,
     "auth": coerce_auth,
+    "limiter": check_limiter,
 }
 
 
@@ -53,6 +56,7 @@ class SendOptions:
         "auth",
         "circuit_breaker",
         "follow_redirects",
+        "limiter",
         "max_redirects",
         "retry",
         "stream",
@@ -65,6 +69,7 @@ class SendOptions:
     retry: hyperhttp_resilience.RetryPolicy | None
     circuit_breaker: hyperhttp_resilience.CircuitBreaker | None
     auth: Auth | None
+    limiter: Limiter | dict[tuple[str, str, int], Limiter] | None
 
     def __init__(
         self,
@@ -75,8 +80,18 @@ class SendOptions:
         retry: hyperhttp_resilience.RetryPolicy | None,
         circuit_breaker: hyperhttp_resilience.CircuitBreaker | None,
         auth: Auth | None,
+        limiter: Limiter | dict[tuple[str, str, int], Limiter] | None = None,
     ) -> None:
-        fields = (timeouts, stream, follow_redirects, max_redirects, retry, circuit_breaker, auth)
+        fields = (
+            timeouts,
+            stream,
+            follow_redirects,
+            max_redirects,
+            retry,
+            circuit_breaker,
+            auth,
+            limiter,
+        )
         for name, value in zip(_FIELDS, fields, strict=True):
             object.__setattr__(self, name, value)
 
@@ -96,6 +111,7 @@ _FIELDS = (
     "retry",
     "circuit_breaker",
     "auth",
+    "limiter",
 )
 
 
@@ -115,6 +131,7 @@ def client_options(client: Client, stream: bool) -> SendOptions:
         client.retry,
         client.circuit_breaker,
         client.auth,
+        client.limiter,
     )
     client._options[1 if stream else 0] = options
     return options
@@ -138,4 +155,5 @@ def call_options(
         client.retry if retry is UNSET else check_policy(retry),
         client.circuit_breaker if circuit_breaker is UNSET else check_breaker(circuit_breaker),
         client.auth if auth is UNSET else coerce_auth(auth),
+        client.limiter,
     )

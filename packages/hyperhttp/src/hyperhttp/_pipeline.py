@@ -11,8 +11,9 @@ the pipeline only composes them:
    cookies from and into the jar (``_cookies.with_cookies``) and the auth
    flow (``_auth.send_with_auth``) on every hop;
 2. :meth:`Pipeline.attempts`: retries and the circuit breaker, run by
-   hyperhttp-resilience's own loops (``_resilience.send_resilient``);
-   skipped entirely when neither is set;
+   hyperhttp-resilience's own loops (``_resilience.send_resilient``), each
+   attempt within its origin's ``limiter=`` (``_limit.send_limited``);
+   skipped entirely when none is set;
 3. :meth:`Pipeline.exchange`: one attempt: request hooks, the ``Transport``
    (pooled connections, ``_pool_transport``, or a mock, ``_mock``), response
    hooks, the body unless streaming; a stale pooled connection or an HTTP/2
@@ -33,6 +34,7 @@ from ._conn import StaleConnection
 from ._cookies import Cookies, with_cookies
 from ._exceptions import RemoteProtocolError
 from ._http2 import StreamRefused
+from ._limit import limiter_for, send_limited
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, next_request
 from ._resilience import breaker_listener, send_resilient
 
@@ -103,7 +105,7 @@ class Pipeline:
         url = request.url
         if auth is None and (url.username or url.password):  # http://user:pass@host/
             auth = BasicAuth(unquote(url.username), unquote(url.password))
-        plain = options.retry is None and options.circuit_breaker is None
+        plain = options.retry is None and options.circuit_breaker is None and not options.limiter
         while True:
             sent = request
             if not jar.is_empty or request.cookies is not None:
@@ -140,17 +142,22 @@ class Pipeline:
             request = following
 
     def attempts(self, request: Request, options: SendOptions) -> Awaitable[Response]:
-        """Send ``request`` under the options' retry policy and breaker, or just send it."""
+        """Send ``request`` under the options' retry policy, breaker and limiter (``_limit``)."""
         policy, breaker = options.retry, options.circuit_breaker
+        limiter = limiter_for(options.limiter, request) if options.limiter else None
+
+        def one() -> Awaitable[Response]:
+            if limiter is None:
+                return self.exchange(request, options)
+            return send_limited(limiter, request, lambda: self.exchange(request, options))
+
         if policy is None and breaker is None:
-            return self.exchange(request, options)
+            return one()
         trace = self.trace
         if breaker is not None and trace is not None and breaker not in self.traced_breakers:
             self.traced_breakers.add(breaker)
             breaker.add_listener(breaker_listener(self, _live_trace))
-        return send_resilient(
-            lambda: self.exchange(request, options), request, policy, breaker, trace
-        )
+        return send_resilient(one, request, policy, breaker, trace)
 
     async def exchange(self, request: Request, options: SendOptions) -> Response:
         """Send ``request`` once, replaying what never reached a server (see below).
