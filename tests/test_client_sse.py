@@ -157,3 +157,12 @@ async def test_sse_over_http2(tls: TLSSetup, h2_server: H2Server) -> None:
     assert [event.id for event in received] == ["0", "1", "2", "3", "4"]
     assert {event.event for event in received} == {"tick"}
     assert events.retry == 0.01
+
+
+async def test_sse_does_not_reconnect_a_request_that_cannot_be_sent() -> None:
+    async with hyperhttp.Client() as client:
+        events = client.sse("http://127.0.0.1:1/events", headers={"x-bad": "a\nb"}, retry=0.0)
+        with pytest.raises(hyperhttp.LocalProtocolError):
+            async with events:
+                [event async for event in events]
+    assert events.reconnects == 0

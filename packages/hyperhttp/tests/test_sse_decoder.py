@@ -127,3 +127,12 @@ text = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_charact
 def test_random_blocks_split_anywhere(fields: list[tuple[str, str]]) -> None:
     stream = b"".join(f"{name}: {value}\n".encode() for name, value in fields) + b"\n"
     _every_split(stream)
+
+
+def test_a_huge_retry_is_bounded_not_an_error() -> None:
+    # 5 000 digits: int() would raise ValueError (Python's 4 300-digit limit).
+    decoder = SSEDecoder()
+    (event,) = decoder.feed(b"retry: " + b"9" * 5000 + b"\ndata: x\n\n")
+    assert event.retry == decoder.retry == 300_000
+    decoder.feed(b"retry: 99999999\n\n")
+    assert decoder.retry == 300_000

@@ -8,7 +8,7 @@ algorithm (§9.2.6) over bytes, with no I/O: lines end at CR, LF or CRLF
 line end), a leading BOM is dropped, ``:`` starts a comment, and a blank
 line dispatches the event being built. ``id`` (without NUL) sets the last
 event ID even when no event is dispatched, ``retry`` (ASCII digits only)
-the reconnection delay; unknown fields are ignored. Text is UTF-8, bad
+the reconnection delay, at most five minutes; unknown fields are ignored. Text is UTF-8, bad
 bytes replaced. What a server can make us hold is bounded: a line, and the
 data of one event, at most ``max_event_size`` bytes (``SSEError`` past it).
 
@@ -27,7 +27,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import DecodingError, TransportError
+from ._exceptions import DecodingError, LocalProtocolError, TransportError
 from ._headers import Headers
 from ._jsonlib import loads
 
@@ -44,6 +44,8 @@ __all__ = ["DEFAULT_MAX_EVENT", "EventSource", "SSEDecoder", "SSEError", "Server
 DEFAULT_MAX_EVENT = 8 * 1024 * 1024
 #: The reconnection delay until the server sends ``retry`` (seconds).
 DEFAULT_RETRY = 3.0
+#: The longest reconnection delay a server's ``retry`` can set (milliseconds).
+MAX_RETRY_MS = 300_000
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
@@ -156,7 +158,10 @@ class SSEDecoder:
             if "\0" not in value:
                 self.last_event_id = value
         elif field == "retry" and value.isascii() and value.isdigit():
-            self.retry = self._block_retry = int(value)
+            # Bounded before int(): a long digit string costs quadratic time
+            # (and over 4 300 digits Python refuses it with ValueError).
+            delay = min(int(value), MAX_RETRY_MS) if len(value) <= 12 else MAX_RETRY_MS
+            self.retry = self._block_retry = delay
 
     def _dispatch(self, events: list[ServerSentEvent]) -> None:
         data, event, retry = self._data, self._event, self._block_retry
@@ -265,6 +270,8 @@ class EventSource:
                             idle = 0
                             self._keep(decoder)
                             yield event
+            except LocalProtocolError:
+                raise  # our request cannot be sent: asking again will not help
             except TransportError as exc:  # the connection failed: reconnect, as at its end
                 failed = exc
             self._keep(decoder)
