@@ -36,6 +36,7 @@ from ._config import (
     check_client_options,
 )
 from ._cookies import Cookies
+from ._deadline import keep_deadline
 from ._encode import RequestEncoder
 from ._exceptions import drop_frame_locals
 from ._headers import Headers
@@ -376,8 +377,12 @@ class Client:
             if timeouts.total is None:
                 return await chain
             try:
-                async with asyncio.timeout(timeouts.total):
-                    return await chain
+                async with asyncio.timeout(timeouts.total) as scope:
+                    response = await chain
+                deadline = scope.when()
+                if stream and deadline is not None:  # the body, read later, within it too
+                    keep_deadline(response, deadline, timeouts.total)
+                return response
             except TimeoutError as exc:  # the error boundary (_boundary) maps the deadline's
                 raise translate(exc, "total", timeout=timeouts.total, request=request)  # noqa: B904
         except BaseException as exc:
