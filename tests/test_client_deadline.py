@@ -79,3 +79,30 @@ async def test_http2_trickle_ends_at_the_deadline(h2c_server: H2Server) -> None:
                 await response.aread()
         response = await client.get(h2c_server.url + "/slow?chunks=2&delay=0.01")
         assert response.content == b"chunk0;chunk1;"
+
+
+async def test_each_attempt_carries_what_is_left_of_the_budget() -> None:
+    seen: list[str | None] = []
+
+    async def flaky(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Request-Timeout"))
+        if len(seen) == 1:
+            await asyncio.sleep(0.2)
+            return web.Response(status=503, headers={"Retry-After": "0"})
+        return web.Response(text="ok")
+
+    policy = hyperhttp.RetryPolicy(max_attempts=2, backoff_base=0.0, backoff_cap=0.0)
+    timeout = hyperhttp.Timeout(5.0, total=2.0)
+    client = hyperhttp.Client(timeout=timeout, retry=policy, deadline_header="X-Request-Timeout")
+    async with serve_routes([web.get("/", flaky)]) as (url, _), client:
+        assert (await client.get(url + "/")).text == "ok"
+        first, second = (int(value or -1) for value in seen)
+        assert 1800 < first <= 2000
+        assert second <= first - 150  # the first attempt's 200 ms are spent
+        await client.get(url + "/", timeout=None)  # no total: no field
+        assert seen[-1] is None
+
+
+async def test_a_deadline_header_must_be_a_field_name() -> None:
+    with pytest.raises(ValueError, match="field name"):
+        hyperhttp.Client(deadline_header="bad header")

@@ -36,7 +36,7 @@ from ._config import (
     check_client_options,
 )
 from ._cookies import Cookies
-from ._deadline import keep_deadline
+from ._deadline import CALL_DEADLINE, check_deadline_header, keep_deadline
 from ._encode import RequestEncoder
 from ._exceptions import drop_frame_locals
 from ._headers import Headers
@@ -104,6 +104,7 @@ class Client:
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
         transport: MockTransport | None = None,
         limiter: LimiterTypes = None,
+        deadline_header: str | None = None,
     ) -> None:
         sizes = (max_response_size, max_decompressed_size)
         windows = (http2_stream_window, http2_connection_window)
@@ -122,6 +123,7 @@ class Client:
         self.retry = check_policy(retry)
         self.circuit_breaker = check_breaker(circuit_breaker)
         self.limiter = check_limiter(limiter)
+        self.deadline_header = check_deadline_header(deadline_header)
         self.trust_env = trust_env
         self.http1 = http1
         self.http2 = http2
@@ -376,6 +378,11 @@ class Client:
         try:
             if timeouts.total is None:
                 return await chain
+            token = (  # the attempts send what is left of it (deadline_header=)
+                CALL_DEADLINE.set(asyncio.get_running_loop().time() + timeouts.total)
+                if options.deadline_header
+                else None
+            )
             try:
                 async with asyncio.timeout(timeouts.total) as scope:
                     response = await chain
@@ -385,6 +392,9 @@ class Client:
                 return response
             except TimeoutError as exc:  # the error boundary (_boundary) maps the deadline's
                 raise translate(exc, "total", timeout=timeouts.total, request=request)  # noqa: B904
+            finally:
+                if token is not None:
+                    CALL_DEADLINE.reset(token)
         except BaseException as exc:
             drop_frame_locals(exc)
             raise

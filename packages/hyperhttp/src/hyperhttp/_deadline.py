@@ -10,12 +10,20 @@ deadline (``asyncio.timeout_at``), so a body trickled slower than the
 deadline ends in ``ReadTimeout`` as a non-streamed one does (aiohttp's
 ``ClientTimeout(total=)`` covers the body too). Nothing is wrapped without
 a ``total``: the usual path pays nothing.
+
+With ``Client(deadline_header="X-Request-Timeout")`` every attempt carries
+what is left of the call's ``total`` budget, in milliseconds, so the server
+can give up on work nobody will wait for (:func:`with_deadline`; the
+deadline travels in :data:`CALL_DEADLINE`, set only when that option is).
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
+
+from hyperhttp_parser import TOKEN_BYTES
 
 from ._boundary import translate
 from ._models import BodySource
@@ -25,7 +33,13 @@ if TYPE_CHECKING:
 
     from ._models import Request, Response
 
-__all__ = ["DeadlineBody", "keep_deadline"]
+__all__ = [
+    "CALL_DEADLINE",
+    "DeadlineBody",
+    "check_deadline_header",
+    "keep_deadline",
+    "with_deadline",
+]
 
 
 def keep_deadline(response: Response, deadline: float, total: float) -> None:
@@ -74,3 +88,37 @@ class DeadlineBody(BodySource):
 
     def close(self) -> None:
         self.source.close()
+
+
+#: The loop time the current ``send`` must end by (set only with ``deadline_header``).
+CALL_DEADLINE: ContextVar[float | None] = ContextVar("hyperhttp_call_deadline", default=None)
+
+
+def check_deadline_header(name: object) -> str | None:
+    """Return ``deadline_header=`` checked: a field name (RFC 9110 §5.1), or None.
+
+    Raises:
+        TypeError, ValueError: not a str, or not a token.
+
+    """
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise TypeError(f"deadline_header must be a str, not {type(name).__name__}")
+    if not name or not name.isascii() or name.encode().translate(None, TOKEN_BYTES):
+        raise ValueError(f"deadline_header {name!r} is not a field name (RFC 9110 §5.1)")
+    return name
+
+
+def with_deadline(request: Request, name: str) -> Request:
+    """Return ``request`` carrying the call's remaining budget in ms in field ``name``.
+
+    A call without a ``total`` deadline sends the request as it is.
+    """
+    deadline = CALL_DEADLINE.get()
+    if deadline is None:
+        return request
+    left = max(0, int((deadline - asyncio.get_running_loop().time()) * 1000))
+    sent = request.copy()
+    sent.headers[name] = str(left)
+    return sent

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._auth import Auth, coerce_auth
 from ._build import UNSET
 from ._config import Timeout
+from ._deadline import check_deadline_header
 from ._limit import check_limiter
 from ._resilience import check_breaker, check_policy
 
@@ -33,7 +34,16 @@ __all__ = ["OPTION_NAMES", "SendOptions", "call_options", "checked", "client_opt
 
 #: The client attributes SendOptions are built from.
 OPTION_NAMES = frozenset(
-    {"timeout", "follow_redirects", "max_redirects", "retry", "circuit_breaker", "auth", "limiter"}
+    {
+        "timeout",
+        "follow_redirects",
+        "max_redirects",
+        "retry",
+        "circuit_breaker",
+        "auth",
+        "limiter",
+        "deadline_header",
+    }
 )
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "timeout": Timeout.coerce,
@@ -41,6 +51,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "circuit_breaker": check_breaker,
     "auth": coerce_auth,
     "limiter": check_limiter,
+    "deadline_header": check_deadline_header,
 }
 
 
@@ -55,6 +66,7 @@ class SendOptions:
     __slots__ = (
         "auth",
         "circuit_breaker",
+        "deadline_header",
         "follow_redirects",
         "limiter",
         "max_redirects",
@@ -70,6 +82,7 @@ class SendOptions:
     circuit_breaker: hyperhttp_resilience.CircuitBreaker | None
     auth: Auth | None
     limiter: Limiter | dict[tuple[str, str, int], Limiter] | None
+    deadline_header: str | None
 
     def __init__(
         self,
@@ -81,6 +94,7 @@ class SendOptions:
         circuit_breaker: hyperhttp_resilience.CircuitBreaker | None,
         auth: Auth | None,
         limiter: Limiter | dict[tuple[str, str, int], Limiter] | None = None,
+        deadline_header: str | None = None,
     ) -> None:
         fields = (
             timeouts,
@@ -91,6 +105,7 @@ class SendOptions:
             circuit_breaker,
             auth,
             limiter,
+            deadline_header,
         )
         for name, value in zip(_FIELDS, fields, strict=True):
             object.__setattr__(self, name, value)
@@ -112,6 +127,7 @@ _FIELDS = (
     "circuit_breaker",
     "auth",
     "limiter",
+    "deadline_header",
 )
 
 
@@ -132,6 +148,7 @@ def client_options(client: Client, stream: bool) -> SendOptions:
         client.circuit_breaker,
         client.auth,
         client.limiter,
+        client.deadline_header,
     )
     client._options[1 if stream else 0] = options
     return options
@@ -156,4 +173,5 @@ def call_options(
         client.circuit_breaker if circuit_breaker is UNSET else check_breaker(circuit_breaker),
         client.auth if auth is UNSET else coerce_auth(auth),
         client.limiter,
+        client.deadline_header,
     )

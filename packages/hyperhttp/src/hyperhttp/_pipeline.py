@@ -32,6 +32,7 @@ from urllib.parse import unquote
 from ._auth import BasicAuth, send_with_auth
 from ._conn import StaleConnection
 from ._cookies import Cookies, with_cookies
+from ._deadline import with_deadline
 from ._exceptions import RemoteProtocolError
 from ._http2 import StreamRefused
 from ._limit import limiter_for, send_limited
@@ -174,6 +175,8 @@ class Pipeline:
             try:
                 if hooks.request:
                     sent = await hooks.on_request(request)
+                if options.deadline_header:  # what is left of the call's total, each attempt
+                    sent = with_deadline(sent, options.deadline_header)
                 encoder = self.encoder
                 if self.defaults._list is not encoder.source:  # client.headers changed in place
                     encoder.use_defaults(self.defaults)
