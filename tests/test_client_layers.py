@@ -18,7 +18,7 @@ from hyperhttp._options import SendOptions
 from tests.servers.fixtures import ok_http11_server
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
 pytestmark = pytest.mark.asyncio
 
@@ -132,8 +132,10 @@ async def test_options_set_on_the_client_are_checked_like_its_arguments() -> Non
         assert (await client.get("http://example.test/")).status_code == 200
 
 
-async def test_user_extensions_are_carried_and_never_read_by_the_client() -> None:
-    """Extensions is the user's: keys the client once used there mean nothing now."""
+async def _send_stream(
+    change: Callable[[hyperhttp.Request], None],
+) -> tuple[hyperhttp.Request, hyperhttp.Request]:
+    """Send a POST of a 3-byte stream, changed by ``change``; return it and what the mock saw."""
     seen: list[hyperhttp.Request] = []
 
     def handler(request: hyperhttp.Request) -> hyperhttp.MockResponse:
@@ -145,9 +147,16 @@ async def test_user_extensions_are_carried_and_never_read_by_the_client() -> Non
 
     async with hyperhttp.Client(transport=hyperhttp.MockTransport(handler)) as client:
         request = client.build_request("POST", "http://example.test/", content=body())
-        request.extensions.update({"cookies": "not a jar", "length": 99, "replayable": True})
+        change(request)
         await client.send(request)
     (sent,) = seen
+    return request, sent
+
+
+async def test_user_extensions_are_carried_and_never_read_by_the_client() -> None:
+    """Extensions is the user's: keys the client once used there mean nothing now."""
+    keys = {"cookies": "not a jar", "length": 99, "replayable": True}
+    request, sent = await _send_stream(lambda request: request.extensions.update(keys))
     assert "cookie" not in sent.headers
     assert sent.content == b"abc"
     assert sent.extensions["length"] == 99
@@ -155,18 +164,9 @@ async def test_user_extensions_are_carried_and_never_read_by_the_client() -> Non
 
 
 async def test_a_request_declares_its_stream_length_as_an_attribute() -> None:
-    seen: list[hyperhttp.Request] = []
-
-    def handler(request: hyperhttp.Request) -> hyperhttp.MockResponse:
-        seen.append(request)
-        return hyperhttp.MockResponse(200)
-
-    async def body() -> AsyncIterator[bytes]:
-        yield b"abc"
-
-    async with hyperhttp.Client(transport=hyperhttp.MockTransport(handler)) as client:
-        request = client.build_request("POST", "http://example.test/", content=body())
+    def declare(request: hyperhttp.Request) -> None:
         request.stream_length = 3
-        await client.send(request)
-    assert seen[0].headers["content-length"] == "3"
-    assert "transfer-encoding" not in seen[0].headers
+
+    _, sent = await _send_stream(declare)
+    assert sent.headers["content-length"] == "3"
+    assert "transfer-encoding" not in sent.headers

@@ -88,16 +88,20 @@ def test_no_window_admits_more_than_burst_plus_rate_times_its_length(
             assert j - i + 1 <= burst + rate * span + 1e-6
 
 
-@pytest.mark.asyncio
-async def test_waiters_are_served_in_order_and_at_the_rate() -> None:
-    now = [0.0]
+def _recorded(now: float, **settings: float) -> tuple[RateLimiter, list[float]]:
+    """Return a limiter whose clock stands at ``now`` and whose sleeps are recorded."""
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
         await asyncio.sleep(0)
 
-    limiter = RateLimiter(rate=5, burst=1, clock=lambda: now[0], sleep=sleep)
+    return RateLimiter(clock=lambda: now, sleep=sleep, **settings), slept  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_waiters_are_served_in_order_and_at_the_rate() -> None:
+    limiter, slept = _recorded(0.0, rate=5, burst=1)
     order: list[int] = []
 
     async def call(i: int) -> None:
@@ -123,13 +127,7 @@ async def test_a_cancelled_waiter_gives_its_slot_back() -> None:
 
 @pytest.mark.asyncio
 async def test_run_and_pause() -> None:
-    now = [100.0]
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    limiter = RateLimiter(rate=1000, burst=10, clock=lambda: now[0], sleep=sleep)
+    limiter, slept = _recorded(100.0, rate=1000, burst=10)
     limiter.pause("a", 2.5)  # Retry-After: 2.5
 
     async def fetch() -> str:

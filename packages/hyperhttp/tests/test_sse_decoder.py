@@ -113,11 +113,22 @@ def test_an_event_over_the_limit_is_refused() -> None:
         decoder.feed(b"data: " + b"x" * 30 + b"\ndata: " + b"y" * 30 + b"\n")
 
 
-def test_a_long_line_fed_in_pieces_is_held_once() -> None:
+def test_a_long_line_in_small_pieces_is_held_piece_by_piece() -> None:
+    """One line in 1 KiB pieces: each piece is kept as it came, never re-joined until the end.
+
+    Joining what was held on every piece (and scanning it again for a line
+    end) would cost time quadratic in the line: up to 8 MiB, from a peer.
+    """
     decoder = SSEDecoder()
-    for _ in range(1000):
-        decoder.feed(b"x" * 100)
-    assert len(decoder._pending) == 100_000
+    piece = b"x" * 1024
+    assert decoder.feed(b"data: ") == []
+    for _ in range(2000):
+        assert decoder.feed(piece) == []
+    assert len(decoder._pending) == 2001
+    assert decoder._pending_size == 6 + 2000 * 1024
+    (event,) = decoder.feed(b"\n\n")
+    assert len(event.data) == 2000 * 1024
+    assert decoder._pending == []
 
 
 text = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"))

@@ -104,15 +104,23 @@ async def send_limited(
 
 
 def pause_for(response: Response) -> float | None:
-    """Return how long the response asks its origin to be left alone (None: it does not)."""
+    """Return how long the response asks its origin to be left alone (None: it does not).
+
+    Reads the raw fields (the response's ``Headers`` stay unbuilt).
+    """
     if response.status_code in _OVERLOAD:
-        after = parse_retry_after(response.headers.get("retry-after"), time.time())
+        after = parse_retry_after(_first(response, b"retry-after"), time.time())
         if after is not None:
             return min(after, MAX_PAUSE)
-    quota = _ratelimit_reset(response.headers.get("ratelimit"))
-    if quota is None and response.headers.get("ratelimit-remaining", "").strip() == "0":
-        quota = _seconds(response.headers.get("ratelimit-reset"))
+    quota = _ratelimit_reset(_first(response, b"ratelimit"))
+    if quota is None and (_first(response, b"ratelimit-remaining") or "").strip() == "0":
+        quota = _seconds(_first(response, b"ratelimit-reset"))
     return None if quota is None else min(quota, MAX_PAUSE)
+
+
+def _first(response: Response, name: bytes) -> str | None:
+    values = response._raw_values(name)
+    return values[0].decode("latin-1") if values else None
 
 
 def _ratelimit_reset(value: str | None) -> float | None:

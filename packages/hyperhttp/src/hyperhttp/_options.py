@@ -32,19 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["OPTION_NAMES", "SendOptions", "call_options", "checked", "client_options"]
 
-#: The client attributes SendOptions are built from.
-OPTION_NAMES = frozenset(
-    {
-        "timeout",
-        "follow_redirects",
-        "max_redirects",
-        "retry",
-        "circuit_breaker",
-        "auth",
-        "limiter",
-        "deadline_header",
-    }
-)
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "timeout": Timeout.coerce,
     "retry": check_policy,
@@ -53,6 +40,23 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "limiter": check_limiter,
     "deadline_header": check_deadline_header,
 }
+
+
+#: SendOptions' fields, in order.
+_FIELDS = (
+    "timeouts",
+    "stream",
+    "follow_redirects",
+    "max_redirects",
+    "retry",
+    "circuit_breaker",
+    "auth",
+    "limiter",
+    "deadline_header",
+)
+#: The client attributes SendOptions are built from (``timeout`` becomes ``timeouts``;
+#: ``stream`` is the call's own).
+OPTION_NAMES = frozenset({"timeout", *_FIELDS[2:]})
 
 
 class SendOptions:
@@ -118,19 +122,6 @@ class SendOptions:
         return f"SendOptions({values})"
 
 
-_FIELDS = (
-    "timeouts",
-    "stream",
-    "follow_redirects",
-    "max_redirects",
-    "retry",
-    "circuit_breaker",
-    "auth",
-    "limiter",
-    "deadline_header",
-)
-
-
 def checked(name: str, value: Any) -> Any:
     """Return ``value`` for the option ``name``, checked (and coerced) as its argument is."""
     check = _CHECKS.get(name)
@@ -139,17 +130,8 @@ def checked(name: str, value: Any) -> Any:
 
 def client_options(client: Client, stream: bool) -> SendOptions:
     """Return the client's own options for ``stream``, keeping them for the next call."""
-    options = SendOptions(
-        client.timeout,
-        bool(stream),
-        client.follow_redirects,
-        client.max_redirects,
-        client.retry,
-        client.circuit_breaker,
-        client.auth,
-        client.limiter,
-        client.deadline_header,
-    )
+    own = (getattr(client, name) for name in _FIELDS[2:])
+    options = SendOptions(client.timeout, bool(stream), *own)
     client._options[1 if stream else 0] = options
     return options
 

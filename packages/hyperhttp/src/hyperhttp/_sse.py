@@ -101,7 +101,8 @@ class SSEDecoder:
         self.max_event_size = max_event_size
         self.last_event_id = ""
         self.retry: int | None = None  # milliseconds, the latest ``retry`` field
-        self._pending = b""  # a line not ended yet
+        self._pending: list[bytes] = []  # the pieces of a line not ended yet
+        self._pending_size = 0
         self._skip_lf = False  # the last chunk ended in CR: an LF first in the next is its end
         self._started = False  # past the first line (the BOM is only there)
         self._event = ""
@@ -120,7 +121,13 @@ class SSEDecoder:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        data = self._pending + chunk if self._pending else chunk
+        if self._pending and not _LINE_END.search(chunk):
+            # Still the same line: keep the piece (joining or re-scanning what
+            # was kept on every piece would be quadratic in the line's length).
+            self._hold(chunk)
+            return []
+        data = b"".join((*self._pending, chunk)) if self._pending else chunk
+        self._pending, self._pending_size = [], 0
         events: list[ServerSentEvent] = []
         start = 0
         for end in _LINE_END.finditer(data):
@@ -128,10 +135,15 @@ class SSEDecoder:
             start = end.end()
         if start == len(data) and data.endswith(b"\r"):
             self._skip_lf = True  # a CR last: if an LF comes first next, it is this CR's
-        self._pending = data[start:]
-        if len(self._pending) > self.max_event_size:
-            raise SSEError(f"an event-stream line longer than {self.max_event_size} bytes")
+        if start < len(data):
+            self._hold(data[start:])
         return events
+
+    def _hold(self, piece: bytes) -> None:
+        self._pending.append(piece)
+        self._pending_size += len(piece)
+        if self._pending_size > self.max_event_size:
+            raise SSEError(f"an event-stream line longer than {self.max_event_size} bytes")
 
     def _line(self, raw: bytes, events: list[ServerSentEvent]) -> None:
         line = raw.decode("utf-8", "replace")
