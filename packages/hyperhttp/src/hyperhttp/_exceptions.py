@@ -50,6 +50,7 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "ResponseTooLarge",
+    "SocksError",
     "StreamClosed",
     "StreamConsumed",
     "TimeoutException",
@@ -113,6 +114,36 @@ class ProxyError(TransportError):
     ) -> None:
         super().__init__(message, request=request)
         self.status_code = status_code
+
+
+class SocksError(ProxyError):
+    """A SOCKS proxy refused the connection, or broke or garbled the handshake.
+
+    Attributes:
+        version: ``4`` or ``5``, the SOCKS version spoken.
+        reply_code: the proxy's reply code (SOCKS5: ``0x01``-``0x08`` per
+            RFC 1928 section 6, ``0xFF`` when no offered authentication
+            method was acceptable; RFC 1929 status for a rejected password is
+            reported as ``reply_code=None`` with ``auth_failed`` True;
+            SOCKS4: ``91``-``93``), or None when the handshake broke before
+            a reply.
+        auth_failed: the proxy rejected the user name and password.
+
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        version: int,
+        reply_code: int | None = None,
+        auth_failed: bool = False,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.version = version
+        self.reply_code = reply_code
+        self.auth_failed = auth_failed
 
 
 class RemoteProtocolError(TransportError):
