@@ -1,4 +1,4 @@
-"""hyperhttp-resilience: retries, circuit breaker, rate and adaptive concurrency limits."""
+"""hyperhttp-resilience: retries, circuit breaker, hedging, rate and adaptive concurrency limits."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from ._adaptive import AdaptiveLimiter, Outcome, Slot
 from ._backoff import decorrelated_jitter, parse_retry_after
 from ._breaker import DEFAULT_FAILURE_STATUSES, CircuitBreaker, CircuitState, Permit
 from ._errors import CircuitOpenError, DeadlineExceeded, ResilienceError
+from ._hedging import Hedging
+from ._latency import LatencyTracker
 from ._rate import RateBuckets, RateLimiter
 from ._retry import (
     DEFAULT_RETRY_AFTER_STATUSES,
@@ -36,6 +38,8 @@ __all__ = [
     "DeadlineExceeded",
     "Decision",
     "ErrorKind",
+    "Hedging",
+    "LatencyTracker",
     "Outcome",
     "Permit",
     "RateBuckets",
