@@ -32,6 +32,9 @@ Receive = Any
 Send = Any
 
 SEEN: defaultdict[str, set[int]] = defaultdict(set)
+#: /hedge/<tag>: how many requests came for the tag, and how each first one ended.
+HEDGED: defaultdict[str, int] = defaultdict(int)
+HEDGE_END: dict[str, str] = {}
 
 
 async def _body(receive: Receive) -> bytes:
@@ -105,10 +108,32 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _respond(send, 200, b"slept")
     elif path == "/sse":
         await _sse(send, query, dict(headers))
+    elif path.startswith("/hedge/"):
+        await _hedge(path[7:], receive, send)
+    elif path.startswith("/hedge-end/"):
+        await _respond(send, 200, HEDGE_END.get(path[11:], "running").encode())
     elif path.startswith("/seen/"):
         await _respond(send, 200, json.dumps(sorted(SEEN[path[6:]])).encode())
     else:
         await _respond(send, 404, b"not found")
+
+
+async def _hedge(tag: str, receive: Receive, send: Send) -> None:
+    """Hang the first request of a tag (up to 5 s) until the client resets it; answer the rest."""
+    await _body(receive)
+    HEDGED[tag] += 1
+    if HEDGED[tag] > 1:
+        await _respond(send, 200, b"copy")
+        return
+    try:
+        message = await asyncio.wait_for(receive(), 5.0)  # after the body: only a disconnect
+        HEDGE_END[tag] = message["type"]
+    except TimeoutError:
+        HEDGE_END[tag] = "timeout"
+        await _respond(send, 200, b"first")
+    except asyncio.CancelledError:
+        HEDGE_END[tag] = "cancelled"
+        raise
 
 
 async def _sse(send: Send, query: dict[str, str], headers: dict[str, str]) -> None:

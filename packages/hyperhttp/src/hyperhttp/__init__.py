@@ -5,6 +5,7 @@ from __future__ import annotations
 from hyperhttp_resilience import (
     AdaptiveLimiter,
     CircuitBreaker,
+    Hedging,
     RateLimiter,
     RetryBudget,
     RetryPolicy,
@@ -66,6 +67,7 @@ __all__ = [
     "HTTPError",
     "HTTPStatusError",
     "Headers",
+    "Hedging",
     "InsecureRequestWarning",
     "InvalidURL",
     "Limits",

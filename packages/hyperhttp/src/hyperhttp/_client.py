@@ -40,6 +40,7 @@ from ._deadline import CALL_DEADLINE, check_deadline_header, keep_deadline
 from ._encode import RequestEncoder
 from ._exceptions import drop_frame_locals
 from ._headers import Headers
+from ._hedge import check_hedging
 from ._hooks import Hooks
 from ._http2 import CONNECTION_WINDOW, STREAM_WINDOW
 from ._limit import LimiterTypes, check_limiter
@@ -105,6 +106,7 @@ class Client:
         transport: MockTransport | None = None,
         limiter: LimiterTypes = None,
         deadline_header: str | None = None,
+        hedging: hyperhttp_resilience.Hedging | None = None,
     ) -> None:
         sizes = (max_response_size, max_decompressed_size)
         windows = (http2_stream_window, http2_connection_window)
@@ -124,6 +126,7 @@ class Client:
         self.circuit_breaker = check_breaker(circuit_breaker)
         self.limiter = check_limiter(limiter)
         self.deadline_header = check_deadline_header(deadline_header)
+        self.hedging = check_hedging(hedging)
         self.trust_env = trust_env
         self.http1 = http1
         self.http2 = http2
@@ -253,10 +256,11 @@ class Client:
         retry: hyperhttp_resilience.RetryPolicy | None = _UNSET,
         circuit_breaker: hyperhttp_resilience.CircuitBreaker | None = _UNSET,
         auth: AuthTypes = _UNSET,
+        hedging: hyperhttp_resilience.Hedging | None = _UNSET,
     ) -> Response:
         """Send a request and read the whole response body.
 
-        ``follow_redirects``, ``retry``, ``circuit_breaker`` and ``auth``
+        ``follow_redirects``, ``retry``, ``circuit_breaker``, ``auth`` and ``hedging``
         override the client's for this request (``None`` turns them off).
         ``files=`` (with ``data=`` fields) sends multipart/form-data.
 
@@ -287,6 +291,7 @@ class Client:
             retry=retry,
             circuit_breaker=circuit_breaker,
             auth=auth,
+            hedging=hedging,
         )
 
     @contextlib.asynccontextmanager
@@ -294,7 +299,14 @@ class Client:
         """``async with client.stream(...) as response``: the body is not read yet."""
         options = {
             name: kwargs.pop(name, _UNSET)
-            for name in ("timeout", "follow_redirects", "retry", "circuit_breaker", "auth")
+            for name in (
+                "timeout",
+                "follow_redirects",
+                "retry",
+                "circuit_breaker",
+                "auth",
+                "hedging",
+            )
         }
         request = self.build_request(method, url, **kwargs)
         response = await self.send(request, stream=True, **options)
@@ -353,6 +365,7 @@ class Client:
         retry: hyperhttp_resilience.RetryPolicy | None = _UNSET,
         circuit_breaker: hyperhttp_resilience.CircuitBreaker | None = _UNSET,
         auth: AuthTypes = _UNSET,
+        hedging: hyperhttp_resilience.Hedging | None = _UNSET,
     ) -> Response:
         """Send a built request; read the body unless ``stream``.
 
@@ -367,11 +380,12 @@ class Client:
             & (retry is _UNSET)
             & (circuit_breaker is _UNSET)
             & (auth is _UNSET)
+            & (hedging is _UNSET)
         ):  # none given: the client's own options, built once (until one is set again)
             options = self._options[1 if stream else 0] or client_options(self, stream)
         else:
             options = call_options(
-                self, stream, timeout, follow_redirects, retry, circuit_breaker, auth
+                self, stream, timeout, follow_redirects, retry, circuit_breaker, auth, hedging
             )
         timeouts = options.timeouts
         chain = self._pipeline.send(request, options)

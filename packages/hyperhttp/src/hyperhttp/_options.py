@@ -18,6 +18,7 @@ from ._auth import Auth, coerce_auth
 from ._build import UNSET
 from ._config import Timeout
 from ._deadline import check_deadline_header
+from ._hedge import check_hedging
 from ._limit import check_limiter
 from ._resilience import check_breaker, check_policy
 
@@ -39,6 +40,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "auth": coerce_auth,
     "limiter": check_limiter,
     "deadline_header": check_deadline_header,
+    "hedging": check_hedging,
 }
 
 
@@ -53,6 +55,7 @@ _FIELDS = (
     "auth",
     "limiter",
     "deadline_header",
+    "hedging",
 )
 #: The client attributes SendOptions are built from (``timeout`` becomes ``timeouts``;
 #: ``stream`` is the call's own).
@@ -72,6 +75,7 @@ class SendOptions:
         "circuit_breaker",
         "deadline_header",
         "follow_redirects",
+        "hedging",
         "limiter",
         "max_redirects",
         "retry",
@@ -87,6 +91,7 @@ class SendOptions:
     auth: Auth | None
     limiter: Limiter | dict[tuple[str, str, int], Limiter] | None
     deadline_header: str | None
+    hedging: hyperhttp_resilience.Hedging | None
 
     def __init__(
         self,
@@ -99,6 +104,7 @@ class SendOptions:
         auth: Auth | None,
         limiter: Limiter | dict[tuple[str, str, int], Limiter] | None = None,
         deadline_header: str | None = None,
+        hedging: hyperhttp_resilience.Hedging | None = None,
     ) -> None:
         fields = (
             timeouts,
@@ -110,6 +116,7 @@ class SendOptions:
             auth,
             limiter,
             deadline_header,
+            hedging,
         )
         for name, value in zip(_FIELDS, fields, strict=True):
             object.__setattr__(self, name, value)
@@ -144,6 +151,7 @@ def call_options(
     retry: hyperhttp_resilience.RetryPolicy | None,
     circuit_breaker: hyperhttp_resilience.CircuitBreaker | None,
     auth: AuthTypes,
+    hedging: hyperhttp_resilience.Hedging | None,
 ) -> SendOptions:
     """Return the options of a call that overrides some (``UNSET``: the client's)."""
     return SendOptions(
@@ -156,4 +164,5 @@ def call_options(
         client.auth if auth is UNSET else coerce_auth(auth),
         client.limiter,
         client.deadline_header,
+        client.hedging if hedging is UNSET else check_hedging(hedging),
     )

@@ -15,7 +15,8 @@ the pipeline only composes them:
    attempt within its origin's ``limiter=`` (``_limit.send_limited``);
    skipped entirely when none is set;
 3. :meth:`Pipeline.exchange`: one attempt: request hooks, the ``Transport``
-   (pooled connections, ``_pool_transport``, or a mock, ``_mock``), response
+   (pooled connections, ``_pool_transport``, or a mock, ``_mock``; copies
+   of a slow attempt racing to the head with ``hedging=``, ``_hedge``), response
    hooks, the body unless streaming; a stale pooled connection or an HTTP/2
    stream the server refused is replayed here (bounded).
 
@@ -34,6 +35,7 @@ from ._conn import StaleConnection
 from ._cookies import Cookies, with_cookies
 from ._deadline import with_deadline
 from ._exceptions import RemoteProtocolError
+from ._hedge import IDEMPOTENT, send_hedged
 from ._http2 import StreamRefused
 from ._limit import limiter_for, send_limited
 from ._redirects import REDIRECT_STATUSES, keeps_credentials, next_request
@@ -54,7 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Pipeline"]
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _MAX_REFUSED = 3  # HTTP/2 refusals in a row by connections that made no progress
 _MAX_REPLAYS = 100  # HTTP/2 refusals replayed per request, progress or not
 
@@ -180,7 +181,12 @@ class Pipeline:
                 encoder = self.encoder
                 if self.defaults._list is not encoder.source:  # client.headers changed in place
                     encoder.use_defaults(self.defaults)
-                response = await self.network.send(sent, options.timeouts)
+                if options.hedging is None:
+                    response = await self.network.send(sent, options.timeouts)
+                else:  # copies of a slow attempt race to the head (_hedge)
+                    response = await send_hedged(
+                        options.hedging, sent, self.network, options.timeouts, options.retry
+                    )
                 if hooks.response:
                     await hooks.on_response(response)
                 if not options.stream:
@@ -198,7 +204,7 @@ class Pipeline:
             except StaleConnection as exc:
                 # The server closed an idle connection as we reused it: nothing of
                 # the response came back. Replay an idempotent request once.
-                if stale or request.method not in _IDEMPOTENT or not request.replayable:
+                if stale or request.method not in IDEMPOTENT or not request.replayable:
                     raise RemoteProtocolError(str(exc), request=request) from exc
                 stale = True
 
