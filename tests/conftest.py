@@ -18,7 +18,12 @@ import pytest_asyncio
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
-pytest_plugins = ["tests.servers.fixtures", "tests.servers.nginx"]
+pytest_plugins = [
+    "tests.servers.fixtures",
+    "tests.servers.nginx",
+    "tests.servers.dante",
+    "tests.servers.socks_scripted",
+]
 
 
 def pytest_asyncio_loop_factories(
