@@ -353,6 +353,15 @@ FAILURES: dict[
         False,
         ("GSSAPI", "not offered"),
     ),
+    "IANA-assigned method chosen": (
+        "socks5",
+        None,
+        None,
+        [b"\x05\x03"],
+        None,
+        False,
+        ("0x03", "assigned by IANA", "not offered"),
+    ),
     "private method chosen": (
         "socks5",
         None,
