@@ -441,9 +441,9 @@ async def test_refused_connect_fails_every_request_of_a_cold_burst(
     assert refusing.tunnels == []
 
 
-@pytest.mark.parametrize("scheme", ["https", "socks5"])
+@pytest.mark.parametrize("scheme", ["https", "socks6"])
 async def test_unsupported_proxy_scheme_is_invalid_url_without_password(scheme: str) -> None:
-    """Only http:// proxies: another scheme is InvalidURL at construction, password hidden."""
+    """http:// and SOCKS proxies only: another scheme is InvalidURL at once, password hidden."""
     with pytest.raises(hyperhttp.InvalidURL) as caught:
         hyperhttp.Client(proxy=f"{scheme}://{USER}:{SECRET}@127.0.0.1:3128")
     assert scheme in str(caught.value)

@@ -149,13 +149,28 @@ def test_str_and_repr_never_show_the_password(text: str, shown: str) -> None:
         assert "cret" not in rendering
 
 
+ONLY = " (http://, socks5://, socks5h://, socks4:// or socks4a:// proxies only)"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("socks5://127.0.0.1:1080", "unsupported proxy scheme 'socks5' (http:// proxies only)"),
-        ("SOCKS5h://127.0.0.1:1080", "unsupported proxy scheme 'socks5h' (http:// proxies only)"),
-        ("https://127.0.0.1:3128", "unsupported proxy scheme 'https' (http:// proxies only)"),
-        ("ftp://127.0.0.1", "unsupported proxy scheme 'ftp' (http:// proxies only)"),
+        (
+            "socks6://127.0.0.1:1080",
+            "unsupported proxy scheme 'socks6'" + ONLY,
+        ),
+        (
+            "SOCKS://127.0.0.1:1080",
+            "unsupported proxy scheme 'socks'" + ONLY,
+        ),
+        (
+            "https://127.0.0.1:3128",
+            "unsupported proxy scheme 'https'" + ONLY,
+        ),
+        (
+            "ftp://127.0.0.1",
+            "unsupported proxy scheme 'ftp'" + ONLY,
+        ),
         ("", "empty proxy URL"),
         ("   ", "empty proxy URL"),
         ("http://", "no host"),
@@ -295,7 +310,7 @@ def test_environment_is_read_once() -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"http_proxy": "socks5://127.0.0.1:1080"}, "'socks5'.*http_proxy"),
+        ({"http_proxy": "socks6://127.0.0.1:1080"}, "'socks6'.*http_proxy"),
         ({"HTTPS_PROXY": "https://127.0.0.1:3128"}, "'https'.*HTTPS_PROXY"),
         ({"all_proxy": "http://:3128"}, "no host.*all_proxy"),
     ],
@@ -347,7 +362,7 @@ def test_explicit_proxy_object() -> None:
     assert selector.select(parse_url(HTTPS_URL)) is proxy
 
 
-@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", "https://127.0.0.1", ""])
+@pytest.mark.parametrize("proxy", ["socks5://user@127.0.0.1:1080", "https://127.0.0.1", ""])
 def test_explicit_proxy_errors_at_construction(proxy: str) -> None:
     """An unusable proxy= fails when the selector is built, not per request."""
     with pytest.raises(InvalidURL):

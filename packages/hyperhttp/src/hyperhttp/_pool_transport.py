@@ -34,6 +34,7 @@ from ._boundary import translate
 from ._config import idle_connections_cap
 from ._http2 import HTTP2Connection
 from ._models import BodySource, Response
+from ._socks_tunnel import connect_via_socks
 from ._tls import ssl_context
 from ._tracing import NO_SPAN, ExchangeSpan, NoSpan, Spans
 from ._transport import Connection, connect_origin, connect_via_proxy
@@ -186,9 +187,10 @@ class PoolTransport:
         connection instead of opening one each; if ALPN says http/1.1, the
         pool opens the others as soon as that is known.
         """
-        if len(key) == 2:  # through a proxy: HTTP/2 only inside a CONNECT tunnel
-            return 100 if key[0][0] == "https" and self._http2 else 1
-        if (key[0] == "https" and self._http2) or not self._http1:
+        origin = key[0] if len(key) == 2 else key
+        if len(key) == 2 and not key[1].is_socks:  # HTTP proxy: HTTP/2 only inside CONNECT
+            return 100 if origin[0] == "https" and self._http2 else 1
+        if (origin[0] == "https" and self._http2) or not self._http1:
             return 100
         return 1
 
@@ -209,7 +211,18 @@ class PoolTransport:
                 context = self._ssl = ssl_context(
                     self._verify, self._alpn, trust_env=self._trust_env
                 )
-        if proxy is not None:
+        if proxy is not None and proxy.is_socks:
+            connection = await connect_via_socks(
+                origin,
+                proxy,
+                self.resolver,
+                context,
+                connect_timeout,
+                self.trace,
+                prior_knowledge=not self._http1,
+                h2_windows=self._h2_windows,
+            )
+        elif proxy is not None:
             connection = await connect_via_proxy(
                 origin,
                 proxy,

@@ -31,9 +31,11 @@ Rules
    only. Entries that cannot be parsed are ignored. Names are not resolved:
    ``localhost`` does not match ``127.0.0.1``, and loopback is not bypassed
    unless listed.
-6. Only ``http://`` proxies are supported (https is reached through them with
-   CONNECT); any other proxy scheme raises :class:`InvalidURL`. Error messages
-   and reprs never show a password.
+6. Proxy schemes: ``http://`` (https is reached through it with CONNECT) and
+   the SOCKS ones, ``socks5://`` (names resolved here), ``socks5h://`` (names
+   resolved by the proxy), ``socks4://`` and ``socks4a://`` (the same for
+   SOCKS4); a SOCKS proxy's port defaults to 1080. Any other scheme raises
+   :class:`InvalidURL`. Error messages and reprs never show a password.
 """
 
 from __future__ import annotations
@@ -67,37 +69,67 @@ _K = TypeVar("_K")
 _NO_PROXY_SPLIT: Final = re.compile(r"[\s,]+")
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
 _PORT: Final = re.compile(r"[0-9]{1,5}")
+#: Proxy schemes and their default ports.
+_SCHEMES: Final = {"http": 80, "socks5": 1080, "socks5h": 1080, "socks4": 1080, "socks4a": 1080}
 
 
 class Proxy:
-    """An HTTP forward proxy: where to connect and how to authenticate.
+    """A forward proxy: HTTP or SOCKS, where to connect and how to authenticate.
 
     Build with :meth:`Proxy.parse`. ``url`` carries no credentials (it is safe
-    to log); they live only in ``auth_header``.
+    to log); they live only in ``auth_header`` (HTTP) or in the SOCKS
+    handshake's ``password``, never shown.
 
     Attributes:
-        url: the proxy's URL without userinfo, e.g. ``http://127.0.0.1:3128/``.
-        origin: ``(scheme, host, port)``, the port filled in (80 for http).
+        scheme: ``"http"``, ``"socks5"``, ``"socks5h"``, ``"socks4"`` or ``"socks4a"``.
+        url: the proxy's address as an ``http://`` URL without userinfo, e.g.
+            ``http://127.0.0.1:3128/`` (also for a SOCKS proxy: only its host
+            and port are used).
+        origin: ``(scheme, host, port)`` of ``url``, the port filled in (80
+            for http, 1080 for SOCKS).
         username: the percent-decoded user name, ``""`` without userinfo.
-        auth_header: ``b"Basic ..."`` for a Proxy-Authorization field, or None
-            when the URL has no userinfo.
+        auth_header: ``b"Basic ..."`` for a Proxy-Authorization field (an
+            HTTP proxy with userinfo), or None.
 
     """
 
-    __slots__ = ("_display", "auth_header", "origin", "url", "username")
+    __slots__ = ("_display", "_password", "auth_header", "origin", "scheme", "url", "username")
 
     url: URL
     origin: tuple[str, str, int]
     username: str
     auth_header: bytes | None
+    scheme: str
     _display: str
+    _password: str | None
 
-    def __init__(self, url: URL, username: str, auth_header: bytes | None, display: str) -> None:
+    def __init__(
+        self,
+        url: URL,
+        username: str,
+        auth_header: bytes | None,
+        display: str,
+        scheme: str = "http",
+        password: str | None = None,
+    ) -> None:
         self.url = url
         self.origin = url.origin
         self.username = username
         self.auth_header = auth_header
         self._display = display
+        self.scheme = scheme
+        self._password = password
+
+    @property
+    def is_socks(self) -> bool:
+        """Whether this is a SOCKS proxy (a tunnel for any origin, http or https)."""
+        return self.scheme != "http"
+
+    def socks_credentials(self) -> tuple[str | None, str | None]:
+        """Return the SOCKS user name and password (None, None without userinfo)."""
+        if not self.username and self._password is None:
+            return None, None
+        return self.username, self._password
 
     @classmethod
     def parse(cls, proxy: str | Proxy) -> Proxy:
@@ -126,14 +158,19 @@ class Proxy:
             raise InvalidURL("empty proxy URL")
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
             raise InvalidURL("control characters in the proxy URL")
-        userinfo, hostport = _split_userinfo(_after_scheme(text), text)
+        scheme, rest = _after_scheme(text)
+        userinfo, hostport = _split_userinfo(rest, text)
         try:
             url = parse_url(f"http://{hostport}")
+            if scheme != "http" and not _has_port(hostport):
+                url = parse_url(f"http://{hostport}:{_SCHEMES[scheme]}")
         except InvalidURL as exc:
             raise InvalidURL(f"invalid proxy URL {redact(text)!r}: {exc}") from None
         username, auth_header, shown = _credentials(userinfo, text)
-        display = f"http://{shown}{url.host_header.decode('ascii')}"
-        return cls(url, username, auth_header, display)
+        display = f"{scheme}://{shown}{url.host_header.decode('ascii')}"
+        if scheme == "http":
+            return cls(url, username, auth_header, display)
+        return cls(url, username, None, display, scheme, _socks_password(scheme, userinfo, text))
 
     def __str__(self) -> str:
         return self._display
@@ -144,21 +181,33 @@ class Proxy:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Proxy):
             return NotImplemented
-        return self.origin == other.origin and self.auth_header == other.auth_header
+        return self._identity() == other._identity()
 
     def __hash__(self) -> int:
-        return hash((self.origin, self.auth_header))
+        return hash(self._identity())
+
+    def _identity(self) -> tuple[object, ...]:
+        """Return what makes two proxies the same (a pool key holds it)."""
+        return (self.scheme, self.origin, self.auth_header, self.username, self._password)
 
 
-def _after_scheme(text: str) -> str:
-    """Return a proxy URL without its ``http://``; refuse any other scheme."""
+def _after_scheme(text: str) -> tuple[str, str]:
+    """Return a proxy URL's ``(scheme, rest)``; refuse a scheme not in :data:`_SCHEMES`."""
     match = _SCHEME.match(text)
     if match is None:
-        return text  # a bare host:port means http://
+        return "http", text  # a bare host:port means http://
     scheme = match.group(1).lower()
-    if scheme != "http":
-        raise InvalidURL(f"unsupported proxy scheme {scheme!r} (http:// proxies only)")
-    return text[match.end() :]
+    if scheme not in _SCHEMES:
+        raise InvalidURL(
+            f"unsupported proxy scheme {scheme!r}"
+            " (http://, socks5://, socks5h://, socks4:// or socks4a:// proxies only)"
+        )
+    return scheme, text[match.end() :]
+
+
+def _has_port(hostport: str) -> bool:
+    """Return whether ``host:port`` (or ``[v6]:port``) names a port."""
+    return ":" in hostport.rpartition("]")[2]
 
 
 def _split_userinfo(rest: str, text: str) -> tuple[str, str]:
@@ -198,6 +247,34 @@ def _credentials(userinfo: str, text: str) -> tuple[str, bytes | None, str]:
     # the user as written, never the password
     shown = f"{raw_user}:***@" if raw_password else f"{raw_user}@"
     return user.decode("utf-8", "replace"), auth_header, shown
+
+
+def _socks_password(scheme: str, userinfo: str, text: str) -> str | None:
+    """Return a SOCKS proxy's password (None: none), checked for its version.
+
+    SOCKS5 (RFC 1929 §2) takes a user name and a password together, each 1
+    to 255 bytes; SOCKS4 has a user name (USERID) and no password.
+    """
+    raw_user, colon, raw_password = userinfo.partition(":")
+    user = unquote_to_bytes(raw_user)
+    password = unquote_to_bytes(raw_password)
+    if scheme.startswith("socks4"):
+        if password or (colon and not raw_user):
+            raise InvalidURL(
+                f"a SOCKS4 proxy takes a user name only, no password: {redact(text)!r}"
+            )
+        if b"\x00" in user:
+            raise InvalidURL(f"a SOCKS4 user name cannot hold NUL: {redact(text)!r}")
+        return None
+    if not userinfo:
+        return None
+    if not (user and password):
+        raise InvalidURL(
+            f"a SOCKS5 proxy takes a user name and a password together: {redact(text)!r}"
+        )
+    if len(user) > 255 or len(password) > 255:
+        raise InvalidURL(f"SOCKS5 user names and passwords are 1-255 bytes: {redact(text)!r}")
+    return password.decode("utf-8", "replace")
 
 
 def _env(environ: Mapping[str, str], name: str, *, cgi_guard: bool = False) -> tuple[str, str]:
