@@ -5,7 +5,8 @@ the aiohttp test app (tests/servers/fixtures.py: /echo, /size/{n},
 /status/{code}, /slow, /sleep/{seconds}, ...) plus the two routes the
 cookies-and-redirects page needs (/redirect, /cookies/set) and the
 Server-Sent Events the streaming page reads (/events), ``H2C`` that of a
-cleartext HTTP/2 server and ``PROXY`` that of a forward proxy. ``__name__`` is
+cleartext HTTP/2 server, ``PROXY`` that of a forward proxy and ``SOCKS``
+that of a SOCKS5 proxy (the scripted one, relaying). ``__name__`` is
 not ``"__main__"``, so an example's ``if __name__ == "__main__":`` entry point
 (``asyncio.run(main())``, ``install_uvloop()``) is skipped and the test awaits
 ``main()`` itself, on the test's own loop.
@@ -29,6 +30,7 @@ from tests.servers.connect_proxy import ConnectProxy
 from tests.servers.fixtures import WebServer, _make_app
 from tests.servers.h2_scripted import ScriptedH2Server, ScriptedRequest
 from tests.servers.routes import serve_app
+from tests.servers.socks_scripted import ScriptedSocks, socks5_reply
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -108,12 +110,14 @@ async def test_the_example_runs(page: Path, line: int, code: str, docs_server: s
 
     h2c = await ScriptedH2Server(answer).start()
     try:
-        async with ConnectProxy() as proxy:
+        async with ConnectProxy() as proxy, ScriptedSocks() as socks:
+            socks.script(b"\x05\x00", socks5_reply(0), then="relay")
             namespace: dict[str, Any] = {
                 "__name__": "docs_example",
                 "BASE": docs_server,  # an HTTP/1.1 server on loopback
                 "H2C": h2c.url,  # an HTTP/2 (cleartext) server on loopback
                 "PROXY": proxy.url,  # a forward proxy on loopback
+                "SOCKS": f"socks5h://{socks.host}:{socks.port}",  # a SOCKS5 proxy on loopback
             }
             exec(compile(source, str(page), "exec"), namespace)  # noqa: S102 - our own documents
             main = namespace.get("main")
