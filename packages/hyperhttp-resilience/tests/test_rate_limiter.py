@@ -135,3 +135,27 @@ async def test_run_and_pause() -> None:
 
     assert await limiter.run("a", fetch) == "ok"
     assert slept == pytest.approx([2.5])
+
+
+def test_pauses_on_new_keys_are_bounded_too() -> None:
+    """A pause for a key not seen yet counts against max_keys, as a reservation does."""
+    buckets = RateBuckets(rate=1, max_keys=3)
+    for key in range(10):
+        buckets.pause(key, 100.0)
+    assert len(buckets._tat) == 3
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("seconds", "held"), [(float("inf"), 300.0), (1e308, 300.0), (-4.0, 0.0)])
+async def test_a_pause_is_bounded_by_max_pause(seconds: float, held: float) -> None:
+    """A pause a caller passes on from a server (inf, 1e308) holds the key max_pause at most."""
+    limiter, slept = _recorded(100.0, rate=1000, burst=10)
+    limiter.pause("a", seconds)
+    await limiter.acquire("a")
+    assert sum(slept) == pytest.approx(held)
+
+
+def test_a_pause_of_nan_is_refused() -> None:
+    """NaN is no number of seconds: the caller learns at once."""
+    with pytest.raises(ValueError, match="seconds"):
+        RateLimiter(rate=1).pause("a", float("nan"))

@@ -18,9 +18,11 @@ Rules
    handed back when no later one was made, so a burst of cancellations
    cannot leave the key idle.
 3. :meth:`RateBuckets.pause` holds a key until a time (a server's
-   ``Retry-After``): no slot before it, the others unaffected.
-4. Keys are bounded (``max_keys``, least recently used dropped): a bucket
-   back at full burst loses nothing by being forgotten.
+   ``Retry-After``): no slot before it, the others unaffected. The shell
+   bounds a pause by ``max_pause`` (:data:`DEFAULT_MAX_PAUSE`): a number
+   passed on from a server cannot hold a key for a day.
+4. Keys are bounded (``max_keys``, least recently used dropped), paused
+   ones too: a bucket back at full burst loses nothing by being forgotten.
 
 :class:`RateLimiter` is the asyncio shell: ``await limiter.acquire(key)``
 sleeps out the reserved delay (``clock`` and ``sleep`` injectable).
@@ -40,7 +42,26 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["RateBuckets", "RateLimiter"]
+__all__ = ["DEFAULT_MAX_PAUSE", "RateBuckets", "RateLimiter"]
+
+#: The longest a limiter holds a key for a pause it is given (seconds). A
+#: server's Retry-After or RateLimit reset can say anything; the RateLimit
+#: draft asks clients to set such thresholds (draft-ietf-httpapi-ratelimit-headers-10,
+#: "Denial of Service"), and five minutes outlasts any per-second or
+#: per-minute quota while a broken server cannot stop the caller for a day.
+DEFAULT_MAX_PAUSE = 300.0
+
+
+def _bounded_pause(seconds: float, max_pause: float) -> float:
+    """Return ``seconds`` within ``[0, max_pause]``.
+
+    Raises:
+        ValueError: ``seconds`` is NaN.
+
+    """
+    if seconds != seconds:
+        raise ValueError("a pause must be a number of seconds, not NaN")
+    return min(max(seconds, 0.0), max_pause)
 
 
 class RateBuckets:
@@ -91,12 +112,19 @@ class RateBuckets:
         if self._tat.get(key) == ticket:
             self._tat[key] = ticket - self.interval
 
-    def pause(self, key: Hashable, until: float) -> None:
-        """Give ``key`` no slot before ``until`` (rule 3); a later pause wins."""
+    def pause(self, key: Hashable, until: float, now: float | None = None) -> None:
+        """Give ``key`` no slot before ``until`` (rule 3); a later pause wins.
+
+        ``now`` lets a new key displace an idle one rather than the least recently used.
+        """
+        tats = self._tat
         earliest = until + self.tolerance  # the first slot then: tat - tolerance == until
-        if self._tat.get(key, 0.0) < earliest:
-            self._tat[key] = earliest
-            self._tat.move_to_end(key)
+        tat = tats.get(key)
+        if tat is None and len(tats) >= self.max_keys:
+            self._forget(float("-inf") if now is None else now)
+        if tat is None or tat < earliest:
+            tats[key] = earliest
+            tats.move_to_end(key)
 
     def delay(self, key: Hashable, now: float) -> float:
         """Return how long a call on ``key`` would wait now, reserving nothing."""
@@ -128,10 +156,20 @@ class RateLimiter:
         burst: int = 1,
         *,
         max_keys: int = 10_000,
+        max_pause: float = DEFAULT_MAX_PAUSE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        """Create the limiter (``rate``, ``burst``, ``max_keys``: see :class:`RateBuckets`).
+
+        Raises:
+            TypeError, ValueError: as :class:`RateBuckets`; ``max_pause`` not a
+                positive number.
+
+        """
+        _number("max_pause", max_pause, minimum=0, strict=True)
         self.buckets = RateBuckets(rate, burst, max_keys=max_keys)
+        self.max_pause = float(max_pause)
         self.clock = clock
         self.sleep = sleep
 
@@ -152,5 +190,13 @@ class RateLimiter:
         return await fn()
 
     def pause(self, key: Hashable, seconds: float) -> None:
-        """Give ``key`` no slot for ``seconds`` (a server's ``Retry-After``)."""
-        self.buckets.pause(key, self.clock() + max(0.0, seconds))
+        """Give ``key`` no slot for ``seconds`` (a server's ``Retry-After``), at most ``max_pause``.
+
+        A negative pause is none; a later pause wins over an earlier one.
+
+        Raises:
+            ValueError: ``seconds`` is NaN.
+
+        """
+        now = self.clock()
+        self.buckets.pause(key, now + _bounded_pause(seconds, self.max_pause), now)
