@@ -1,4 +1,4 @@
-"""Adaptive concurrency per key: AIMD, sans-IO, and its async shell.
+"""Adaptive concurrency per key (AIMD), held by a server's pause and paced by its quota.
 
 Theory of operation
 -------------------
@@ -18,18 +18,44 @@ Netflix concurrency-limits' ``AIMDLimit``):
 3. A call given up without an outcome (cancelled) frees its slot only.
 4. When the limit rises or a slot frees, waiters are admitted in order.
 
-Keys are bounded (``max_keys``): an idle key back at its initial limit is
-dropped first. :class:`AdaptiveLimiter` is the asyncio shell.
+A concurrency limit cannot keep a request *rate*: a server's quota is
+calls per second, and what a slot carries per second changes with the
+server's latency. So a key can also be held, and paced, by what the server
+says (draft-ietf-httpapi-ratelimit-headers-10, "Client Behavior": a client
+SHOULD NOT exceed the remaining quota before the reset, and may slow down
+when approaching quota limits):
+
+5. :meth:`AdaptiveLimiter.pause` holds the key's new calls until a time
+   (``Retry-After``, a quota with nothing left), at most ``max_pause``
+   seconds; a later pause wins, a shorter one never cuts it.
+6. :meth:`AdaptiveLimiter.pace` spaces the key's calls at ``rate`` per
+   second with ``burst`` at once (a quota policy: ``q`` calls per ``w``
+   seconds is ``rate=q/w, burst=q``), kept as GCRA's one number ``tat``
+   (ITU-T I.371, as :class:`~hyperhttp_resilience.RateBuckets`). Given the
+   server's ``remaining``, the calls it would admit now, the pace tightens
+   to it less the calls still in flight (the server may not have counted
+   them): a stale report never loosens it.
+7. A held key's waiters stay in their queue; the first one sleeps the hold
+   out for all (the *sleeper*), then admits in order as many as the limit
+   and the pace allow, and the next one sleeps again if the pace still
+   holds. Every wait ends at a time already decided (a pause, a pace slot):
+   a sleep is never repeated unless a new hold came during it.
+
+Keys are bounded (``max_keys``): an idle key whose hold is over is dropped
+first, then any idle one. :class:`AdaptiveLimiter` is the asyncio shell; its
+clock and sleep are injectable, so tests step time instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from ._rate import DEFAULT_MAX_PAUSE, _bounded_pause
 from ._retry import _number
 
 if TYPE_CHECKING:
@@ -38,6 +64,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = ["AdaptiveLimiter", "Outcome", "Slot"]
+
+_NEVER = float("-inf")
 
 
 class Outcome(enum.Enum):
@@ -53,7 +81,25 @@ class _Key:
     limit: float
     in_flight: int = 0
     round: int = 0  # bumped by every decrease (rule 2)
-    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+    # Each waiter's future ends True (admitted, its slot counted) or False
+    # (woken to sleep out a hold for the queue: rule 7).
+    waiters: deque[asyncio.Future[bool]] = field(default_factory=deque)
+    sleeping: bool = False  # a waiter is sleeping out the hold (rule 7)
+    paused_until: float = _NEVER  # rule 5
+    interval: float = 0.0  # rule 6: 1 / rate; 0: not paced
+    tolerance: float = 0.0  # (burst - 1) * interval
+    tat: float = _NEVER
+
+    def opens_at(self) -> float:
+        """Return when the next call may start, as far as the pause and the pace go."""
+        if self.interval:
+            return max(self.paused_until, self.tat - self.tolerance)
+        return self.paused_until
+
+    def take(self, now: float) -> None:
+        self.in_flight += 1
+        if self.interval:
+            self.tat = max(self.tat, now) + self.interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +117,7 @@ class AdaptiveLimiter:
 
         limiter = AdaptiveLimiter(initial=8)
         result = await limiter.run("api.example.com", fetch, overloaded=lambda r: r.status == 429)
+        limiter.pause("api.example.com", 2.0)  # a Retry-After: hold that key's calls
     """
 
     def __init__(
@@ -81,13 +128,16 @@ class AdaptiveLimiter:
         max_limit: int = 1000,
         backoff: float = 0.5,
         max_keys: int = 10_000,
+        max_pause: float = DEFAULT_MAX_PAUSE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         """Create the limiter.
 
         Raises:
             TypeError, ValueError: limits that are not ints with
                 ``1 <= min_limit <= initial <= max_limit``, ``backoff`` not in
-                (0, 1), ``max_keys`` below 1.
+                (0, 1), ``max_keys`` below 1, ``max_pause`` not a positive number.
 
         """
         limits = {"initial": initial, "min_limit": min_limit, "max_limit": max_limit}
@@ -99,11 +149,15 @@ class AdaptiveLimiter:
         _number("backoff", backoff, minimum=0, strict=True)
         if backoff >= 1:
             raise ValueError(f"backoff must be below 1, got {backoff}")
+        _number("max_pause", max_pause, minimum=0, strict=True)
         self.initial = initial
         self.min_limit = min_limit
         self.max_limit = max_limit
         self.backoff = backoff
         self.max_keys = max_keys
+        self.max_pause = float(max_pause)
+        self.clock = clock
+        self.sleep = sleep
         self._keys: OrderedDict[Hashable, _Key] = OrderedDict()
 
     def limit(self, key: Hashable = None) -> float:
@@ -116,22 +170,99 @@ class AdaptiveLimiter:
         state = self._keys.get(key)
         return 0 if state is None else state.in_flight
 
+    def delay(self, key: Hashable = None) -> float:
+        """Return how long a call on ``key`` would wait now for its pause and pace (not the limit).
+
+        .. versionadded:: 0.2.0
+        """
+        state = self._keys.get(key)
+        return 0.0 if state is None else max(state.opens_at() - self.clock(), 0.0)
+
+    def pause(self, key: Hashable, seconds: float) -> None:
+        """Start no call on ``key`` for ``seconds`` (rule 5: Retry-After), ``max_pause`` at most.
+
+        Calls already waiting wait it out too; other keys are not held. A
+        negative pause is none; a later pause wins over an earlier one.
+
+        Raises:
+            ValueError: ``seconds`` is NaN.
+
+        .. versionadded:: 0.2.0
+
+        """
+        seconds = _bounded_pause(seconds, self.max_pause)
+        now = self.clock()
+        state = self._state(key, now)
+        state.paused_until = max(state.paused_until, now + seconds)
+
+    def pace(
+        self, key: Hashable, rate: float, burst: int = 1, *, remaining: int | None = None
+    ) -> None:
+        """Space ``key``'s calls at ``rate`` a second, ``burst`` at once (rule 6).
+
+        Args:
+            key: the key (the client uses the origin).
+            rate: calls a second, e.g. a quota policy's ``q / w``. One call
+                per ``max_pause`` at least: a policy of one call a day does
+                not hold the key for a day.
+            burst: calls that may start at once (the policy's ``q``).
+            remaining: the calls the server says it would take now (the
+                RateLimit field's ``r``). The calls in flight on ``key`` count
+                against it; it only ever tightens the pace.
+
+        Raises:
+            TypeError, ValueError: ``rate`` not a positive finite number,
+                ``burst`` not an int >= 1, ``remaining`` not an int >= 0.
+
+        .. versionadded:: 0.2.0
+
+        """
+        _number("rate", rate, minimum=0, strict=True)
+        if rate == float("inf"):
+            raise ValueError("rate must be finite")
+        for name, value, least in (("burst", burst, 1), ("remaining", remaining, 0)):
+            if value is None and name == "remaining":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, not {value!r}")
+            if value < least:
+                raise ValueError(f"{name} must be >= {least}, got {value}")
+        now = self.clock()
+        state = self._state(key, now)
+        state.interval = interval = min(1.0 / rate, self.max_pause)
+        state.tolerance = (burst - 1) * interval
+        if remaining is not None:
+            available = remaining - state.in_flight
+            # GCRA: ``available`` calls may start now when
+            # tat == now + tolerance - (available - 1) * interval.
+            synced = state.tolerance + min((1 - available) * interval, self.max_pause)
+            state.tat = max(state.tat, now + synced)
+
     async def acquire(self, key: Hashable = None) -> Slot:
-        """Wait for a slot on ``key`` (FIFO) and return it."""
+        """Wait for a slot on ``key`` (FIFO; after its pause and pace) and return it."""
         state = self._state(key)
-        if state.in_flight < int(state.limit) and not state.waiters:
-            state.in_flight += 1
-            return Slot(key, state.round)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not state.waiters and not state.sleeping and state.in_flight < int(state.limit):
+            held = state.interval or state.paused_until != _NEVER
+            now = self.clock() if held else 0.0
+            if not held or now >= state.opens_at():
+                state.take(now)
+                return Slot(key, state.round)
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         state.waiters.append(waiter)
+        self._admit(state, self.clock())
         try:
-            await waiter  # resolved with the slot already counted (see _admit)
+            while not await waiter:  # rule 7: woken to sleep out the hold, first in the queue
+                opens = state.opens_at()
+                try:
+                    await self.sleep(max(opens - self.clock(), 0.0))
+                finally:
+                    state.sleeping = False
+                waiter = asyncio.get_running_loop().create_future()
+                state.waiters.appendleft(waiter)
+                # At least ``opens`` now, whatever the clock says: the wait is over.
+                self._admit(state, max(self.clock(), opens))
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                state.in_flight -= 1  # admitted as it was cancelled: give the slot on
-                self._admit(state)
-            else:
-                state.waiters.remove(waiter)
+            self._abandon(state, waiter)
             raise
         return Slot(key, state.round)
 
@@ -148,7 +279,8 @@ class AdaptiveLimiter:
         elif outcome is Outcome.OVERLOAD and slot.round == state.round:
             state.limit = max(float(self.min_limit), state.limit * self.backoff)
             state.round += 1
-        self._admit(state)
+        if state.waiters:
+            self._admit(state, self.clock())
 
     async def run(
         self,
@@ -171,29 +303,59 @@ class AdaptiveLimiter:
             self.release(slot, outcome)
         return result
 
-    def _state(self, key: Hashable) -> _Key:
+    def _state(self, key: Hashable, now: float | None = None) -> _Key:
         keys = self._keys
         state = keys.get(key)
         if state is None:
             if len(keys) >= self.max_keys:
-                self._forget()
+                self._forget(self.clock() if now is None else now)
             state = keys[key] = _Key(float(self.initial))
         else:
             keys.move_to_end(key)
         return state
 
-    def _forget(self) -> None:
-        """Drop the least recently used idle key (a key in use stays)."""
+    def _forget(self, now: float) -> None:
+        """Drop the least recently used idle key, one whose hold is over first (none in use)."""
+        first_idle = None  # (key,): a key may be None
         for key, state in self._keys.items():
-            if not state.in_flight and not state.waiters:
+            if state.in_flight or state.waiters or state.sleeping:
+                continue
+            if state.opens_at() <= now:
                 del self._keys[key]
                 return
+            if first_idle is None:
+                first_idle = (key,)
+        if first_idle is not None:
+            del self._keys[first_idle[0]]
 
-    def _admit(self, state: _Key) -> None:
-        """Admit waiters while there is room (rule 4)."""
+    def _admit(self, state: _Key, now: float) -> None:
+        """Admit waiters in order while the limit and the hold allow (rules 4, 7)."""
         waiters = state.waiters
+        if state.sleeping:
+            return  # the sleeper admits when its wait is over
         while waiters and state.in_flight < int(state.limit):
+            if now < state.opens_at():
+                while waiters:  # the first waiter sleeps the hold out for all
+                    head = waiters.popleft()
+                    if not head.done():
+                        state.sleeping = True
+                        head.set_result(False)
+                        return
+                return
             waiter = waiters.popleft()
             if not waiter.done():
-                state.in_flight += 1
-                waiter.set_result(None)
+                state.take(now)
+                waiter.set_result(True)
+
+    def _abandon(self, state: _Key, waiter: asyncio.Future[bool]) -> None:
+        """Undo what a waiter given up (cancelled) held: its slot, its sleep or its place."""
+        if waiter.done() and not waiter.cancelled():
+            if waiter.result():
+                state.in_flight -= 1  # admitted as it was cancelled: give the slot on
+            else:
+                state.sleeping = False  # woken to sleep for the queue: hand that on
+            self._admit(state, self.clock())
+        else:
+            waiter.cancel()
+            if waiter in state.waiters:
+                state.waiters.remove(waiter)
