@@ -360,6 +360,16 @@ async def test_remaining_never_raises_what_the_pace_allows() -> None:
     assert time.slept == pytest.approx([0.1])
 
 
+async def test_a_paced_key_resumes_at_its_rate_after_a_pause_not_with_a_burst() -> None:
+    """After a pause the server's quota is taken as empty: the rate, not a saved-up burst."""
+    time = FakeTime()
+    limiter = time.limiter()
+    limiter.pace("a", rate=10, burst=100)
+    limiter.pause("a", 1.0)
+    times = await _admitted_at(limiter, time, "a", 3)
+    assert times == pytest.approx([101.0, 101.1, 101.2])
+
+
 async def test_a_pace_cannot_hold_a_key_past_max_pause() -> None:
     """rate=1/86400 (one call a day): calls are still spaced max_pause at most."""
     time = FakeTime()

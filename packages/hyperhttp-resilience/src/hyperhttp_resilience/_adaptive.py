@@ -27,7 +27,10 @@ when approaching quota limits):
 
 5. :meth:`AdaptiveLimiter.pause` holds the key's new calls until a time
    (``Retry-After``, a quota with nothing left), at most ``max_pause``
-   seconds; a later pause wins, a shorter one never cuts it.
+   seconds; a later pause wins, a shorter one never cuts it. A paced key
+   resumes at its rate, its burst empty (the server said its quota was
+   spent: nothing says it refilled at once), as
+   :meth:`~hyperhttp_resilience.RateBuckets.pause` does.
 6. :meth:`AdaptiveLimiter.pace` spaces the key's calls at ``rate`` per
    second with ``burst`` at once (a quota policy: ``q`` calls per ``w``
    seconds is ``rate=q/w, burst=q``), kept as GCRA's one number ``tat``
@@ -95,6 +98,11 @@ class _Key:
         if self.interval:
             return max(self.paused_until, self.tat - self.tolerance)
         return self.paused_until
+
+    def empty_after_pause(self) -> None:
+        """Start a paced key's bucket empty when its pause ends (rule 5): no saved-up burst."""
+        if self.interval:
+            self.tat = max(self.tat, self.paused_until + self.tolerance)
 
     def take(self, now: float) -> None:
         self.in_flight += 1
@@ -194,6 +202,7 @@ class AdaptiveLimiter:
         now = self.clock()
         state = self._state(key, now)
         state.paused_until = max(state.paused_until, now + seconds)
+        state.empty_after_pause()
 
     def pace(
         self, key: Hashable, rate: float, burst: int = 1, *, remaining: int | None = None
@@ -237,6 +246,7 @@ class AdaptiveLimiter:
             # tat == now + tolerance - (available - 1) * interval.
             synced = state.tolerance + min((1 - available) * interval, self.max_pause)
             state.tat = max(state.tat, now + synced)
+        state.empty_after_pause()
 
     async def acquire(self, key: Hashable = None) -> Slot:
         """Wait for a slot on ``key`` (FIFO; after its pause and pace) and return it."""
