@@ -50,6 +50,7 @@ a space in a key path is written ``%20``.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json as _json
 import re
@@ -67,13 +68,21 @@ from ._models import BodySource, Request, Response
 from ._urls import parse_url
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     from ._config import Timeout
     from ._encode import RequestEncoder
-    from ._pool_transport import BodyLimits
+    from ._pool_transport import BodyLimits, Transport
 
-__all__ = ["Answer", "Handler", "MockResponse", "MockTransport", "MockTransportError"]
+__all__ = [
+    "Answer",
+    "Handler",
+    "Interception",
+    "MockResponse",
+    "MockTransport",
+    "MockTransportError",
+    "intercept_clients",
+]
 
 HTTP_VERSIONS = frozenset({"HTTP/1.0", "HTTP/1.1", "HTTP/2"})
 # RFC 9110 §6.4.1: 1xx, 204 and 304 responses carry no content. None gets a
@@ -615,3 +624,104 @@ class MockNetwork:
     def stats(self) -> PoolStats:
         """Return no connections: a mock has none."""
         return PoolStats()
+
+
+# ---------------------------------------------------------------- interception
+#
+# The hook behind the pytest plugin's ``hyperhttp_mock`` fixture
+# (hyperhttp.pytest_plugin, docs/pytest-plugin.md). While an Interception is
+# active, every Client built without ``transport=`` sends through its mock
+# instead of the network: ``_client._network_for`` reads :data:`interception`
+# once, when the client is built, and nothing else ever does. A client built
+# before (or given its own ``transport=``) keeps its network, and a client
+# built while none is active pays one module attribute read at construction
+# and nothing per request. A module-level slot rather than a ContextVar: a
+# client the code under test builds in another thread, or in a task started
+# before the test, is caught all the same.
+
+
+class Interception:
+    """A mock that answers for every :class:`~hyperhttp.Client` built while it is active.
+
+    Args:
+        mock: the transport answering.
+        should_mock: ``(request) -> bool``: False sends that request to the
+            network through the client's own pool (None: mock every request).
+            It sees the request as the client's layers hand it to the
+            transport (before the client's default fields are added).
+
+    """
+
+    __slots__ = ("mock", "should_mock")
+
+    def __init__(
+        self, mock: MockTransport, should_mock: Callable[[Request], bool] | None = None
+    ) -> None:
+        self.mock = mock
+        self.should_mock = should_mock
+
+    def network(
+        self, pooled: Transport, encoder: RequestEncoder, body_limits: BodyLimits
+    ) -> Transport:
+        """Return the transport of a client built now, given the pooled one it would use."""
+        mocked = MockNetwork(self.mock, encoder, body_limits)
+        if self.should_mock is None:
+            return mocked  # (the pooled transport holds nothing yet: dropped unused)
+        return _PartlyMocked(mocked, pooled, self.should_mock)
+
+
+class _PartlyMocked:
+    """The mock for the requests ``should_mock`` picks, the pooled network for the rest."""
+
+    __slots__ = ("mocked", "pooled", "should_mock")
+
+    def __init__(
+        self, mocked: MockNetwork, pooled: Transport, should_mock: Callable[[Request], bool]
+    ) -> None:
+        self.mocked = mocked
+        self.pooled = pooled
+        self.should_mock = should_mock
+
+    async def send(self, request: Request, timeouts: Timeout) -> Response:
+        """Send one attempt through the mock or the network, as ``should_mock`` says."""
+        if self.should_mock(request):
+            return await self.mocked.send(request, timeouts)
+        return await self.pooled.send(request, timeouts)
+
+    async def aclose(self) -> None:
+        """Close the pooled connections the unmocked requests opened."""
+        await self.pooled.aclose()
+
+    def stats(self) -> PoolStats:
+        """Return the pool's counts (the unmocked requests' connections)."""
+        return self.pooled.stats()
+
+
+#: The active :class:`Interception`, or None (clients use the network).
+#: Set and restored by :func:`intercept_clients`; read by ``Client()`` alone.
+interception: Interception | None = None
+
+
+@contextlib.contextmanager
+def intercept_clients(
+    mock: MockTransport, *, should_mock: Callable[[Request], bool] | None = None
+) -> Iterator[Interception]:
+    """Make ``mock`` answer for every Client built without ``transport=`` in the block.
+
+    ``with intercept_clients(MockTransport(...)):`` is what the
+    ``hyperhttp_mock`` fixture does around each test. Clients built inside
+    keep the mock after the block ends; blocks nest (the innermost wins,
+    the outer one is back on exit).
+
+    Args:
+        mock: the transport answering.
+        should_mock: see :class:`Interception`.
+
+    """
+    global interception  # (the one slot Client() reads)
+    previous = interception
+    interception = Interception(mock, should_mock)
+    try:
+        yield interception
+    finally:
+        interception = previous
