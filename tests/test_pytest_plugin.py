@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest.mock import ANY
 
@@ -37,6 +38,10 @@ asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 addopts = --strict-markers -p no:randomly -p no:rerunfailures
 """
+
+
+DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "pytest-plugin.md"
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 @pytest.fixture
@@ -294,6 +299,22 @@ def test_a_client_built_at_import_is_not_intercepted(inner: pytest.Pytester) -> 
         """
     )
     inner.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_docs_examples_pass_under_pytest(pytester: pytest.Pytester) -> None:
+    """docs/pytest-plugin.md's examples are test files that pass as they stand (strict mode).
+
+    test_docs_examples runs them through main(); here pytest collects their
+    tests, with the fixture and the marker. (One needs the docs' loopback
+    server, BASE: test_docs_examples runs that one.)
+    """
+    pytester.makeini(INI.replace("asyncio_mode = auto\n", ""))
+    blocks = [code for code in BLOCK.findall(DOCS_PAGE.read_text()) if "BASE" not in code]
+    assert len(blocks) >= 4
+    for number, code in enumerate(blocks):
+        pytester.makepyfile(**{f"test_docs_{number}": code})
+    expected = sum(code.count("\nasync def test_") for code in blocks)
+    pytester.runpytest().assert_outcomes(passed=expected)
 
 
 # ================================================================ interception
