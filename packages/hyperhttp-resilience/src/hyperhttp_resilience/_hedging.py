@@ -16,7 +16,9 @@ bad luck (a busy worker, a lost packet), not because the call is hard.
    more copy starts while fewer than ``max_extra`` have, each only if the
    ``budget`` (a :class:`RetryBudget`, shared with retries if you like)
    gives it a token: hedges can never multiply the load, however slow the
-   server gets (a slow server is exactly when copies would pile up).
+   server gets (a slow server is exactly when copies would pile up). A call
+   the budget refuses once gets no more copies (it is not asked again each
+   ``delay``).
 3. The first copy to *return* wins; the others are cancelled and awaited
    (a loser that returned in the same instant is handed to ``discard``, so
    what it holds is released). A copy that *raises* does not win while
@@ -27,7 +29,8 @@ bad luck (a busy worker, a lost packet), not because the call is hard.
    the first copy's time until then (a lower bound, and above the delay:
    it still counts as slow, so the percentile is not talked down by its
    own hedges). Errors are not samples.
-5. Cancelling the caller cancels every copy.
+5. Cancelling the caller cancels every copy, and every copy has ended when
+   ``run`` raises or returns (answers nobody will get go to ``discard``).
 
 Only use it for calls that are safe to make twice (idempotent ones).
 """
@@ -35,6 +38,7 @@ Only use it for calls that are safe to make twice (idempotent ones).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -48,6 +52,10 @@ T = TypeVar("T")
 
 __all__ = ["Hedging"]
 
+#: Times the copies are cancelled and awaited again when the caller is
+#: cancelled while waiting for them (each round cancels what still runs).
+_MAX_WIND_DOWNS = 8
+
 
 class Hedging:
     """When to send a hedged copy of a slow call, and how many (module docstring).
@@ -60,7 +68,8 @@ class Hedging:
         budget: where each copy takes a token; default: a budget of its own
             allowing one copy per ten calls (``RetryBudget(ratio=0.1,
             min_per_second=0.0)``). Pass a retry policy's budget to share it.
-        min_samples: latency samples a key needs before its percentile is used.
+        min_samples: latency samples a key needs before its percentile is used
+            (the estimate follows about the last ``max(1000, 2 * min_samples)``).
         max_keys: keys whose latency is tracked (least recently used dropped).
         clock: monotonic seconds (the latency samples).
 
@@ -85,7 +94,12 @@ class Hedging:
         self.delay = None if delay is None else float(delay)
         self.max_extra = max_extra
         self.budget = RetryBudget(ratio=0.1, min_per_second=0.0) if budget is None else budget
-        self.latency = LatencyTracker(percentile, min_samples=min_samples, max_keys=max_keys)
+        self.latency = LatencyTracker(
+            percentile,
+            min_samples=min_samples,
+            memory=max(1000, 2 * min_samples),
+            max_keys=max_keys,
+        )
         self.clock = clock
 
     @property
@@ -167,8 +181,9 @@ class _Race(Generic[T]):
         self._start()
         pending: set[asyncio.Task[T]] = set(self.tasks)
         try:
+            refused = False
             while True:
-                may_hedge = len(self.tasks) <= hedging.max_extra
+                may_hedge = not refused and len(self.tasks) <= hedging.max_extra
                 done, pending = await asyncio.wait(
                     pending,
                     timeout=delay if may_hedge else None,
@@ -180,10 +195,13 @@ class _Race(Generic[T]):
                 if self.first is None:
                     failed = [task for task in self.tasks if task in done]  # start order
                     self.first = _error(failed[0]) if failed else None
-                if not done and may_hedge and hedging.budget.try_spend():
-                    self._start()
-                    pending.add(self.tasks[-1])
-                elif not pending:
+                if not done and may_hedge:
+                    if not hedging.budget.try_spend():
+                        refused = True  # no more copies for this call (rule 2)
+                    else:
+                        self._start()
+                        pending.add(self.tasks[-1])
+                if not pending:
                     if self.first is None:  # pragma: no cover - every copy failed or won
                         raise RuntimeError("hedged call ended without an answer")
                     raise self.first
@@ -198,17 +216,32 @@ class _Race(Generic[T]):
         return winner.result()
 
     async def _cancel_rest(self) -> None:
-        """Cancel the copies still running; hand answers that lost to ``discard``."""
-        losers = [task for task in self.tasks if not task.done()]
-        for task in losers:
-            task.cancel()
-        if losers:
-            await asyncio.wait(losers)
-        if self.discard is None:
-            return
-        for task in self.tasks:
-            if task is not self.winner and _answered(task):
-                await self.discard(task.result())
+        """Cancel the copies still running, wait for them, hand answers that lost to ``discard``.
+
+        Every copy has ended when this returns, even if the caller is
+        cancelled (again) meanwhile: then the winner's answer will not be
+        returned either, and goes to ``discard`` too; the cancellation is
+        raised afterwards. An error of ``discard`` is not the caller's: it is
+        dropped (the answer it was releasing is gone either way).
+        """
+        cancelled: asyncio.CancelledError | None = None
+        for _ in range(_MAX_WIND_DOWNS):
+            losers = [task for task in self.tasks if not task.done()]
+            if not losers:
+                break
+            for task in losers:
+                task.cancel()
+            try:
+                await asyncio.wait(losers)
+            except asyncio.CancelledError as exc:  # the caller gave up: finish first
+                cancelled = exc
+        if self.discard is not None:
+            for task in self.tasks:
+                if task.done() and _answered(task) and (cancelled or task is not self.winner):
+                    with contextlib.suppress(Exception):  # see the docstring
+                        await self.discard(task.result())
+        if cancelled is not None:
+            raise cancelled
 
 
 def _answered(task: asyncio.Task[T]) -> bool:

@@ -128,6 +128,12 @@ class SendOptions:
         values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
         return f"SendOptions({values})"
 
+    def replace(self, **changes: Any) -> SendOptions:
+        """Return these options with ``changes`` (field names) applied."""
+        fields = {name: getattr(self, name) for name in _FIELDS}
+        fields.update(changes)
+        return SendOptions(**fields)
+
 
 def checked(name: str, value: Any) -> Any:
     """Return ``value`` for the option ``name``, checked (and coerced) as its argument is."""

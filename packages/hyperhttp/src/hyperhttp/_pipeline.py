@@ -30,7 +30,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ._auth import BasicAuth, send_with_auth
+from ._auth import BasicAuth, BearerAuth, send_with_auth
 from ._conn import StaleConnection
 from ._cookies import Cookies, with_cookies
 from ._deadline import with_deadline
@@ -108,13 +108,17 @@ class Pipeline:
         if auth is None and (url.username or url.password):  # http://user:pass@host/
             auth = BasicAuth(unquote(url.username), unquote(url.password))
         plain = options.retry is None and options.circuit_breaker is None and not options.limiter
+        auth_options = options
+        stateful = auth is not None and not isinstance(auth, BasicAuth | BearerAuth)
+        if stateful and options.hedging is not None:  # a Digest flow... (_hedge rule 3)
+            auth_options = options.replace(hedging=None)
         while True:
             sent = request
             if not jar.is_empty or request.cookies is not None:
                 sent = with_cookies(jar, request)
             if auth is not None:
                 response = await send_with_auth(
-                    auth, sent, lambda r: self.attempts(r, options), stream=options.stream
+                    auth, sent, lambda r: self.attempts(r, auth_options), stream=options.stream
                 )
             elif plain:  # (attempts inlined: one await less)
                 response = await self.exchange(sent, options)
@@ -184,9 +188,8 @@ class Pipeline:
                 if options.hedging is None:
                     response = await self.network.send(sent, options.timeouts)
                 else:  # copies of a slow attempt race to the head (_hedge)
-                    response = await send_hedged(
-                        options.hedging, sent, self.network, options.timeouts, options.retry
-                    )
+                    replay = stale or replays > 0  # the call was counted on its first try
+                    response = await send_hedged(sent, self.network, options, count_call=not replay)
                 if hooks.response:
                     await hooks.on_response(response)
                 if not options.stream:
