@@ -166,7 +166,7 @@ class Proxy:
                 url = parse_url(f"http://{hostport}:{_SCHEMES[scheme]}")
         except InvalidURL as exc:
             raise InvalidURL(f"invalid proxy URL {redact(text)!r}: {exc}") from None
-        username, auth_header, shown = _credentials(userinfo, text)
+        username, auth_header, shown = _credentials(userinfo, text, basic=scheme == "http")
         display = f"{scheme}://{shown}{url.host_header.decode('ascii')}"
         if scheme == "http":
             return cls(url, username, auth_header, display)
@@ -230,18 +230,20 @@ def _split_userinfo(rest: str, text: str) -> tuple[str, str]:
     return userinfo, hostport
 
 
-def _credentials(userinfo: str, text: str) -> tuple[str, bytes | None, str]:
+def _credentials(userinfo: str, text: str, *, basic: bool = True) -> tuple[str, bytes | None, str]:
     """Decode a proxy URL's userinfo into ``(username, auth_header, shown)``.
 
     ``shown`` is the userinfo as :class:`Proxy` displays it, ``"user@"`` or
     ``"user:***@"``: never the password. Without userinfo: ``("", None, "")``.
     ``text`` is the proxy URL, quoted (password hidden) in the error.
+    ``basic``: an HTTP proxy's (its user name goes into Basic credentials,
+    where ':' cannot be; RFC 1929 allows any octet in a SOCKS user name).
     """
     raw_user, _, raw_password = userinfo.partition(":")
     if not (raw_user or raw_password):
         return "", None, ""
     user = unquote_to_bytes(raw_user)  # UTF-8 for non-ASCII text
-    if b":" in user:
+    if basic and b":" in user:
         raise InvalidURL(f"proxy user name must not contain ':' (RFC 7617 §2): {redact(text)!r}")
     auth_header = b"Basic " + base64.b64encode(user + b":" + unquote_to_bytes(raw_password))
     # the user as written, never the password

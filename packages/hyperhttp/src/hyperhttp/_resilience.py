@@ -35,6 +35,7 @@ from ._exceptions import (
     ConnectError,
     ConnectTimeout,
     PoolTimeout,
+    ProxyError,
     ReadTimeout,
     RemoteProtocolError,
     TimeoutException,
@@ -57,14 +58,15 @@ __all__ = [
 ]
 
 #: What a breaker with its default rule counts as failures, besides 5xx statuses.
-TRANSPORT_FAILURES = (ConnectError, TimeoutException, RemoteProtocolError)
+TRANSPORT_FAILURES = (ConnectError, ProxyError, TimeoutException, RemoteProtocolError)
 
 
 def classify(error: BaseException) -> hyperhttp_resilience.ErrorKind:
     """Retry classification of our errors: what happened before anything was sent."""
     kind = hyperhttp_resilience.ErrorKind
-    # Nothing was sent, or (StreamRefused) the server says it did not process it.
-    if isinstance(error, ConnectError | ConnectTimeout | PoolTimeout | StreamRefused):
+    # Nothing was sent (a proxy's refusal too: it comes before the request), or
+    # (StreamRefused) the server says it did not process it.
+    if isinstance(error, ConnectError | ConnectTimeout | PoolTimeout | ProxyError | StreamRefused):
         return kind.CONNECT
     if isinstance(error, ReadTimeout | WriteTimeout | RemoteProtocolError):
         return kind.SENT

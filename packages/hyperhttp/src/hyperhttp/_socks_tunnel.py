@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import time
 from typing import TYPE_CHECKING
 
 import hyperhttp_dns
@@ -45,7 +46,7 @@ from ._exceptions import ConnectError, SocksError
 from ._http2 import HTTP2Connection
 from ._http11 import HTTP11Connection
 from ._socks import SocksHandshake
-from ._transport import _Negotiator, _resolve, _settled
+from ._transport import _Negotiator, _resolve, _settled, _trace_tls
 
 if TYPE_CHECKING:
     import ssl
@@ -198,13 +199,13 @@ async def _tunnel(
     """Handshake with the proxy, then HTTP inside (rule 3); each transport joins ``opened``."""
     loop = asyncio.get_running_loop()
     scheme, host, port = origin
+    began = time.perf_counter()
     if tracer is not None:
         tracer("proxy.connect", {"proxy": str(proxy), "origin": origin})
     target = await _target_host(proxy, host, port, resolver, tracer)
-    username, password = proxy.socks_credentials()
     kind: SocksKind = proxy.scheme  # type: ignore[assignment]
-    try:
-        handshake = SocksHandshake(kind, target, port, username, password)
+    try:  # (the password is never a local here: nothing keeps it in a traceback)
+        handshake = SocksHandshake(kind, target, port, *proxy.socks_credentials())
     except ValueError as exc:
         raise SocksError(str(exc), version=5 if kind.startswith("socks5") else 4) from None
     addresses = await resolver.resolve(proxy.origin[1], proxy.origin[2])
@@ -220,6 +221,7 @@ async def _tunnel(
     connection: Connection
     if scheme == "https":
         assert context is not None
+        tls_began = time.perf_counter()
         negotiator = _Negotiator(loop, h2_windows)
         tls_transport = await loop.start_tls(transport, negotiator, context, server_hostname=host)
         if tls_transport is None:  # pragma: no cover - only for a closing transport
@@ -228,6 +230,8 @@ async def _tunnel(
         negotiator.connection_made(tls_transport)  # start_tls does not call it
         assert negotiator.protocol is not None
         connection = negotiator.protocol
+        if tracer is not None:
+            _trace_tls(tracer, origin, tls_transport, tls_began)
     else:
         if prior_knowledge:
             stream_window, connection_window = h2_windows
@@ -243,6 +247,12 @@ async def _tunnel(
     if tracer is not None:
         tracer(
             "connect.end",
-            {"origin": origin, "proxy": str(proxy), "http_version": connection.http_version},
+            {
+                "origin": origin,
+                "proxy": str(proxy),
+                "http_version": connection.http_version,
+                "address": transport.get_extra_info("peername"),  # the proxy's
+                "elapsed": time.perf_counter() - began,
+            },
         )
     return connection

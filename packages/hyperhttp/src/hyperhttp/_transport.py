@@ -341,6 +341,7 @@ async def _tunnel(
 ) -> Connection:
     """CONNECT through ``proxy``, then TLS and ALPN inside; each transport joins ``opened``."""
     loop = asyncio.get_running_loop()
+    began = time.perf_counter()
     head = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n".encode("ascii")
     if proxy.auth_header is not None:
         head += b"Proxy-Authorization: " + proxy.auth_header + b"\r\n"
@@ -358,6 +359,7 @@ async def _tunnel(
             f"the proxy {proxy} answered CONNECT {authority} with {status}", status_code=status
         )
     negotiator = _Negotiator(loop, h2_windows)
+    tls_began = time.perf_counter()
     tls_transport = await loop.start_tls(transport, negotiator, context, server_hostname=origin[1])
     if tls_transport is None:  # pragma: no cover - only for a closing transport
         raise ConnectError(f"TLS to {authority} through {proxy} failed")
@@ -365,11 +367,19 @@ async def _tunnel(
     negotiator.connection_made(tls_transport)  # start_tls does not call it
     tunnelled = negotiator.protocol
     assert tunnelled is not None
+    if tracer is not None:
+        _trace_tls(tracer, origin, tls_transport, tls_began)
     if isinstance(tunnelled, HTTP2Connection):
         await _settled(tunnelled, authority)
     if tracer is not None:
         tracer(
             "connect.end",
-            {"origin": origin, "proxy": str(proxy), "http_version": tunnelled.http_version},
+            {
+                "origin": origin,
+                "proxy": str(proxy),
+                "http_version": tunnelled.http_version,
+                "address": transport.get_extra_info("peername"),  # the proxy's
+                "elapsed": time.perf_counter() - began,
+            },
         )
     return tunnelled
