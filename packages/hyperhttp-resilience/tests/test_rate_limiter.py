@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hyperhttp_resilience import RateBuckets, RateLimiter
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def test_a_burst_then_one_slot_per_interval() -> None:
@@ -159,3 +165,72 @@ def test_a_pause_of_nan_is_refused() -> None:
     """NaN is no number of seconds: the caller learns at once."""
     with pytest.raises(ValueError, match="seconds"):
         RateLimiter(rate=1).pause("a", float("nan"))
+
+
+class StallingTime:
+    """Virtual time whose first wake-up comes ``stall`` seconds late (the loop was blocked)."""
+
+    def __init__(self, stall: float) -> None:
+        self.now = 0.0
+        self.stall = stall
+        self.timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self.order = itertools.count()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.timers, (self.now + seconds, next(self.order), future))
+        await future
+
+    async def run(self, calls: Sequence[asyncio.Future[None]]) -> None:
+        """Fire the timers in order (the first one late) until every call is done."""
+        for _ in range(1000):
+            for _ in range(5):
+                await asyncio.sleep(0)
+            if all(call.done() for call in calls) or not self.timers:
+                return
+            self.now = max(self.now, self.timers[0][0]) + self.stall
+            self.stall = 0.0
+            while self.timers and self.timers[0][0] <= self.now:
+                heapq.heappop(self.timers)[2].set_result(None)
+
+
+@pytest.mark.asyncio
+async def test_a_late_wake_up_does_not_start_the_overdue_calls_at_once() -> None:
+    """After the loop stalled past several slots, the calls still start 1/rate apart."""
+    time = StallingTime(stall=0.5)
+    limiter = RateLimiter(rate=10, burst=1, clock=time.clock, sleep=time.sleep)
+    starts: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire("a")
+        starts.append(time.now)
+
+    calls = [asyncio.ensure_future(call()) for _ in range(5)]
+    await time.run(calls)
+    await asyncio.gather(*calls)
+    assert starts[0] == 0.0
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts[1:])]
+    assert gaps == pytest.approx([0.1, 0.1, 0.1])
+
+
+@pytest.mark.asyncio
+async def test_a_pause_given_while_calls_wait_holds_them_too() -> None:
+    """Calls queued for their slots when a 429 arrives do not start during its pause."""
+    time = StallingTime(stall=0.0)
+    limiter = RateLimiter(rate=10, burst=1, clock=time.clock, sleep=time.sleep)
+    starts: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire("a")
+        starts.append(time.now)
+
+    calls = [asyncio.ensure_future(call()) for _ in range(3)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    limiter.pause("a", 2.0)  # the first call's response: Retry-After: 2
+    await time.run(calls)
+    await asyncio.gather(*calls)
+    assert starts == pytest.approx([0.0, 2.0, 2.1])

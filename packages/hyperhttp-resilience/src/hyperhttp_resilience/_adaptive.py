@@ -42,7 +42,8 @@ when approaching quota limits):
    out for all (the *sleeper*), then admits in order as many as the limit
    and the pace allow, and the next one sleeps again if the pace still
    holds. Every wait ends at a time already decided (a pause, a pace slot):
-   a sleep is never repeated unless a new hold came during it.
+   a sleep is never repeated unless a new hold came during it. The queue is
+   :class:`~hyperhttp_resilience._rate._Waiters`, shared with RateLimiter.
 
 Keys are bounded (``max_keys``): an idle key whose hold is over is dropped
 first, then any idle one. :class:`AdaptiveLimiter` is the asyncio shell; its
@@ -54,11 +55,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from ._rate import DEFAULT_MAX_PAUSE, _bounded_pause
+from ._rate import DEFAULT_MAX_PAUSE, _bounded_pause, _Waiters
 from ._retry import _number
 
 if TYPE_CHECKING:
@@ -84,10 +85,7 @@ class _Key:
     limit: float
     in_flight: int = 0
     round: int = 0  # bumped by every decrease (rule 2)
-    # Each waiter's future ends True (admitted, its slot counted) or False
-    # (woken to sleep out a hold for the queue: rule 7).
-    waiters: deque[asyncio.Future[bool]] = field(default_factory=deque)
-    sleeping: bool = False  # a waiter is sleeping out the hold (rule 7)
+    queue: _Waiters = field(default_factory=_Waiters)  # rules 4, 7
     paused_until: float = _NEVER  # rule 5
     interval: float = 0.0  # rule 6: 1 / rate; 0: not paced
     tolerance: float = 0.0  # (burst - 1) * interval
@@ -98,6 +96,13 @@ class _Key:
         if self.interval:
             return max(self.paused_until, self.tat - self.tolerance)
         return self.paused_until
+
+    def opens(self) -> float | None:
+        """Return when the next call may start (None: no free slot)."""
+        return self.opens_at() if self.in_flight < int(self.limit) else None
+
+    def untake(self) -> None:
+        self.in_flight -= 1
 
     def empty_after_pause(self) -> None:
         """Start a paced key's bucket empty when its pause ends (rule 5): no saved-up burst."""
@@ -251,29 +256,13 @@ class AdaptiveLimiter:
     async def acquire(self, key: Hashable = None) -> Slot:
         """Wait for a slot on ``key`` (FIFO; after its pause and pace) and return it."""
         state = self._state(key)
-        if not state.waiters and not state.sleeping and state.in_flight < int(state.limit):
+        if state.queue.idle() and state.in_flight < int(state.limit):
             held = state.interval or state.paused_until != _NEVER
             now = self.clock() if held else 0.0
             if not held or now >= state.opens_at():
                 state.take(now)
                 return Slot(key, state.round)
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        state.waiters.append(waiter)
-        self._admit(state, self.clock())
-        try:
-            while not await waiter:  # rule 7: woken to sleep out the hold, first in the queue
-                opens = state.opens_at()
-                try:
-                    await self.sleep(max(opens - self.clock(), 0.0))
-                finally:
-                    state.sleeping = False
-                waiter = asyncio.get_running_loop().create_future()
-                state.waiters.appendleft(waiter)
-                # At least ``opens`` now, whatever the clock says: the wait is over.
-                self._admit(state, max(self.clock(), opens))
-        except BaseException:
-            self._abandon(state, waiter)
-            raise
+        await state.queue.wait(self.clock, self.sleep, state.opens, state.take, state.untake)
         return Slot(key, state.round)
 
     def release(self, slot: Slot, outcome: Outcome = Outcome.IGNORE) -> None:
@@ -289,8 +278,8 @@ class AdaptiveLimiter:
         elif outcome is Outcome.OVERLOAD and slot.round == state.round:
             state.limit = max(float(self.min_limit), state.limit * self.backoff)
             state.round += 1
-        if state.waiters:
-            self._admit(state, self.clock())
+        if state.queue.futures:
+            state.queue.admit(self.clock(), state.opens, state.take)
 
     async def run(
         self,
@@ -328,7 +317,7 @@ class AdaptiveLimiter:
         """Drop the least recently used idle key, one whose hold is over first (none in use)."""
         first_idle = None  # (key,): a key may be None
         for key, state in self._keys.items():
-            if state.in_flight or state.waiters or state.sleeping:
+            if state.in_flight or not state.queue.idle():
                 continue
             if state.opens_at() <= now:
                 del self._keys[key]
@@ -337,35 +326,3 @@ class AdaptiveLimiter:
                 first_idle = (key,)
         if first_idle is not None:
             del self._keys[first_idle[0]]
-
-    def _admit(self, state: _Key, now: float) -> None:
-        """Admit waiters in order while the limit and the hold allow (rules 4, 7)."""
-        waiters = state.waiters
-        if state.sleeping:
-            return  # the sleeper admits when its wait is over
-        while waiters and state.in_flight < int(state.limit):
-            if now < state.opens_at():
-                while waiters:  # the first waiter sleeps the hold out for all
-                    head = waiters.popleft()
-                    if not head.done():
-                        state.sleeping = True
-                        head.set_result(False)
-                        return
-                return
-            waiter = waiters.popleft()
-            if not waiter.done():
-                state.take(now)
-                waiter.set_result(True)
-
-    def _abandon(self, state: _Key, waiter: asyncio.Future[bool]) -> None:
-        """Undo what a waiter given up (cancelled) held: its slot, its sleep or its place."""
-        if waiter.done() and not waiter.cancelled():
-            if waiter.result():
-                state.in_flight -= 1  # admitted as it was cancelled: give the slot on
-            else:
-                state.sleeping = False  # woken to sleep for the queue: hand that on
-            self._admit(state, self.clock())
-        else:
-            waiter.cancel()
-            if waiter in state.waiters:
-                state.waiters.remove(waiter)

@@ -25,14 +25,22 @@ Rules
    ones too: a bucket back at full burst loses nothing by being forgotten.
 
 :class:`RateLimiter` is the asyncio shell: ``await limiter.acquire(key)``
-sleeps out the reserved delay (``clock`` and ``sleep`` injectable).
+returns at once while the bucket has a token, else queues (``clock`` and
+``sleep`` injectable). A queued call does not sleep out a slot reserved when
+it asked: the slot is taken when the call starts (:class:`_Waiters`), so
+
+5. a pause given while calls wait holds them too, and
+6. a late wake-up (the event loop blocked past several slots) starts the
+   overdue calls at the rate from then, ``burst`` at once, not all together
+   (calls that slept out slots reserved in advance would all start at the
+   late wake-up: a burst the server sees as over its limit).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, TypeVar
 
 from ._retry import _number
@@ -50,6 +58,7 @@ __all__ = ["DEFAULT_MAX_PAUSE", "RateBuckets", "RateLimiter"]
 #: "Denial of Service"), and five minutes outlasts any per-second or
 #: per-minute quota while a broken server cannot stop the caller for a day.
 DEFAULT_MAX_PAUSE = 300.0
+_NEVER = float("-inf")
 
 
 def _bounded_pause(seconds: float, max_pause: float) -> float:
@@ -128,8 +137,12 @@ class RateBuckets:
 
     def delay(self, key: Hashable, now: float) -> float:
         """Return how long a call on ``key`` would wait now, reserving nothing."""
+        return max(self.opens_at(key) - now, 0.0)
+
+    def opens_at(self, key: Hashable) -> float:
+        """Return when ``key``'s next slot is (``-inf``: a key not seen, full)."""
         tat = self._tat.get(key)
-        return 0.0 if tat is None else max(tat - self.tolerance - now, 0.0)
+        return _NEVER if tat is None else tat - self.tolerance
 
     def _forget(self, now: float) -> None:
         """Drop the least recently used key (rule 4), preferring one back at full burst."""
@@ -139,6 +152,101 @@ class RateBuckets:
                 del tats[key]
                 return
         tats.popitem(last=False)
+
+
+class _Waiters:
+    """The calls queued on one key, served in order, one of them sleeping out its hold.
+
+    The limiter says when the next call may start (``opens()``: a time, or
+    None while there is no room, e.g. a concurrency limit reached) and takes
+    a call's place (``take(now)``). Rules:
+
+    - a call that finds the queue empty and the key open starts at once;
+      else it queues (FIFO);
+    - when the key is held (its next start in the future), the first queued
+      call is woken to sleep the hold out for all (the *sleeper*; its future
+      ends False), then rejoins the front and admits in order as many as the
+      limiter takes at that time; while it sleeps nobody else admits;
+    - a call admitted (its future ends True) has its place taken already;
+    - a call given up (cancelled) leaves: its place is handed back
+      (``untake``), its sleeping to the next in line.
+
+    Every sleep ends at a time already decided; a call sleeps again only if
+    a new hold came meanwhile. Sans-IO apart from the futures: the clock and
+    the sleep are the caller's.
+    """
+
+    __slots__ = ("futures", "sleeping")
+
+    def __init__(self) -> None:
+        # True: admitted (its place taken); False: woken to sleep the hold out for all.
+        self.futures: deque[asyncio.Future[bool]] = deque()
+        self.sleeping = False
+
+    def idle(self) -> bool:
+        """Return True when nobody waits or sleeps (the queue may be dropped)."""
+        return not self.futures and not self.sleeping
+
+    def admit(
+        self, now: float, opens: Callable[[], float | None], take: Callable[[float], None]
+    ) -> None:
+        """Admit queued calls in order while the limiter has room and is open at ``now``."""
+        if self.sleeping:
+            return  # the sleeper admits when its wait is over
+        futures = self.futures
+        while futures:
+            at = opens()
+            if at is None:
+                return  # no room: a release admits
+            if now < at:
+                while futures:  # the first queued call sleeps the hold out
+                    head = futures.popleft()
+                    if not head.done():
+                        self.sleeping = True
+                        head.set_result(False)
+                        return
+                return
+            future = futures.popleft()
+            if not future.done():
+                take(now)
+                future.set_result(True)
+
+    async def wait(
+        self,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[object]],
+        opens: Callable[[], float | None],
+        take: Callable[[float], None],
+        untake: Callable[[], None],
+    ) -> None:
+        """Queue, and return once admitted (its place taken)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self.futures.append(future)
+        self.admit(clock(), opens, take)
+        try:
+            while not await future:  # woken to sleep out the hold, first in the queue
+                at = opens()
+                try:
+                    await sleep(0.0 if at is None else max(at - clock(), 0.0))
+                finally:
+                    self.sleeping = False
+                future = loop.create_future()
+                self.futures.appendleft(future)
+                # At least ``at`` now, whatever the clock says: the wait is over.
+                self.admit(clock() if at is None else max(clock(), at), opens, take)
+        except BaseException:
+            if future.done() and not future.cancelled():
+                if future.result():
+                    untake()  # admitted as it was cancelled: give the place on
+                else:
+                    self.sleeping = False  # woken to sleep for the queue: hand that on
+                self.admit(clock(), opens, take)
+            else:
+                future.cancel()
+                if future in self.futures:
+                    self.futures.remove(future)
+            raise
 
 
 class RateLimiter:
@@ -172,17 +280,33 @@ class RateLimiter:
         self.max_pause = float(max_pause)
         self.clock = clock
         self.sleep = sleep
+        self._queues: dict[Hashable, _Waiters] = {}  # keys with calls waiting only
 
     async def acquire(self, key: Hashable = None) -> None:
-        """Wait for ``key``'s next slot (none: return at once)."""
-        delay, ticket = self.buckets.reserve(key, self.clock())
-        if delay <= 0:
-            return
+        """Wait for ``key``'s next slot (none: return at once); FIFO."""
+        buckets = self.buckets
+        queue = self._queues.get(key)
+        if queue is None:
+            now = self.clock()
+            if buckets.opens_at(key) <= now:
+                buckets.reserve(key, now)
+                return
+            queue = self._queues[key] = _Waiters()
+
+        def opens() -> float:
+            return buckets.opens_at(key)
+
+        def take(now: float) -> None:
+            buckets.reserve(key, now)
+
+        def untake() -> None:
+            buckets.cancel(key, buckets._tat.get(key, _NEVER))
+
         try:
-            await self.sleep(delay)
-        except BaseException:
-            self.buckets.cancel(key, ticket)
-            raise
+            await queue.wait(self.clock, self.sleep, opens, take, untake)
+        finally:
+            if queue.idle() and self._queues.get(key) is queue:
+                del self._queues[key]
 
     async def run(self, key: Hashable, fn: Callable[[], Awaitable[T]]) -> T:
         """Call ``fn()`` once ``key`` has a slot; return what it returns."""
@@ -192,7 +316,8 @@ class RateLimiter:
     def pause(self, key: Hashable, seconds: float) -> None:
         """Give ``key`` no slot for ``seconds`` (a server's ``Retry-After``), at most ``max_pause``.
 
-        A negative pause is none; a later pause wins over an earlier one.
+        Calls already waiting wait it out too. A negative pause is none; a
+        later pause wins over an earlier one.
 
         Raises:
             ValueError: ``seconds`` is NaN.
