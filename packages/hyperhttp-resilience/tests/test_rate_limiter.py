@@ -168,11 +168,15 @@ def test_a_pause_of_nan_is_refused() -> None:
 
 
 class StallingTime:
-    """Virtual time whose first wake-up comes ``stall`` seconds late (the loop was blocked)."""
+    """Virtual time whose first wake-up comes ``stall`` seconds late (the loop was blocked).
 
-    def __init__(self, stall: float) -> None:
+    Every wake-up is also ``late`` seconds late (a busy loop's timer lateness).
+    """
+
+    def __init__(self, stall: float, late: float = 0.0) -> None:
         self.now = 0.0
         self.stall = stall
+        self.late = late
         self.timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self.order = itertools.count()
 
@@ -191,7 +195,7 @@ class StallingTime:
                 await asyncio.sleep(0)
             if all(call.done() for call in calls) or not self.timers:
                 return
-            self.now = max(self.now, self.timers[0][0]) + self.stall
+            self.now = max(self.now, self.timers[0][0]) + self.stall + self.late
             self.stall = 0.0
             while self.timers and self.timers[0][0] <= self.now:
                 heapq.heappop(self.timers)[2].set_result(None)
@@ -234,3 +238,20 @@ async def test_a_pause_given_while_calls_wait_holds_them_too() -> None:
     await time.run(calls)
     await asyncio.gather(*calls)
     assert starts == pytest.approx([0.0, 2.0, 2.1])
+
+
+@pytest.mark.asyncio
+async def test_timers_a_little_late_do_not_slow_the_rate() -> None:
+    """Every wake-up 1 ms late (a busy loop): calls still start 10 ms apart on average."""
+    time = StallingTime(stall=0.0, late=0.001)
+    limiter = RateLimiter(rate=100, burst=1, clock=time.clock, sleep=time.sleep)
+    starts: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire("a")
+        starts.append(time.now)
+
+    calls = [asyncio.ensure_future(call()) for _ in range(11)]
+    await time.run(calls)
+    await asyncio.gather(*calls)
+    assert starts[-1] == pytest.approx(0.101)  # 10 slots of 10 ms, the last wake-up 1 ms late
