@@ -114,12 +114,10 @@ def build_plan(argv: list[str]) -> tuple[Plan, argparse.Namespace]:
         duration = DEFAULT_DURATION
     connections = args.connections
     streams = args.streams
-    if args.http2:
-        connections = connections or 1
-        streams = streams or max(1, 64 // connections)
-    else:
-        connections = connections or 64
-        streams = streams or 1
+    if connections is None:
+        connections = 1 if args.http2 else 64
+    if streams is None:
+        streams = max(1, 64 // max(connections, 1)) if args.http2 else 1
     verify: bool | str = True
     if args.insecure and args.cacert:
         raise UsageError("--insecure and --cacert contradict each other")

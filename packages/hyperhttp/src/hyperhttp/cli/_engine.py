@@ -23,8 +23,9 @@ Rules
    and, in a run of ``-n`` requests, uses up one request as a ``connect``
    error, so a dead server cannot hold the run for ever; with no
    connection at all for ``--timeout`` seconds the run stops (``gave_up``).
-2. Once a second: requests older than ``--timeout`` fail (``timeout``) and
-   the progress callback gets the figures so far.
+2. Once a second (four times per ``--timeout`` when that is shorter):
+   requests older than ``--timeout`` fail (``timeout``); once a second the
+   progress callback gets the figures so far.
 3. At the end (``-n`` done, or the deadline), requests still in flight are
    counted (``in_flight_at_end``), not recorded: a timed run measures what
    completed within it, as wrk and h2load do.
@@ -52,7 +53,7 @@ __all__ = ["ConnectFailed", "Connection", "Engine", "Progress"]
 _now = time.perf_counter_ns
 _BACKOFF_FIRST = 0.01
 _BACKOFF_MAX = 1.0
-TICK = 1.0  # seconds between progress reports and timeout sweeps
+TICK = 1.0  # seconds between progress reports (and timeout sweeps, unless --timeout is short)
 
 #: ``progress(responses, errors, in_flight, due_unsent)`` once a second.
 Progress = Callable[[int, int, int, int], None]
@@ -115,6 +116,8 @@ class Engine:
         self.gave_up: str | None = None
         self.backoff = _BACKOFF_FIRST
         self.ticker: asyncio.TimerHandle | None = None
+        self.period = TICK
+        self.reported = 0
 
     # ------------------------------------------------------------ phase 1: connect
 
@@ -220,7 +223,9 @@ class Engine:
         deadline = None
         if plan.duration is not None:
             deadline = loop.call_later(plan.duration - (_now() - start) / 1e9, sched.stop)
-        self.ticker = loop.call_later(TICK, self._tick, progress)
+        self.period = min(TICK, plan.timeout / 4)  # a timeout is seen within 25 % of it
+        self.reported = start
+        self.ticker = loop.call_later(self.period, self._tick, progress)
         for conn in list(self.conns):
             conn.fill(_now())
         try:
@@ -259,7 +264,8 @@ class Engine:
             )
             sched.stop()
             return
-        if progress is not None:
+        if progress is not None and now - self.reported >= TICK * 1e9 * 0.99:
+            self.reported = now
             stats = self.stats
             progress(
                 stats.latency.count,
@@ -267,7 +273,7 @@ class Engine:
                 sched.inflight,
                 sched.due_unsent(now),
             )
-        self.ticker = self.loop.call_later(TICK, self._tick, progress)
+        self.ticker = self.loop.call_later(self.period, self._tick, progress)
 
     async def _close(self) -> None:
         for task in list(self.tasks):
