@@ -3,13 +3,15 @@
 ``python -m fuzz.make_corpus`` (in the fuzz environment) rewrites
 ``fuzz/corpus/<target>/seed-*``; inputs libFuzzer adds with ``--merge`` are
 named by their hash and left alone. Seeds are built from the reference
-libraries (hpack, hyperframe, zlib, brotli, zstandard), never typed by hand
+libraries (hpack, hyperframe, zlib, brotli, zstandard), or for SOCKS from
+the RFC 1928/1929 message layouts with lengths computed, never typed by hand
 where a byte count could be off, so each one is what a real peer sends.
 """
 
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import zlib
 from pathlib import Path
 
@@ -269,6 +271,68 @@ def decoding_seeds() -> dict[str, bytes]:
     }
 
 
+# The address a refusal carries (nothing is bound to it).
+_NO_ADDRESS = "0.0.0.0"  # noqa: S104
+
+
+def _socks5_reply(host: str, port: int, rep: int = 0) -> bytes:
+    """RFC 1928 §6: VER REP RSV ATYP BND.ADDR BND.PORT."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        name = host.encode("ascii")
+        bound = bytes((0x03, len(name))) + name
+    else:
+        bound = bytes((0x01 if address.version == 4 else 0x04,)) + address.packed
+    return bytes((0x05, rep, 0x00)) + bound + port.to_bytes(2, "big")
+
+
+def _socks4_reply(host: str, port: int, cd: int = 90) -> bytes:
+    """SOCKS4: VN=0 CD DSTPORT DSTIP."""
+    return bytes((0x00, cd)) + port.to_bytes(2, "big") + ipaddress.IPv4Address(host).packed
+
+
+def socks_seeds() -> dict[str, bytes]:
+    """Build control bytes (destination, credentials, reads), then what a proxy sends.
+
+    See fuzz/targets/socks.py for the control bytes: the first picks the
+    kind and destination (0: socks5 to 10.1.2.3, 2: socks5h to a name, 5: the
+    255-byte name, 6: socks4, 7 and 8: socks4a), the second the credentials
+    (0: none; SOCKS5 1-3: user name and password; SOCKS4 1-3: a USERID).
+    """
+    no_auth = b"\x05\x00"  # RFC 1928 §3: VER METHOD, "no authentication required"
+    password = b"\x05\x02"  # METHOD username/password
+    accepted = b"\x01\x00"  # RFC 1929 §2: VER STATUS, success
+    granted = _socks5_reply("203.0.113.9", 50123)
+    tls = b"\x16\x03\x01\x00\x05hello"  # the first bytes of the tunnel
+    return {
+        "seed-socks5-granted": b"\x00\x00\x00" + no_auth + granted,
+        "seed-socks5-granted-split": b"\x00\x00\x07" + no_auth + granted + tls,
+        "seed-socks5-ipv6-bound": b"\x01\x00\x00" + no_auth + _socks5_reply("2001:db8::1", 443),
+        "seed-socks5h-name-bound": b"\x02\x00\x03"
+        + no_auth
+        + _socks5_reply("proxy.example.net", 1080),
+        "seed-socks5-password": b"\x00\x01\x00" + password + accepted + granted + tls,
+        "seed-socks5-password-split": b"\x03\x02\x05" + password + accepted + granted,
+        "seed-socks5-auth-failed": b"\x00\x01\x00" + password + b"\x01\x01",
+        "seed-socks5-no-acceptable-method": b"\x00\x00\x00\x05\xff",
+        "seed-socks5-wrong-method": b"\x02\x01\x00" + no_auth,
+        "seed-socks5-refused": b"\x02\x00\x00" + no_auth + _socks5_reply(_NO_ADDRESS, 0, rep=5),
+        "seed-socks5-longest-reply": b"\x05\x03\x01"
+        + password
+        + accepted
+        + _socks5_reply("a" * 255, 443)
+        + tls,
+        "seed-socks5-closed-midway": b"\x00\x00\x00" + no_auth + granted[:5],
+        "seed-socks4-granted": b"\x06\x00\x00"
+        + _socks4_reply("192.0.2.7", 80)
+        + b"HTTP/1.1 200 OK\r\n",
+        "seed-socks4-rejected": b"\x06\x01\x00" + _socks4_reply(_NO_ADDRESS, 0, cd=91),
+        "seed-socks4-identd": b"\x07\x03\x02" + _socks4_reply(_NO_ADDRESS, 0, cd=93),
+        "seed-socks4a-granted-split": b"\x08\x01\x04" + _socks4_reply("10.0.0.2", 22) + tls,
+    }
+
+
 def main() -> None:
     """Write every target's seeds."""
     seeds = {
@@ -278,6 +342,7 @@ def main() -> None:
         "set_cookie": cookie_seeds(),
         "www_authenticate": auth_seeds(),
         "content_decoding": decoding_seeds(),
+        "socks": socks_seeds(),
     }
     for target, files in seeds.items():
         directory = CORPUS / target

@@ -22,6 +22,7 @@ NAMES = (
     "set_cookie",
     "www_authenticate",
     "content_decoding",
+    "socks",
 )
 
 
