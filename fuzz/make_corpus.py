@@ -333,6 +333,41 @@ def socks_seeds() -> dict[str, bytes]:
     }
 
 
+def sse_seeds() -> dict[str, bytes]:
+    """Build control bytes (max_event_size, resumed; reads), then an event stream.
+
+    See fuzz/targets/sse.py: the control byte's bits 0-1 pick the size bound
+    (0: 64 bytes ... 3: the 8 MiB default), bit 2 a resumed stream.
+    """
+    # WHATWG HTML §9.2.6, the examples of the event-stream format.
+    spec = (
+        b"data: YHOO\ndata: +2\ndata: 10\n\n"
+        b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\n"
+        b"data:  third event\n\n"
+        b"data\n\ndata\ndata\n\ndata:\n\n"
+        b"data:test\n\ndata: test\n\n"
+    )
+    text = "data: caf\u00e9 \u2603 \U0001f600\n\n".encode()
+    return {
+        "seed-spec-examples": b"\x03\x00" + spec,
+        "seed-spec-examples-split": b"\x03\x09" + spec,
+        "seed-line-ends": b"\x03\x01event: add\r\ndata: 1\r\r\nid: 2\rdata: x\n\n\r\n",
+        "seed-bom": b"\x03\x02\xef\xbb\xbfdata: after a BOM\n\n\xef\xbb\xbfdata: not a BOM\n\n",
+        "seed-retry": b"\x03\x00retry: 2500\ndata: r\n\nretry: 99999999\n\nretry: 1a\nretry\n\n",
+        "seed-json": b'\x03\x04event: update\nid: 42\ndata: {"price": 12.5, "symbol": "ACME"}\n\n',
+        "seed-utf8": b"\x03\x40" + text + b"data: \xff\xfe not UTF-8\n\n",
+        "seed-resumed": b"\x07\x00data: keeps the id\n\nid\ndata: clears it\n\n"
+        b"id: a\x00b\ndata: ignored id\n\n",
+        "seed-small-limit": b"\x00\x03"
+        b"data: " + b"x" * 50 + b"\ndata: y\n\n" + b"event: " + b"e" * 57 + b"\ndata\n\n",
+        "seed-keep-alive": b"\x03\x05" + b": ping\n\n" * 5 + b"data: after keep-alives\n\n",
+        "seed-unknown-fields": b"\x01\x00foo: bar\ndata\n:comment\nevent\nDATA: no\n\n",
+        "seed-unfinished": b"\x03\x00data: sent\n\ndata: never dispatched\n",
+        # A long line in one-byte reads (the split seed 64 cuts every byte).
+        "seed-long-line-small-reads": b"\x03\x40data: " + b"x" * 128 + b"\n\n",
+    }
+
+
 def main() -> None:
     """Write every target's seeds."""
     seeds = {
@@ -343,6 +378,7 @@ def main() -> None:
         "www_authenticate": auth_seeds(),
         "content_decoding": decoding_seeds(),
         "socks": socks_seeds(),
+        "sse": sse_seeds(),
     }
     for target, files in seeds.items():
         directory = CORPUS / target

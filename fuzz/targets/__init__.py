@@ -23,6 +23,7 @@ NAMES = (
     "www_authenticate",
     "content_decoding",
     "socks",
+    "sse",
 )
 
 
