@@ -89,13 +89,15 @@ def _reference(stream: bytes, max_size: int, last_id: str) -> tuple[Outcome, boo
     event_type = ""
     retry: int | None = None
     block_retry: int | None = None
+    id_buffer = last_id  # the spec's last event ID buffer; dispatch commits it
     for number, raw in enumerate(lines):
         if len(raw) > max_size:
             return Outcome(events, last_id, retry, refused=True), True
         line = raw.decode("utf-8", "replace")
         if number == 0 and line.startswith("\ufeff"):
             line = line[1:]  # UTF-8 decode drops one leading BOM
-        if not line:  # dispatch the event
+        if not line:  # dispatch the event (step 1: commit the last event ID)
+            last_id = id_buffer
             if data is not None:
                 events.append((event_type or "message", "\n".join(data), last_id, block_retry))
             data, data_size, event_type, block_retry = None, 0, "", None
@@ -114,7 +116,7 @@ def _reference(stream: bytes, max_size: int, last_id: str) -> tuple[Outcome, boo
             event_type = value
         elif field == "id":
             if "\0" not in value:
-                last_id = value
+                id_buffer = value
         elif field == "retry" and value and all("0" <= char <= "9" for char in value):
             retry = block_retry = _retry_value(value)
     if len(tail) > max_size:

@@ -780,3 +780,13 @@ def test_any_socks5_failure_code_is_reported_at_any_cut(code: int, cut: int) -> 
         _ = hs.feed(reply[:cut]) + hs.feed(reply[cut:])
     assert caught.value.reply_code == code
     assert f"0x{code:02X}" in str(caught.value)
+
+
+def test_a_bound_name_with_control_characters_is_escaped() -> None:
+    """socks.bound (fuzz/README.md): BND.ADDR holding CR, LF or NUL came back raw."""
+    handshake = SocksHandshake("socks5h", "example.test", 80)
+    handshake.start()
+    handshake.feed(b"\x05\x00")
+    handshake.feed(b"\x05\x00\x00\x03\x07a\x00b\r\n \x7f\x00\x50")
+    assert handshake.done
+    assert handshake.bound == ("a\\x00b\\x0d\\x0a\\x20\\x7f", 80)

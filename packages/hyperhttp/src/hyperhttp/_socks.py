@@ -168,6 +168,13 @@ def _encode_name(host: str) -> bytes:
     return raw
 
 
+def _printable(name: bytes) -> str:
+    """Return a name from a reply as text: visible ASCII as is, any other byte as ``xNN``."""
+    if all(0x20 < b < 0x7F for b in name):
+        return name.decode("ascii")
+    return "".join(chr(b) if 0x20 < b < 0x7F else f"\\x{b:02x}" for b in name)
+
+
 def _encode_field(value: object, what: str, *, least: int) -> bytes:
     """Return a user name or password as UTF-8, ``least`` to 255 bytes; never show it."""
     if not isinstance(value, str):
@@ -219,7 +226,8 @@ class SocksHandshake:
             the tunnelled stream (empty until ``done``).
         bound: BND.ADDR and BND.PORT of the final reply (SOCKS4: its DSTIP
             and DSTPORT), None until ``done``. A name in BND.ADDR is decoded
-            as ASCII with backslash escapes.
+            as ASCII, any byte outside 0x21-0x7E (controls, space, DEL,
+            non-ASCII) written as a backslash, ``x`` and two hex digits.
 
     """
 
@@ -541,7 +549,7 @@ class SocksHandshake:
         raw = message[4:-2]
         host: str
         if atyp == _ATYP_NAME:
-            host = raw[1:].decode("ascii", "backslashreplace")
+            host = _printable(raw[1:])
         elif atyp == _ATYP_IPV4:
             host = str(ipaddress.IPv4Address(raw))
         else:

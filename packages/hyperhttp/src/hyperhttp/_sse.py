@@ -7,7 +7,7 @@ algorithm (§9.2.6) over bytes, with no I/O: lines end at CR, LF or CRLF
 (a CR at the end of one chunk and an LF at the start of the next are one
 line end), a leading BOM is dropped, ``:`` starts a comment, and a blank
 line dispatches the event being built. ``id`` (without NUL) sets the last
-event ID even when no event is dispatched, ``retry`` (ASCII digits only)
+event ID when its block ends, even if no event is dispatched, ``retry`` (ASCII digits only)
 the reconnection delay, at most five minutes; unknown fields are ignored. Text is UTF-8, bad
 bytes replaced. What a server can make us hold is bounded: a line, and the
 data of one event, at most ``max_event_size`` bytes (``SSEError`` past it).
@@ -95,20 +95,37 @@ class ServerSentEvent:
 
 
 class SSEDecoder:
-    """Bytes in, events out (see the module docstring); ``last_event_id`` and ``retry`` persist."""
+    """Bytes in, events out (see the module docstring); ``last_event_id`` and ``retry`` persist.
+
+    ``last_event_id`` is the ID of the last event *dispatched* (WHATWG: an
+    ``id`` line fills the last event ID buffer, a blank line commits it):
+    an event cut off by the end of the stream is discarded with its ID, so
+    a reconnection asks for it again. Set it to resume a stream.
+    """
 
     def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT) -> None:
         self.max_event_size = max_event_size
-        self.last_event_id = ""
+        self._last_event_id = ""
+        self._id_buffer = ""  # the spec's last event ID buffer
         self.retry: int | None = None  # milliseconds, the latest ``retry`` field
-        self._pending: list[bytes] = []  # the pieces of a line not ended yet
-        self._pending_size = 0
+        # The line not ended yet: one buffer appended to, never re-scanned
+        # (each read is scanned once, for its own line ends).
+        self._pending = bytearray()
         self._skip_lf = False  # the last chunk ended in CR: an LF first in the next is its end
         self._started = False  # past the first line (the BOM is only there)
         self._event = ""
         self._data: list[str] = []
         self._data_size = 0
         self._block_retry: int | None = None
+
+    @property
+    def last_event_id(self) -> str:
+        """The ID of the last event dispatched (or the one set to resume from)."""
+        return self._last_event_id
+
+    @last_event_id.setter
+    def last_event_id(self, value: str) -> None:
+        self._last_event_id = self._id_buffer = value
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Take the next bytes of the stream; return the events they complete.
@@ -117,33 +134,34 @@ class SSEDecoder:
             SSEError: a line or an event's data over ``max_event_size`` bytes.
 
         """
+        if not chunk:
+            return []  # an empty read is no data: a pending CR stays pending
         if self._skip_lf:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        if self._pending and not _LINE_END.search(chunk):
-            # Still the same line: keep the piece (joining or re-scanning what
-            # was kept on every piece would be quadratic in the line's length).
-            self._hold(chunk)
-            return []
-        data = b"".join((*self._pending, chunk)) if self._pending else chunk
-        self._pending, self._pending_size = [], 0
+        pending = self._pending
+        limit = self.max_event_size
         events: list[ServerSentEvent] = []
         start = 0
-        for end in _LINE_END.finditer(data):
-            self._line(data[start : end.start()], events)
+        for end in _LINE_END.finditer(chunk):
+            if pending:
+                pending += chunk[start : end.start()]
+                line = bytes(pending)
+                pending.clear()
+            else:
+                line = chunk[start : end.start()]
+            if len(line) > limit:  # every line measured, however it was cut
+                raise SSEError(f"an event-stream line longer than {limit} bytes")
+            self._line(line, events)
             start = end.end()
-        if start == len(data) and data.endswith(b"\r"):
+        if start == len(chunk) and chunk.endswith(b"\r"):
             self._skip_lf = True  # a CR last: if an LF comes first next, it is this CR's
-        if start < len(data):
-            self._hold(data[start:])
+        if start < len(chunk):
+            pending += chunk[start:]
+            if len(pending) > limit:
+                raise SSEError(f"an event-stream line longer than {limit} bytes")
         return events
-
-    def _hold(self, piece: bytes) -> None:
-        self._pending.append(piece)
-        self._pending_size += len(piece)
-        if self._pending_size > self.max_event_size:
-            raise SSEError(f"an event-stream line longer than {self.max_event_size} bytes")
 
     def _line(self, raw: bytes, events: list[ServerSentEvent]) -> None:
         line = raw.decode("utf-8", "replace")
@@ -168,19 +186,21 @@ class SSEDecoder:
             self._event = value
         elif field == "id":
             if "\0" not in value:
-                self.last_event_id = value
+                self._id_buffer = value
         elif field == "retry" and value.isascii() and value.isdigit():
             # Bounded before int(): a long digit string costs quadratic time
             # (and over 4 300 digits Python refuses it with ValueError).
-            delay = min(int(value), MAX_RETRY_MS) if len(value) <= 12 else MAX_RETRY_MS
+            digits = value.lstrip("0") or "0"
+            delay = min(int(digits), MAX_RETRY_MS) if len(digits) <= 12 else MAX_RETRY_MS
             self.retry = self._block_retry = delay
 
     def _dispatch(self, events: list[ServerSentEvent]) -> None:
+        self._last_event_id = self._id_buffer  # WHATWG: dispatching commits the ID first
         data, event, retry = self._data, self._event, self._block_retry
         self._data, self._event, self._data_size, self._block_retry = [], "", 0, None
         if data:
             text = "\n".join(data)
-            events.append(ServerSentEvent(text, event or "message", self.last_event_id, retry))
+            events.append(ServerSentEvent(text, event or "message", self._last_event_id, retry))
 
 
 def check_event_stream(response: Response, *, status: bool = True) -> None:
