@@ -78,6 +78,9 @@ class Connection(Protocol):
     def close(self, *, abort: bool = False) -> None:
         """Close the connection."""
 
+    def settle(self) -> None:
+        """Add the connection's own counters to the engine's figures."""
+
 
 def connect_error_kind(exc: BaseException) -> str:
     """Name a failed connection attempt for the report."""
@@ -279,6 +282,7 @@ class Engine:
         for task in list(self.tasks):
             task.cancel()
         for conn in list(self.conns):
+            conn.settle()
             conn.close(abort=True)
         self.conns.clear()
         if self.tasks:

@@ -60,6 +60,9 @@ class H1Connection(asyncio.Protocol):
         self.intended = 0
         self.sent_at = 0
         self.status = 0
+        # Counted here, added to the engine's figures when the connection ends.
+        self.received = 0
+        self.sends = 0
 
     # ------------------------------------------------------------ the engine's side
 
@@ -68,16 +71,18 @@ class H1Connection(asyncio.Protocol):
         if self.busy or not self.alive:
             return
         intended = self.sched.take(self, now)
-        if intended < 0:
-            return
+        if intended >= 0:
+            self.send(intended, now)
+
+    def send(self, intended: int, now: int) -> None:
+        """Send the request (the prebuilt bytes) whose intended start is ``intended``."""
         self.busy = True
         self.intended = intended
         self.sent_at = now
         self.status = 0
+        self.sends += 1
         self.parser.start(self.method)
-        request = self.request
-        self.transport.write(request)  # type: ignore[union-attr]  # alive: connected
-        self.stats.sent += len(request)
+        self.transport.write(self.request)  # type: ignore[union-attr]  # alive: connected
 
     def expire(self, now: int, limit: int) -> None:
         """Fail the request in flight if it has waited ``limit`` ns or more (rule 3)."""
@@ -102,6 +107,13 @@ class H1Connection(asyncio.Protocol):
             else:
                 transport.close()
 
+    def settle(self) -> None:
+        """Add this connection's byte counts to the engine's figures (once, then zero)."""
+        stats = self.stats
+        stats.received += self.received
+        stats.sent += self.sends * len(self.request)
+        self.received = self.sends = 0
+
     # ------------------------------------------------------------ asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,7 +121,7 @@ class H1Connection(asyncio.Protocol):
         self.alive = True
 
     def data_received(self, data: bytes) -> None:
-        self.stats.received += len(data)
+        self.received += len(data)
         if not self.busy:  # nothing was asked (rule 2)
             self.stats.error("protocol")
             self.close(abort=True)
@@ -121,20 +133,27 @@ class H1Connection(asyncio.Protocol):
             return
         if not events:
             return
-        for event in events:
-            if type(event) is _ResponseHead:
-                self.status = event.status_code
         last = events[-1]
+        first = events[0]
+        if type(first) is _ResponseHead:  # the usual read: head, body, end
+            self.status = first.status_code
+        else:  # a head after interim responses, or a body's next piece
+            for event in events:
+                if type(event) is _ResponseHead:
+                    self.status = event.status_code
         if type(last) is not _EndOfMessage:
             return
         now = _now()
         self.record(now - self.intended)
         self.statuses[self.status] += 1
         self.busy = False
-        self.sched.ended()
         if last.keep_alive and not self.parser.trailing_data:
-            self.fill(now)
-        elif last.keep_alive:  # bytes nobody asked for (rule 2)
+            intended = self.sched.swap(self, now)
+            if intended >= 0:
+                self.send(intended, now)
+            return
+        self.sched.ended()
+        if last.keep_alive:  # bytes nobody asked for (rule 2)
             self.stats.error("protocol")
             self.close(abort=True)
         else:
@@ -156,6 +175,7 @@ class H1Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.alive = False
+        self.settle()
         if self.busy:
             self.busy = False
             if self.sched.running:  # (not a connection the engine closed at the end)

@@ -267,6 +267,9 @@ class H2Connection(asyncio.Protocol):
                 self.flush()
                 transport.close()
 
+    def settle(self) -> None:
+        """Add the connection's own counters to the engine's figures (none: counted as they go)."""
+
     def flush(self) -> None:
         """Write what the connection owes the server, in one write."""
         out = self.out
