@@ -14,8 +14,15 @@ removed at the end (``--keep`` leaves it and prints where).
    checked: our version, installed from our wheel (direct_url.json), and each
    file's hash equal to the wheel's RECORD.
 4. A smoke test there: a loopback asyncio server with a fixed HTTP/1.1 response,
-   ``hyperhttp.Client().get()`` against it, on uvloop (``install_uvloop()`` True).
-5. Fresh venvs holding only hyperhttp-dns and only hyperhttp-resilience, each
+   ``hyperhttp.Client().get()`` against it, on uvloop (``install_uvloop()`` True);
+   and the ``hyperhttp`` console script, installed without its extra, says
+   to install ``hyperhttp[cli]`` (exit status 1).
+5. A fresh venv with ``hyperhttp[cli]`` from the built wheels (same rule: our
+   wheels by path, only third-party requirements from the index): the
+   ``hyperhttp`` console script and ``python -m hyperhttp`` run a request
+   (``hyperhttp GET``) and the load generator (``hyperhttp bench -n 200
+   --json``, on uvloop) against a loopback server.
+6. Fresh venvs holding only hyperhttp-dns and only hyperhttp-resilience, each
    running its README's ```python blocks (with aiohttp installed when a block
    shows it). A block naming a host other than localhost is skipped, with the
    reason printed; the others run with getaddrinfo limited to loopback names.
@@ -281,7 +288,81 @@ asyncio.run(main())
 """
 
 
-# ---------------------------------------------------------------- 5. README examples
+# ---------------------------------------------------------------- 5. the command line
+
+# Run inside the hyperhttp[cli] venv as: python -I cli_smoke.py BIN_DIR. A loopback
+# server in a thread answers every request with a fixed keep-alive response.
+CLI_SMOKE = r"""
+import asyncio, json, subprocess, sys, threading
+from pathlib import Path
+
+bindir = Path(sys.argv[1])
+BODY = b'{"hello": "loopback"}'
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+    + str(len(BODY)).encode() + b"\r\n\r\n" + BODY
+)
+ready = threading.Event()
+port = []
+
+async def handle(reader, writer):
+    try:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(RESPONSE)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+async def serve(stop):
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port.append(server.sockets[0].getsockname()[1])
+    ready.set()
+    async with server:
+        await stop
+
+loop = asyncio.new_event_loop()
+stop = loop.create_future()
+thread = threading.Thread(target=loop.run_until_complete, args=(serve(stop),), daemon=True)
+thread.start()
+assert ready.wait(10), "the loopback server did not start"
+url = f"http://127.0.0.1:{port[0]}/smoke"
+
+def run(*argv):
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, (argv, done.returncode, done.stdout, done.stderr)
+    return done.stdout
+
+out = run(str(bindir / "hyperhttp"), "GET", url, "--no-color")
+assert out.startswith("HTTP/1.1 200 OK"), out
+assert '"hello": "loopback"' in out, out  # pretty-printed JSON
+bench = (str(bindir / "hyperhttp"), "bench", url, "-n", "200", "-c", "4", "--json", "-q")
+report = json.loads(run(*bench))
+assert report["responses"] == 200 and report["status"] == {"200": 200}, report
+assert report["loop"] == "uvloop", report["loop"]
+version = run(sys.executable, "-m", "hyperhttp", "--version").strip()
+loop.call_soon_threadsafe(stop.set_result, None)
+thread.join(10)
+p99 = report["latency_ms"]["p99"]
+print(f"{version}: GET -> 200 (JSON pretty-printed); bench -n 200 -> "
+      f"{report['responses']} responses on {report['loop']}, P99 {p99:.2f} ms")
+"""
+
+# Run inside the venv WITHOUT the extra: the console script says what to install.
+NO_EXTRA = r"""
+import subprocess, sys
+from pathlib import Path
+done = subprocess.run([str(Path(sys.argv[1]) / "hyperhttp"), "GET", "http://127.0.0.1:9/"],
+                      capture_output=True, text=True, timeout=60)
+assert done.returncode == 1, (done.returncode, done.stderr)
+assert "pip install 'hyperhttp[cli]'" in done.stderr, done.stderr
+print("without the cli extra: " + done.stderr.strip())
+"""
+
+
+# ---------------------------------------------------------------- 6. README examples
 
 # Run inside a venv as: python -I runner.py BLOCK_FILE. Names resolve only if
 # they are loopback; a block with top-level await runs in a loop; a block that
@@ -432,9 +513,29 @@ def main() -> int:
         smoke.write_text(SMOKE)
         proc = run([str(python), "-I", str(smoke)], cwd=tmp, timeout=RUN_TIMEOUT)
         print(f"   {proc.stdout.strip()}")
-        done("smoke test (install_uvloop() True, GET over loopback)")
+        no_extra = tmp / "no_extra.py"
+        no_extra.write_text(NO_EXTRA)
+        proc = run(
+            [str(python), "-I", str(no_extra), str(python.parent)], cwd=tmp, timeout=RUN_TIMEOUT
+        )
+        print(f"   {proc.stdout.strip()}")
+        done("smoke test (install_uvloop() True, GET over loopback; the CLI asks for its extra)")
 
-        for i, name in enumerate(("hyperhttp-dns", "hyperhttp-resilience"), 5):
+        step = "install hyperhttp[cli] and run the command"
+        print("== 5. fresh venv: hyperhttp[cli] from the built wheels, both commands", flush=True)
+        python = make_venv(tmp / "venv-hyperhttp-cli")
+        install_from_wheels(python, wheels, {"hyperhttp": ["cli"]})
+        cli_smoke = tmp / "cli_smoke.py"
+        cli_smoke.write_text(CLI_SMOKE)
+        proc = run(
+            [str(python), "-I", str(cli_smoke), str(python.parent)],
+            cwd=tmp,
+            timeout=RUN_TIMEOUT * 2,
+        )
+        print(f"   {proc.stdout.strip()}")
+        done("hyperhttp[cli]: `hyperhttp GET` and `hyperhttp bench` against a loopback server")
+
+        for i, name in enumerate(("hyperhttp-dns", "hyperhttp-resilience"), 6):
             step = f"{name} README examples"
             print(f"== {i}. fresh venv: {name} alone, its README examples", flush=True)
             ran, skips = readme_examples(tmp, name, wheels)
