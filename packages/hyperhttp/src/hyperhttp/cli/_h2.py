@@ -177,6 +177,10 @@ class H2Connection(asyncio.Protocol):
         self.capacity = self.wanted  # streams we may open: min(--streams, the server's limit)
         self.decoder = _decoder()
         self.good: set[tuple[bytes, bytes]] = set()  # fields already checked (check_fields)
+        # The last response head that passed check_fields, and what it gave: a
+        # server sends the same head again and again (nginx: until its Date changes).
+        self.last_fields: list[tuple[bytes, bytes]] | None = None
+        self.last_head: tuple[int, int | None] = (0, None)
         self.transport: asyncio.Transport | None = None
         self.alive = False
         self.ready = False  # the server's SETTINGS came (rule 1)
@@ -432,11 +436,17 @@ class H2Connection(asyncio.Protocol):
         if stream is None:
             return  # a stream we reset
         head = not stream[_STATUS]
-        try:
-            status, _, length = check_fields(fields, head=head, good=self.good)
-        except RemoteProtocolError:
-            self._stream_error(stream_id, 1, "protocol")
-            return
+        if head and fields == self.last_fields:  # the same head as the last: checked already
+            status, length = self.last_head
+        else:
+            try:
+                status, _, length = check_fields(fields, head=head, good=self.good)
+            except RemoteProtocolError:
+                self._stream_error(stream_id, 1, "protocol")
+                return
+            if head:
+                self.last_fields = fields
+                self.last_head = (status, length)
         if head:
             if status < 200:  # informational (RFC 9110 §15.2): the final head follows
                 if flags & END_STREAM:

@@ -86,14 +86,16 @@ class Output:
 
     def head(self, response: Response) -> None:
         """Print the status line and the header fields, as received."""
-        status = Text(f"{response.http_version} ", style="blue")
+        status = Text()
+        status.append(f"{response.http_version} ", style="blue")
         status.append(
             f"{response.status_code} {response.reason_phrase}".rstrip(),
             style=_status_style(response.status_code),
         )
         self._line(self.out, status)
         for name, value in response.headers.raw:
-            line = Text(name.decode("latin-1"), style="cyan")
+            line = Text()
+            line.append(name.decode("latin-1"), style="cyan")
             line.append(": " + value.decode("latin-1"))
             self._line(self.out, line)
 
@@ -148,7 +150,8 @@ class Output:
 
     def error(self, kind: str, message: str) -> None:
         """Print an error: its type and message, one line, no traceback."""
-        line = Text("hyperhttp: error: ", style="bold red")
+        line = Text()
+        line.append("hyperhttp: error: ", style="bold red")
         line.append(f"{kind}: " if kind else "", style="red")
         line.append(message)
         self._line(self.err, line)
