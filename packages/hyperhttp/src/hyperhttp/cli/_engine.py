@@ -53,6 +53,7 @@ __all__ = ["ConnectFailed", "Connection", "Engine", "Progress"]
 _now = time.perf_counter_ns
 _BACKOFF_FIRST = 0.01
 _BACKOFF_MAX = 1.0
+_CLOSE_POLLS = 200  # x 10 ms: how long the end of a run waits for its transports to close
 TICK = 1.0  # seconds between progress reports (and timeout sweeps, unless --timeout is short)
 
 #: ``progress(responses, errors, in_flight, due_unsent)`` once a second.
@@ -151,9 +152,10 @@ class Engine:
         assert self.address is not None  # resolved by connect()
         host, port = self.address
         factory = H2Connection if plan.http2 else H1Connection
+        transport: asyncio.BaseTransport | None = None
         try:
             async with asyncio.timeout(plan.timeout):
-                _, conn = await self.loop.create_connection(
+                transport, conn = await self.loop.create_connection(
                     lambda: factory(self),
                     host,
                     port,
@@ -162,7 +164,11 @@ class Engine:
                 )
                 if isinstance(conn, H2Connection):
                     await conn.settled()
-        except (OSError, TimeoutError, ssl.SSLError, H2Error) as exc:
+        except BaseException as exc:
+            if transport is not None:  # connected, then timed out or cancelled: not kept
+                transport.abort()  # type: ignore[attr-defined]  # a Transport
+            if not isinstance(exc, OSError | TimeoutError | ssl.SSLError | H2Error):
+                raise
             self.stats.connect_errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             self._connect_failed(connect_error_kind(exc))
@@ -281,15 +287,18 @@ class Engine:
     async def _close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
         for conn in list(self.conns):
             conn.settle()
             conn.close(abort=True)
+        # Every transport must be gone before the loop closes (a TLS one still
+        # shutting down would be left open): wait for their connection_lost.
+        for _ in range(_CLOSE_POLLS):
+            if not self.conns:
+                break
+            await asyncio.sleep(0.01)
         self.conns.clear()
-        if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-        # Let the transports' connection_lost callbacks run before the loop closes.
-        for _ in range(3):
-            await asyncio.sleep(0)
 
     async def aclose(self) -> None:
         """Close everything without measuring (a worker told to stop before the start)."""

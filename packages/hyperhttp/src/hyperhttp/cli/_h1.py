@@ -101,11 +101,12 @@ class H1Connection(asyncio.Protocol):
         """Close the connection (the engine hears of it through ``connection_lost``)."""
         self.alive = False
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            if abort:
-                transport.abort()
-            else:
-                transport.close()
+        if transport is None:
+            return
+        if abort:  # (also one closing gracefully: the run is over)
+            transport.abort()
+        elif not transport.is_closing():
+            transport.close()
 
     def settle(self) -> None:
         """Add this connection's byte counts to the engine's figures (once, then zero)."""

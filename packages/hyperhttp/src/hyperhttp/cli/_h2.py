@@ -263,13 +263,14 @@ class H2Connection(asyncio.Protocol):
         """Close the connection (the engine hears of it through ``connection_lost``)."""
         self.alive = False
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            if abort:
-                transport.abort()
-            else:
-                self.out.append(_pack(">IBIII", (8 << 8) | _GOAWAY, 0, 0, 0, 0))
-                self.flush()
-                transport.close()
+        if transport is None:
+            return
+        if abort:  # (also one closing gracefully, a TLS shutdown under way: the run is over)
+            transport.abort()
+        elif not transport.is_closing():
+            self.out.append(_pack(">IBIII", (8 << 8) | _GOAWAY, 0, 0, 0, 0))
+            self.flush()
+            transport.close()
 
     def settle(self) -> None:
         """Add the connection's own counters to the engine's figures (none: counted as they go)."""
