@@ -12,6 +12,7 @@ from hyperhttp_resilience import (
 )
 
 from .__about__ import __version__
+from ._asgi import ASGITransport
 from ._auth import Auth, AuthenticationError, BasicAuth, BearerAuth, DigestAuth
 from ._client import Client
 from ._config import Limits, Timeout
@@ -46,9 +47,11 @@ from ._multipart import MultipartFile
 from ._sse import EventSource, ServerSentEvent, SSEDecoder, SSEError
 from ._urls import URL
 from ._uvloop import install_uvloop
+from ._wsgi import WSGITransport
 
 __all__ = [
     "URL",
+    "ASGITransport",
     "AdaptiveLimiter",
     "Auth",
     "AuthenticationError",
@@ -97,6 +100,7 @@ __all__ = [
     "TimeoutException",
     "TooManyRedirects",
     "TransportError",
+    "WSGITransport",
     "WriteTimeout",
     "__version__",
     "install_uvloop",

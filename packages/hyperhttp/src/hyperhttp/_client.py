@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import hyperhttp_dns
 
+from . import _mock
+from ._asgi import AppTransport
 from ._auth import AuthTypes, coerce_auth
 from ._boundary import translate
 from ._build import UNSET, build_request
@@ -103,7 +105,7 @@ class Client:
         http2_connection_window: int = CONNECTION_WINDOW,
         auth: AuthTypes = None,
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
-        transport: MockTransport | None = None,
+        transport: MockTransport | AppTransport | None = None,
         limiter: LimiterTypes = None,
         deadline_header: str | None = None,
         hedging: hyperhttp_resilience.Hedging | None = None,
@@ -424,16 +426,18 @@ class Client:
 
 def _network_for(
     client: Client,
-    mock: MockTransport | None,
+    mock: MockTransport | AppTransport | None,
     proxy: str | None,
     verify: VerifyTypes,
     h2_windows: tuple[int, int],
     trace: Tracer | None,
 ) -> Transport:
     """Return the transport under the client's layers: the mock given, or pooled connections."""
+    if isinstance(mock, AppTransport):  # ASGITransport, WSGITransport: streaming, in-process
+        return mock._network(client._encoder, client._body_limits)
     if mock is not None:
         return MockNetwork(mock, client._encoder, client._body_limits)
-    return PoolTransport(
+    network = PoolTransport(
         encoder=client._encoder,
         limits=client.limits,
         body_limits=client._body_limits,
@@ -447,3 +451,9 @@ def _network_for(
         h2_windows=h2_windows,
         trace=trace,
     )
+    # The pytest plugin's hyperhttp_mock, during a test (_mock.intercept_clients):
+    # one read here, nothing per request.
+    interception = _mock.interception
+    if interception is not None:
+        return interception.network(network, client._encoder, client._body_limits)
+    return network

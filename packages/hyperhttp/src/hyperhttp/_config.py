@@ -217,7 +217,7 @@ def check_client_options(
     ``sizes``: ``max_response_size`` and ``max_decompressed_size`` (a
     non-negative int or None); ``windows``: ``http2_stream_window`` and
     ``http2_connection_window`` (65 535 to 2**31 - 1, RFC 9113 §6.9.1 and
-    §6.5.2); ``transport``: a mock transport, or None; ``verify=False`` warns
+    §6.5.2); ``transport``: a mock, ASGI or WSGI transport, or None; ``verify=False`` warns
     (``InsecureRequestWarning``, at the caller's caller).
     """
     if verify is False:
@@ -227,9 +227,14 @@ def check_client_options(
             InsecureRequestWarning,
             stacklevel=3,
         )
-    if transport is not None and not hasattr(transport, "handle"):
+    if (
+        transport is not None
+        and not hasattr(transport, "handle")
+        and not hasattr(transport, "_network")
+    ):
         raise TypeError(
-            f"transport must be a hyperhttp.MockTransport, not {type(transport).__name__}"
+            "transport must be a hyperhttp.MockTransport, ASGITransport or WSGITransport,"
+            f" not {type(transport).__name__}"
         )
     if not isinstance(limits, Limits):
         raise TypeError(f"limits must be a hyperhttp.Limits, not {type(limits).__name__}")
