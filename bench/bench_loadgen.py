@@ -469,7 +469,7 @@ def _tool_version(cmd: list[str]) -> str:
     with contextlib.suppress(OSError, subprocess.TimeoutExpired):
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
         text = (done.stdout + done.stderr).strip().splitlines()
-        return text[0] if text else "?"
+        return text[0].split(" Copyright")[0] if text else "?"
     return "?"
 
 

@@ -196,6 +196,8 @@ class Engine:
 
     def lost(self, conn: Connection) -> None:
         """Forget a closed connection and replace it while the run goes on (rule 1)."""
+        if conn not in self.conns:  # closed before it was kept: _open's caller retries
+            return
         self.conns.discard(conn)
         if self.sched.running:
             self._spawn(self._replace())
