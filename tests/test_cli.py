@@ -255,6 +255,17 @@ async def test_upload_progress_bar_on_a_terminal(
 
 
 @pytest.mark.asyncio
+async def test_body_from_standard_input(
+    web_server: WebServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--data @- sends what standard input holds."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"piped in")))
+    await cli("PUT", f"{web_server.url}/echo", "--data", "@-", "-b")
+    seen = json.loads(capsys.readouterr().out)
+    assert (seen["method"], seen["body"]) == ("PUT", "piped in")
+
+
+@pytest.mark.asyncio
 async def test_form_fields(web_server: WebServer, capsys: pytest.CaptureFixture[str]) -> None:
     """--form NAME=VALUE sends an urlencoded form."""
     await cli(f"{web_server.url}/echo", "-f", "a=1", "-f", "b=x y", "-b")
@@ -322,6 +333,15 @@ async def test_http2_with_a_ca_file(
     out, err = capsys.readouterr()
     assert status == ExitStatus.OK, err
     assert out.startswith("HTTP/2 200")
+
+
+@pytest.mark.asyncio
+async def test_http2_prior_knowledge_on_http(
+    h2c_server: H2Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--http2 on http://: HTTP/2 with prior knowledge (h2c)."""
+    assert await cli(f"{h2c_server.url}/size/5", "--http2") == ExitStatus.OK
+    assert capsys.readouterr().out.startswith("HTTP/2 200")
 
 
 @pytest.mark.asyncio
