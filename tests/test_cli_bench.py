@@ -65,6 +65,17 @@ async def test_closed_model_sends_exactly_n(
 
 
 @pytest.mark.asyncio
+async def test_a_host_name_uses_the_first_address_that_accepts(
+    web_server: WebServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name resolving to ::1 first while the server listens on 127.0.0.1 only still works."""
+    report = await bench_json(
+        capsys, f"http://localhost:{web_server.port}/size/10", "-n", "20", "-c", "2"
+    )
+    assert (report["responses"], report["errors"]) == (20, {})
+
+
+@pytest.mark.asyncio
 async def test_json_report_shape(web_server: WebServer, capsys: pytest.CaptureFixture[str]) -> None:
     """--json: every field the docs list, with the right types."""
     report = await bench_json(capsys, f"{web_server.url}/size/100", "-n", "50", "-c", "2")

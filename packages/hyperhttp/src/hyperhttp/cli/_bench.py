@@ -66,7 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--timeout", type=float, default=10.0, help="seconds before a request fails (default 10)")
     add("-k", "--insecure", action="store_true", help="do not verify the server's certificate")
     add("--cacert", metavar="FILE", help="verify with this CA bundle")
-    add("--engine", default="lean", choices=("lean", "client"), help="default lean")
+    add(
+        "--engine",
+        default="lean",
+        choices=("lean", "client"),
+        help="lean: the protocol engine (default); client: hyperhttp.Client",
+    )
     add("--loop", default="auto", choices=("auto", "uvloop", "asyncio"), help="default auto")
     add("--json", action="store_true", help="print the report as JSON")
     add("-q", "--quiet", action="store_true", help="no progress line")

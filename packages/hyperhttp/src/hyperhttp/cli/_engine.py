@@ -128,6 +128,9 @@ class Engine:
     async def connect(self) -> None:
         """Resolve the host and open every connection (not measured).
 
+        The addresses are tried in the resolver's order; the first that
+        accepts a connection is the one every connection of the run uses.
+
         Raises:
             ConnectFailed: the name did not resolve, or no connection opened.
 
@@ -138,10 +141,14 @@ class Engine:
             )
         except OSError as exc:
             raise ConnectFailed(f"cannot resolve {self.host!r}: {exc}") from None
-        self.address = (str(infos[0][4][0]), int(infos[0][4][1]))
-        opened = await asyncio.gather(*(self._open() for _ in range(self.plan.connections)))
-        if not any(opened):
+        addresses = list(dict.fromkeys((str(i[4][0]), int(i[4][1])) for i in infos))
+        for address in addresses:  # the first that accepts a connection is used for all
+            self.address = address
+            if await self._open():
+                break
+        else:
             raise ConnectFailed(f"cannot connect to {self.plan.url}: {self.last_error}")
+        opened = await asyncio.gather(*(self._open() for _ in range(self.plan.connections - 1)))
         # The failed ones are replaced as in a run (rule 1), from the start.
         for _ in range(opened.count(False)):
             self._spawn(self._replace())
