@@ -188,6 +188,6 @@ async def test_hedging_must_be_a_hedging() -> None:
         hyperhttp.Client(hedging=0.1)  # type: ignore[arg-type]
     async with hyperhttp.Client() as client:
         with pytest.raises(TypeError, match="hedging must be"):
-            client.hedging = "fast"
+            client.hedging = "fast"  # type: ignore[assignment]
         with pytest.raises(TypeError, match="hedging must be"):
-            await client.get("http://127.0.0.1:1/", hedging=1)  # type: ignore[arg-type]
+            await client.get("http://127.0.0.1:1/", hedging=1)

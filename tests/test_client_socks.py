@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import hyperhttp
 import pytest
+from hyperhttp._pool_transport import PoolTransport
 
 from tests.servers.routes import TraceRecorder
 from tests.servers.socks_scripted import Step, socks4_reply, socks5_reply
@@ -184,7 +185,9 @@ async def test_a_rejected_password_is_auth_failed_and_never_shown(
             await client.get("http://example.test/")
     assert caught.value.auth_failed
     assert socks_scripted.received[0][1] == b"\x01\x03bob\x06s3cr@t"  # RFC 1929, decoded
-    for shown in (str(caught.value), repr(caught.value), repr(client._network.proxies)):
+    network = client._network
+    assert isinstance(network, PoolTransport)
+    for shown in (str(caught.value), repr(caught.value), repr(network.proxies)):
         assert "s3cr" not in shown
 
 
