@@ -17,6 +17,9 @@ removed at the end (``--keep`` leaves it and prints where).
    ``hyperhttp.Client().get()`` against it, on uvloop (``install_uvloop()`` True);
    and the ``hyperhttp`` console script, installed without its extra, says
    to install ``hyperhttp[cli]`` (exit status 1).
+   4b. The pytest plugin in that venv (pytest from the index): a fresh
+   project's tests use the ``hyperhttp_mock`` fixture with no conftest and
+   no ``-p`` option: the ``pytest11`` entry point brings it.
 5. A fresh venv with ``hyperhttp[cli]`` from the built wheels (same rule: our
    wheels by path, only third-party requirements from the index): the
    ``hyperhttp`` console script and ``python -m hyperhttp`` run a request
@@ -351,6 +354,38 @@ print(f"{version}: GET -> 200 (JSON pretty-printed); bench -n 200 -> "
 """
 
 # Run inside the venv WITHOUT the extra: the console script says what to install.
+# A fresh project's test file: nothing but hyperhttp and pytest installed, no
+# conftest, no -p option: the pytest11 entry point must bring hyperhttp_mock.
+PLUGIN_TESTS = r"""
+import asyncio
+
+import hyperhttp
+import pytest
+
+
+def test_the_fixture_answers_a_client_built_in_the_test(hyperhttp_mock):
+    hyperhttp_mock.add_response(url="https://api.example.test/users", json=[{"id": 1}])
+
+    async def main():
+        async with hyperhttp.Client() as client:
+            return (await client.get("https://api.example.test/users")).json()
+
+    assert asyncio.run(main()) == [{"id": 1}]
+    assert hyperhttp_mock.get_request().url == "https://api.example.test/users"
+
+
+@pytest.mark.hyperhttp_mock(assert_all_requests_were_expected=False)
+def test_an_unmatched_request_fails_readably(hyperhttp_mock):
+    hyperhttp_mock.add_response(url="https://api.example.test/a", is_optional=True)
+
+    async def main():
+        async with hyperhttp.Client() as client:
+            await client.get("https://api.example.test/b")
+
+    with pytest.raises(hyperhttp.MockTransportError, match="api.example.test/a"):
+        asyncio.run(main())
+"""
+
 NO_EXTRA = r"""
 import subprocess, sys
 from pathlib import Path
@@ -520,6 +555,22 @@ def main() -> int:
         )
         print(f"   {proc.stdout.strip()}")
         done("smoke test (install_uvloop() True, GET over loopback; the CLI asks for its extra)")
+
+        step = "the pytest plugin in a fresh project"
+        print(
+            "== 4b. the pytest plugin: active in a fresh project (hyperhttp + pytest)", flush=True
+        )
+        pip_install(python, "pytest")
+        project = tmp / "fresh-project"
+        project.mkdir()
+        (project / "test_uses_the_plugin.py").write_text(PLUGIN_TESTS)
+        proc = run(
+            [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
+            cwd=project,
+            timeout=RUN_TIMEOUT,
+        )
+        print(f"   {proc.stdout.strip().splitlines()[-1]}")
+        done("pytest plugin: hyperhttp_mock active in a fresh project (entry point pytest11)")
 
         step = "install hyperhttp[cli] and run the command"
         print("== 5. fresh venv: hyperhttp[cli] from the built wheels, both commands", flush=True)
