@@ -42,11 +42,9 @@ from typing import TYPE_CHECKING
 import hyperhttp_dns
 
 from ._boundary import boundary
-from ._exceptions import ConnectError, SocksError
-from ._http2 import HTTP2Connection
-from ._http11 import HTTP11Connection
+from ._exceptions import SocksError
 from ._socks import SocksHandshake
-from ._transport import _Negotiator, _resolve, _settled, _trace_tls
+from ._transport import _resolve, http_in_tunnel
 
 if TYPE_CHECKING:
     import ssl
@@ -198,7 +196,7 @@ async def _tunnel(
 ) -> Connection:
     """Handshake with the proxy, then HTTP inside (rule 3); each transport joins ``opened``."""
     loop = asyncio.get_running_loop()
-    scheme, host, port = origin
+    _, host, port = origin
     began = time.perf_counter()
     if tracer is not None:
         tracer("proxy.connect", {"proxy": str(proxy), "origin": origin})
@@ -218,41 +216,14 @@ async def _tunnel(
         raise SocksError(
             "the proxy closed the tunnel before the request", version=handshake.version
         )
-    connection: Connection
-    if scheme == "https":
-        assert context is not None
-        tls_began = time.perf_counter()
-        negotiator = _Negotiator(loop, h2_windows)
-        tls_transport = await loop.start_tls(transport, negotiator, context, server_hostname=host)
-        if tls_transport is None:  # pragma: no cover - only for a closing transport
-            raise ConnectError(f"TLS to {host}:{port} through {proxy} failed")
-        opened.append(tls_transport)
-        negotiator.connection_made(tls_transport)  # start_tls does not call it
-        assert negotiator.protocol is not None
-        connection = negotiator.protocol
-        if tracer is not None:
-            _trace_tls(tracer, origin, tls_transport, tls_began)
-    else:
-        if prior_knowledge:
-            stream_window, connection_window = h2_windows
-            connection = HTTP2Connection(
-                loop, stream_window=stream_window, connection_window=connection_window
-            )
-        else:
-            connection = HTTP11Connection(loop)
-        transport.set_protocol(connection)
-        connection.connection_made(transport)
-    if isinstance(connection, HTTP2Connection):
-        await _settled(connection, f"{host}:{port}")
-    if tracer is not None:
-        tracer(
-            "connect.end",
-            {
-                "origin": origin,
-                "proxy": str(proxy),
-                "http_version": connection.http_version,
-                "address": transport.get_extra_info("peername"),  # the proxy's
-                "elapsed": time.perf_counter() - began,
-            },
-        )
-    return connection
+    return await http_in_tunnel(
+        transport,
+        origin,
+        proxy,
+        context,
+        tracer,
+        h2_windows,
+        opened,
+        began=began,
+        prior_knowledge=prior_knowledge,
+    )

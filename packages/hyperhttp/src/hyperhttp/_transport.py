@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ._proxy import Proxy
     from ._tracing import Tracer
 
-__all__ = ["Connection", "connect_origin", "connect_via_proxy"]
+__all__ = ["Connection", "connect_origin", "connect_via_proxy", "http_in_tunnel"]
 
 Connection = HTTP11Connection | HTTP2Connection
 
@@ -358,28 +358,63 @@ async def _tunnel(
         raise ProxyError(
             f"the proxy {proxy} answered CONNECT {authority} with {status}", status_code=status
         )
-    negotiator = _Negotiator(loop, h2_windows)
-    tls_began = time.perf_counter()
-    tls_transport = await loop.start_tls(transport, negotiator, context, server_hostname=origin[1])
-    if tls_transport is None:  # pragma: no cover - only for a closing transport
-        raise ConnectError(f"TLS to {authority} through {proxy} failed")
-    opened.append(tls_transport)
-    negotiator.connection_made(tls_transport)  # start_tls does not call it
-    tunnelled = negotiator.protocol
-    assert tunnelled is not None
-    if tracer is not None:
-        _trace_tls(tracer, origin, tls_transport, tls_began)
-    if isinstance(tunnelled, HTTP2Connection):
-        await _settled(tunnelled, authority)
+    return await http_in_tunnel(
+        transport, origin, proxy, context, tracer, h2_windows, opened, began=began
+    )
+
+
+async def http_in_tunnel(
+    transport: asyncio.Transport,
+    origin: tuple[str, str, int],
+    proxy: Proxy,
+    context: ssl.SSLContext | None,
+    tracer: Tracer | None,
+    h2_windows: tuple[int, int],
+    opened: list[asyncio.Transport],
+    *,
+    began: float,
+    prior_knowledge: bool = False,
+) -> Connection:
+    """Speak HTTP to ``origin`` inside a proxy's open tunnel (CONNECT, SOCKS).
+
+    https: TLS with ALPN (HTTP/2 or HTTP/1.1) over the tunnel, its transport
+    joining ``opened``; http: HTTP/1.1 (HTTP/2 with ``prior_knowledge``)
+    right on it. Reports ``tls`` and ``connect.end`` (``began``: when the
+    opening started) to a tracer.
+    """
+    loop = asyncio.get_running_loop()
+    scheme, host, port = origin
+    connection: Connection
+    if scheme == "https":
+        assert context is not None
+        negotiator = _Negotiator(loop, h2_windows)
+        tls_began = time.perf_counter()
+        tls_transport = await loop.start_tls(transport, negotiator, context, server_hostname=host)
+        if tls_transport is None:  # pragma: no cover - only for a closing transport
+            raise ConnectError(f"TLS to {host}:{port} through {proxy} failed")
+        opened.append(tls_transport)
+        negotiator.connection_made(tls_transport)  # start_tls does not call it
+        assert negotiator.protocol is not None
+        connection = negotiator.protocol
+        if tracer is not None:
+            _trace_tls(tracer, origin, tls_transport, tls_began)
+    else:
+        made = _protocol_factory(False, prior_knowledge, h2_windows)()
+        assert not isinstance(made, _Negotiator)  # (no TLS: no negotiation)
+        connection = made
+        transport.set_protocol(connection)
+        connection.connection_made(transport)
+    if isinstance(connection, HTTP2Connection):
+        await _settled(connection, f"{host}:{port}")
     if tracer is not None:
         tracer(
             "connect.end",
             {
                 "origin": origin,
                 "proxy": str(proxy),
-                "http_version": tunnelled.http_version,
+                "http_version": connection.http_version,
                 "address": transport.get_extra_info("peername"),  # the proxy's
                 "elapsed": time.perf_counter() - began,
             },
         )
-    return tunnelled
+    return connection
