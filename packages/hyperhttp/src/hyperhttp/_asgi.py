@@ -72,7 +72,7 @@ from urllib.parse import unquote
 from hyperhttp_parser import FIELD_VALUE_BYTES, TOKEN_BYTES
 from hyperhttp_pool import PoolStats
 
-from ._encode import framing
+from ._encode import wire_fields
 from ._exceptions import HTTPError, ReadTimeout, RemoteProtocolError, ResponseTooLarge
 from ._lifespan import Lifespan
 from ._models import BodySource, Response
@@ -144,13 +144,7 @@ def request_fields(encoder: RequestEncoder, request: Request) -> list[tuple[byte
         LocalProtocolError: a method, target or field the wire would refuse.
 
     """
-    encoder.http11_head(request)  # the request line and fields, checked (nothing is sent)
-    fields = [(name.lower(), value) for name, value in encoder.fields(request)]
-    line = framing(request)
-    if line:
-        name, _, value = line[:-2].partition(b": ")
-        fields.append((name.lower(), value))
-    return fields
+    return [(name.lower(), value) for name, value in wire_fields(encoder, request)]
 
 
 def response_fields(headers: Iterable[Any]) -> tuple[list[tuple[bytes, bytes]], int | None]:

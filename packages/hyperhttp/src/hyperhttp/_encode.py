@@ -51,6 +51,7 @@ __all__ = [
     "framing",
     "method_bytes",
     "stream_length",
+    "wire_fields",
 ]
 
 USER_AGENT = f"hyperhttp/{__version__}".encode("ascii")
@@ -362,3 +363,23 @@ def framing(request: Request) -> bytes:
     if request.method not in BODYLESS:
         return b"Content-Length: 0\r\n"  # RFC 9110 §8.6: a POST without a body
     return b""
+
+
+def wire_fields(encoder: RequestEncoder, request: Request) -> list[tuple[bytes, bytes]]:
+    """Return the fields the wire would carry for ``request``, checked, nothing sent.
+
+    Host, the client's default fields the request does not set, its own, and
+    the framing field of its body: for a transport with no wire (a mock, an
+    app in this process) that must see what a server would.
+
+    Raises:
+        LocalProtocolError: a method, target or field the wire would refuse.
+
+    """
+    encoder.http11_head(request)  # the request line and fields, checked
+    fields = encoder.fields(request)
+    line = framing(request)
+    if line:
+        name, _, value = line[:-2].partition(b": ")
+        fields.append((name, value))
+    return fields

@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast, overload
 from hyperhttp_pool import PoolStats
 
 from ._decoders import CHUNK
-from ._encode import framing
+from ._encode import wire_fields
 from ._exceptions import HTTPError, InvalidURL, ResponseTooLarge
 from ._headers import Headers
 from ._models import BodySource, Request, Response
@@ -602,14 +602,8 @@ class MockNetwork:
     async def send(self, request: Request, timeouts: Timeout) -> Response:
         """Answer one attempt from the mock; the body is unread, as from a socket."""
         started = time.perf_counter()
-        self.encoder.http11_head(request)  # checked as it would be on the wire
-        fields = self.encoder.fields(request)
-        length = framing(request)  # the same framing field the wire gets, if any
-        if length:
-            name, _, value = length[:-2].partition(b": ")
-            fields.append((name, value))
         wire = request.copy()
-        wire.headers = Headers(fields)
+        wire.headers = Headers(wire_fields(self.encoder, request))  # checked as on the wire
         mocked = await self.mock.handle(wire)
         return mocked.build_response(
             wire,
