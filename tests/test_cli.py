@@ -457,7 +457,7 @@ async def test_malformed_response_is_a_remote_protocol_error(
         (["http://127.0.0.1:9/", "--json", "{nope"], "--json is not valid JSON"),
         (["http://127.0.0.1:9/", "--data", "@/no/such/file"], "no such file"),
         (["http://127.0.0.1:9/", "--form", "novalue"], "NAME=VALUE or NAME@FILE"),
-        (["http://127.0.0.1:9/", "--timeout", "-1"], "--timeout must be positive"),
+        (["http://127.0.0.1:9/", "--timeout", "-1"], "--timeout must be a positive number"),
         (["http://127.0.0.1:9/", "--bogus"], "unrecognized arguments: --bogus"),
         (["http://127.0.0.1:9/", "--json", "{}", "--data", "x"], "not allowed with"),
         (["a", "b", "c"], "expected [METHOD] URL"),

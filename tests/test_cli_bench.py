@@ -437,7 +437,7 @@ async def test_nothing_listening(capsys: pytest.CaptureFixture[str]) -> None:
         (["http://127.0.0.1:9/", "-d", "3x"], "duration '3x'"),
         (["http://127.0.0.1:9/", "--streams", "4"], "--streams is for HTTP/2"),
         (["http://127.0.0.1:9/", "-c", "0"], "--connections must be at least 1"),
-        (["http://127.0.0.1:9/", "--rate", "-5"], "--rate must be positive"),
+        (["http://127.0.0.1:9/", "--rate", "-5"], "--rate must be a positive number"),
         (["http://127.0.0.1:9/", "-n", "0"], "--requests must be at least 1"),
         (["http://127.0.0.1:9/", "--procs", "0"], "--procs must be at least 1"),
         (["http://127.0.0.1:9/", "--procs", "3", "-c", "2"], "needs at least 3 connections"),

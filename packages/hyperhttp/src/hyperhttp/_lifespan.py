@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Lifespan"]
 
+#: Times the app's task is cancelled and awaited again when the caller is
+#: cancelled while waiting for it to end.
+_MAX_STOPS = 8
+
 
 class Lifespan:
     """One run of the app's ``lifespan`` scope: startup, then (later) shutdown.
@@ -116,8 +120,12 @@ class Lifespan:
 
         """
         self.task = self.loop.create_task(self.run())
-        while self.startup is None and not self.finished:
-            await self._wait()
+        try:
+            while self.startup is None and not self.finished:
+                await self._wait()
+        except BaseException:  # cancelled (a timeout around a hanging startup): end the app
+            await self._stop()
+            raise
         answer = self.startup
         if answer is None and not self.received:
             return False  # raised or returned before its first receive(): unsupported
@@ -136,9 +144,11 @@ class Lifespan:
         """
         self.shutting_down = True
         self._wake()
-        while self.shutdown is None and not self.finished:
-            await self._wait()
-        await self._stop()
+        try:
+            while self.shutdown is None and not self.finished:
+                await self._wait()
+        finally:  # cancelled or not, the app's task ends here
+            await self._stop()
         answer = self.shutdown
         if answer is not None and answer["type"] == "lifespan.shutdown.complete":
             return
@@ -147,11 +157,23 @@ class Lifespan:
         self._raise("shutdown", answer)
 
     async def _stop(self) -> None:
-        """End the app's task: it normally returns as it answers; else it is cancelled."""
+        """End the app's task: it normally returns as it answers; else it is cancelled.
+
+        The task has ended when this returns, even if the caller is cancelled
+        meanwhile (that cancellation is raised after).
+        """
         task = self.task
-        if task is not None and not task.done():
+        cancelled: asyncio.CancelledError | None = None
+        for _ in range(_MAX_STOPS):
+            if task is None or task.done():
+                break
             task.cancel()
-            await asyncio.wait([task])
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+        if cancelled is not None:
+            raise cancelled
 
     def _raise(self, phase: str, answer: Message | None) -> None:
         if self.error is not None:

@@ -694,6 +694,8 @@ class _PartlyMocked:
 #: The active :class:`Interception`, or None (clients use the network).
 #: Set and restored by :func:`intercept_clients`; read by ``Client()`` alone.
 interception: Interception | None = None
+#: The interceptions whose blocks are open, oldest first.
+_active: list[Interception] = []
 
 
 @contextlib.contextmanager
@@ -704,8 +706,9 @@ def intercept_clients(
 
     ``with intercept_clients(MockTransport(...)):`` is what the
     ``hyperhttp_mock`` fixture does around each test. Clients built inside
-    keep the mock after the block ends; blocks nest (the innermost wins,
-    the outer one is back on exit).
+    keep the mock after the block ends; blocks nest (the newest open one
+    wins; when it ends, the newest still open is back, whatever the order
+    in which blocks end).
 
     Args:
         mock: the transport answering.
@@ -713,9 +716,13 @@ def intercept_clients(
 
     """
     global interception  # (the one slot Client() reads)
-    previous = interception
-    interception = Interception(mock, should_mock)
+    mine = Interception(mock, should_mock)
+    _active.append(mine)
+    interception = mine
     try:
-        yield interception
+        yield mine
     finally:
-        interception = previous
+        # Blocks may end out of order (two tasks, two threads): drop this
+        # one wherever it is, and the slot is the newest still open, or none.
+        _active.remove(mine)
+        interception = _active[-1] if _active else None

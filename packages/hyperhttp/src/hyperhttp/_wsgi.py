@@ -33,6 +33,7 @@ end or not (PEP 3333).
 from __future__ import annotations
 
 import io
+import re
 import sys
 import time
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
     from ._pool_transport import BodyLimits, Transport
 
 __all__ = ["WSGIApp", "WSGITransport"]
+
+#: RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ), as the parser holds a server to.
+_REASON = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 _ExcInfo: TypeAlias = (
     "tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]"
@@ -133,6 +137,7 @@ class _WSGICall(BodySource):
             or not given[:3].isdigit()
             or given[3:4] not in ("", " ")
             or not 200 <= int(given[:3]) <= 599
+            or not _REASON.fullmatch(given[4:])
         ):
             raise self._broke(f"sent status {given!r}: a final one is '200 OK' to '599 ...'")
         try:

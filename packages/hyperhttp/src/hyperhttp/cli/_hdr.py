@@ -35,6 +35,7 @@ for the load generator's hot path. Nothing here touches a clock or I/O.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 __all__ = ["HIGHEST", "SUB_BITS", "Histogram", "bucket_bounds", "bucket_index"]
@@ -130,8 +131,11 @@ class Histogram:
                 raise ValueError(f"a percentile is between 0 and 100, not {percent!r}")
         if not self.count:
             return [0] * len(percents)
+        # The rank in decimal, as the percent was written: 99.9 % of 1 000 is
+        # rank 999 (in binary floating point 99.9 / 100 * 1000 is a hair above 999).
         ranks = sorted(
-            (max(1, math.ceil(percent / 100 * self.count)), i) for i, percent in enumerate(percents)
+            (max(1, math.ceil(Decimal(repr(float(percent))) * self.count / 100)), i)
+            for i, percent in enumerate(percents)
         )
         found = [0] * len(percents)
         seen = 0

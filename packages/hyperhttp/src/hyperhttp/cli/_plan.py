@@ -11,6 +11,7 @@ block from the client's HPACK encoder; a bad header or method is a
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,12 +78,13 @@ class Plan:
             raise UsageError("--streams must be at least 1")
         if self.requests is not None and self.requests < 1:
             raise UsageError("--requests must be at least 1")
-        if self.duration is not None and self.duration <= 0:
-            raise UsageError("--duration must be positive")
-        if self.rate is not None and self.rate <= 0:
-            raise UsageError("--rate must be positive")
-        if self.timeout <= 0:
-            raise UsageError("--timeout must be positive")
+        # (not `<= 0`: NaN passes that; infinity is no rate or duration either)
+        if self.duration is not None and not 0 < self.duration < math.inf:
+            raise UsageError("--duration must be a positive number")
+        if self.rate is not None and not 0 < self.rate < math.inf:
+            raise UsageError("--rate must be a positive number")
+        if not 0 < self.timeout < math.inf:
+            raise UsageError("--timeout must be a positive number")
         if self.streams > 1 and not self.http2:
             raise UsageError("--streams is for HTTP/2: add --http2")
         if self.engine not in ("lean", "client"):

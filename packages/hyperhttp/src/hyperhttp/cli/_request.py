@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 import warnings
@@ -217,8 +218,8 @@ class _Call:
         elif args.http1:
             kwargs.update(http2=False)
         if args.timeout is not None:
-            if args.timeout <= 0:
-                raise UsageError("--timeout must be positive")
+            if not 0 < args.timeout < math.inf:  # (NaN fails this, not `<= 0`)
+                raise UsageError("--timeout must be a positive number")
             kwargs["timeout"] = Timeout(args.timeout)
         with warnings.catch_warnings():  # -k was asked for: no warning about it
             warnings.simplefilter("ignore", InsecureRequestWarning)
@@ -233,7 +234,10 @@ class _Call:
         if args.json is not None:
             text = args.json
             if text.startswith("@"):
-                text = _readable(text[1:], "--json").read_text("utf-8")
+                try:
+                    text = _readable(text[1:], "--json").read_text("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise UsageError(f"--json {text}: not UTF-8 text ({exc.reason})") from None
             try:
                 json.loads(text)
             except ValueError as exc:
