@@ -112,6 +112,10 @@ class Engine:
         self.method = plan.method.encode("ascii")
         self.blocks = plan.http2_blocks() if plan.http2 else (b"", b"")
         self.conns: set[Connection] = set()
+        # Every connection whose transport has not called connection_lost yet,
+        # kept or not (one closed while settling: a GOAWAY at once): the end of
+        # the run waits for all of them before the loop closes.
+        self.open: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.address: tuple[str, int] | None = None
         self.timeout = int(plan.timeout * 1e9)
@@ -169,6 +173,7 @@ class Engine:
                     ssl=self.ssl,
                     server_hostname=self.host if self.ssl is not None else None,
                 )
+                self.open.add(conn)
                 if isinstance(conn, H2Connection):
                     await conn.settled()
         except BaseException as exc:
@@ -203,6 +208,7 @@ class Engine:
 
     def lost(self, conn: Connection) -> None:
         """Forget a closed connection and replace it while the run goes on (rule 1)."""
+        self.open.discard(conn)
         if conn not in self.conns:  # closed before it was kept: _open's caller retries
             return
         self.conns.discard(conn)
@@ -298,16 +304,18 @@ class Engine:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
-        for conn in list(self.conns):
+        for conn in list(self.conns | self.open):
             conn.settle()
             conn.close(abort=True)
         # Every transport must be gone before the loop closes (a TLS one still
-        # shutting down would be left open): wait for their connection_lost.
+        # shutting down would be left open, and uvloop cannot close a loop with
+        # a live handle: EBUSY): wait for their connection_lost, kept or not.
         for _ in range(_CLOSE_POLLS):
-            if not self.conns:
+            if not self.conns and not self.open:
                 break
             await asyncio.sleep(0.01)
         self.conns.clear()
+        self.open.clear()
 
     async def aclose(self) -> None:
         """Close everything without measuring (a worker told to stop before the start)."""

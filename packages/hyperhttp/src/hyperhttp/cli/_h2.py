@@ -316,6 +316,7 @@ class H2Connection(asyncio.Protocol):
             self.settled_future.set_exception(
                 H2Error("the connection closed before the server's SETTINGS")
             )
+        self.engine.open.discard(self)  # (kept or not: the end of the run waits for it)
         if self.ready:
             self.engine.lost(self)
 
