@@ -53,7 +53,7 @@ __all__ = ["ConnectFailed", "Connection", "Engine", "Progress"]
 _now = time.perf_counter_ns
 _BACKOFF_FIRST = 0.01
 _BACKOFF_MAX = 1.0
-_CLOSE_POLLS = 200  # x 10 ms: how long the end of a run waits for its transports to close
+_CLOSE_TURNS = 100  # loop turns the end of a run waits for its aborted transports' connection_lost
 TICK = 1.0  # seconds between progress reports (and timeout sweeps, unless --timeout is short)
 
 #: ``progress(responses, errors, in_flight, due_unsent)`` once a second.
@@ -112,9 +112,12 @@ class Engine:
         self.method = plan.method.encode("ascii")
         self.blocks = plan.http2_blocks() if plan.http2 else (b"", b"")
         self.conns: set[Connection] = set()
-        # Every connection whose transport has not called connection_lost yet,
-        # kept or not (one closed while settling: a GOAWAY at once): the end of
-        # the run waits for all of them before the loop closes.
+        # Every connection from its connection_made to its connection_lost, kept
+        # or not: the end of the run aborts and waits for all of them before
+        # the loop closes (see _close). A connection joins in connection_made,
+        # not when create_connection returns, as a connect cancelled between
+        # the two is closed by the loop's TLS layer gracefully (close_notify,
+        # then up to 30 s waiting for the peer's) and would outlive the run.
         self.open: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.address: tuple[str, int] | None = None
@@ -158,27 +161,42 @@ class Engine:
             self._spawn(self._replace())
 
     async def _open(self) -> bool:
-        """Open one connection; count it, or its failure."""
-        plan = self.plan
+        """Open one connection; count it, or its failure.
+
+        Over TLS the TCP connection is opened first and upgraded with
+        ``start_tls``, so the raw transport is ours from the start: a connect
+        cancelled or timed out at any point is aborted here. (With
+        ``create_connection(ssl=...)`` the loop closes a connect cancelled
+        after its handshake gracefully, and uvloop can close it under a TLS
+        layer still reading: either way the transport outlived the run.)
+        """
+        plan, loop = self.plan, self.loop
         assert self.address is not None  # resolved by connect()
         host, port = self.address
-        factory = H2Connection if plan.http2 else H1Connection
-        transport: asyncio.BaseTransport | None = None
+        conn: H1Connection | H2Connection = (H2Connection if plan.http2 else H1Connection)(self)
+        raw: asyncio.Transport | None = None
         try:
             async with asyncio.timeout(plan.timeout):
-                transport, conn = await self.loop.create_connection(
-                    lambda: factory(self),
-                    host,
-                    port,
-                    ssl=self.ssl,
-                    server_hostname=self.host if self.ssl is not None else None,
-                )
-                self.open.add(conn)
+                if self.ssl is None:
+                    raw, _ = await loop.create_connection(lambda: conn, host, port)
+                else:
+                    raw, _ = await loop.create_connection(asyncio.Protocol, host, port)
+                    tls = await loop.start_tls(
+                        raw,
+                        conn,
+                        self.ssl,
+                        server_hostname=self.host,
+                    )
+                    if tls is None:  # (CPython: lost as the handshake ended)
+                        raise ConnectionResetError("the connection closed during the TLS handshake")
+                    conn.connection_made(tls)  # (not made by start_tls; no await before it)
                 if isinstance(conn, H2Connection):
                     await conn.settled()
         except BaseException as exc:
-            if transport is not None:  # connected, then timed out or cancelled: not kept
-                transport.abort()  # type: ignore[attr-defined]  # a Transport
+            if conn.transport is not None:  # connected, then timed out or cancelled: not kept
+                conn.transport.abort()
+            if raw is not None:
+                raw.abort()
             if not isinstance(exc, OSError | TimeoutError | ssl.SSLError | H2Error):
                 raise
             self.stats.connect_errors += 1
@@ -307,13 +325,17 @@ class Engine:
         for conn in list(self.conns | self.open):
             conn.settle()
             conn.close(abort=True)
-        # Every transport must be gone before the loop closes (a TLS one still
-        # shutting down would be left open, and uvloop cannot close a loop with
-        # a live handle: EBUSY): wait for their connection_lost, kept or not.
-        for _ in range(_CLOSE_POLLS):
-            if not self.conns and not self.open:
+        # Every transport must be gone before the loop closes: uvloop cannot
+        # close a loop with a live handle (EBUSY). Aborted, each one is closed
+        # at once and its connection_lost is due within a few loop turns (a
+        # graceful TLS close would wait for the peer's close_notify instead).
+        # One uvloop path never calls it (a connect cancelled while the TCP
+        # connect's result was pending closes the socket itself), so the
+        # wait is in turns, not seconds.
+        for _ in range(_CLOSE_TURNS):
+            if not self.open:
                 break
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)
         self.conns.clear()
         self.open.clear()
 

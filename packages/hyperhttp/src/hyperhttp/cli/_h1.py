@@ -120,6 +120,7 @@ class H1Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.alive = True
+        self.engine.open.add(self)  # (the end of the run waits for its connection_lost)
 
     def data_received(self, data: bytes) -> None:
         self.received += len(data)

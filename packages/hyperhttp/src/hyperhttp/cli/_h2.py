@@ -288,6 +288,7 @@ class H2Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.engine.open.add(self)  # (the end of the run waits for its connection_lost)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None and ssl_object.selected_alpn_protocol() != "h2":
             alpn = ssl_object.selected_alpn_protocol()
@@ -312,10 +313,10 @@ class H2Connection(asyncio.Protocol):
                 stats.error("closed")
                 sched.ended()
         self.streams.clear()
-        if not self.settled_future.done():
-            self.settled_future.set_exception(
-                H2Error("the connection closed before the server's SETTINGS")
-            )
+        settled = self.settled_future
+        if not settled.done():
+            settled.set_exception(H2Error("the connection closed before the server's SETTINGS"))
+            settled.exception()  # (retrieved: a connect cancelled at the end never awaits it)
         self.engine.open.discard(self)  # (kept or not: the end of the run waits for it)
         if self.ready:
             self.engine.lost(self)
