@@ -7,6 +7,7 @@ from ._cache import Address, Answer, CacheEntry, CacheStatus, DNSCache
 from ._errors import ConnectError, DNSError, ResolveError
 from ._happy_eyeballs import DEFAULT_ATTEMPT_DELAY, connect, interleave, open_tcp_socket
 from ._resolver import Backend, GetaddrinfoBackend, Resolver
+from ._tls import start_tls
 
 __all__ = [
     "DEFAULT_ATTEMPT_DELAY",
@@ -25,6 +26,7 @@ __all__ = [
     "connect",
     "interleave",
     "open_tcp_socket",
+    "start_tls",
 ]
 
 for _name in __all__:

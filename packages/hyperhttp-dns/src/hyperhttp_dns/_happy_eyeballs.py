@@ -10,7 +10,8 @@ Strategy
    started, or at once when an attempt fails; earlier attempts keep running.
 3. Winner: the first TCP connection to complete. Every other attempt is
    cancelled; a socket that completed meanwhile is closed. TLS is
-   handshaken on the winner only.
+   handshaken on the winner only, by :func:`~._tls.start_tls` (aborted, not
+   closed gracefully, when cancelled; the protocol made before any byte).
 4. Failure: when every attempt failed, one :class:`ConnectError` lists each
    address with its error. Cancelling the caller cancels every attempt.
 """
@@ -22,6 +23,7 @@ import socket
 from typing import TYPE_CHECKING, TypeVar
 
 from ._errors import ConnectError
+from ._tls import start_tls
 
 if TYPE_CHECKING:
     import ssl as ssl_module
@@ -144,7 +146,7 @@ async def connect(
         attempt_delay: seconds between the starts of two attempts (RFC 8305 §5).
         first_family_count: IPv6 addresses tried before the first IPv4 one.
         interleave_families: False keeps ``addresses`` in the given order.
-        ssl_handshake_timeout: passed to ``loop.create_connection``.
+        ssl_handshake_timeout: passed to ``loop.start_tls``.
         open_socket: opens one connected socket (injectable for tests).
 
     Returns:
@@ -167,17 +169,21 @@ async def connect(
     sock, _ = await race(ordered, open_socket, _close_socket, float(attempt_delay))
     loop = asyncio.get_running_loop()
     try:
-        transport, protocol = await loop.create_connection(
-            protocol_factory,
-            sock=sock,
-            ssl=ssl,
-            server_hostname=server_hostname if ssl is not None else None,
-            ssl_handshake_timeout=ssl_handshake_timeout if ssl is not None else None,
-        )
+        if ssl is None:
+            return await loop.create_connection(protocol_factory, sock=sock)
+        transport, _ = await loop.create_connection(asyncio.Protocol, sock=sock)
     except BaseException:
         sock.close()
         raise
-    return transport, protocol
+    # The socket is the transport's now: start_tls aborts it if the handshake does not end well.
+    assert server_hostname is not None  # (checked above)
+    return await start_tls(
+        transport,
+        protocol_factory,
+        ssl,
+        server_hostname=server_hostname,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+    )
 
 
 def _close_socket(sock: socket.socket) -> None:

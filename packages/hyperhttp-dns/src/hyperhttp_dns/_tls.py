@@ -1,0 +1,153 @@
+"""TLS on an open transport, the caller's from the first byte to the last: :func:`start_tls`.
+
+Strategy
+--------
+``loop.create_connection(ssl=...)`` and ``loop.start_tls`` leave two gaps
+that a client of many connections meets, on asyncio's loop and on uvloop:
+
+1. *Cancelled as the handshake ends* (a timeout, a hedge's loser, the end of
+   a load run), the loop's TLS layer closes the connection it never
+   returned *gracefully*: close_notify, then up to 30 s waiting for the
+   peer's, unknown to the caller (whose loop then cannot close cleanly:
+   uvloop fails with EBUSY). Here the caller's raw transport is aborted on
+   any exception, cancellation included: closed at once.
+2. ``loop.start_tls`` does not call the protocol's ``connection_made``, and
+   CPython's TLS layer hands application data that came with the
+   handshake's last flight (TLS 1.2: a server's first bytes, such as HTTP/2's
+   SETTINGS, in its Finished's segment) to the protocol *before*
+   ``start_tls`` returns. Here a stand-in protocol holds whatever arrives
+   until the caller's protocol is made; then the transport's protocol (the
+   one after ``connection_made``: an ALPN negotiator may have handed over)
+   is given what came, then what ended it, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import ssl as ssl_module
+    from collections.abc import Callable
+
+__all__ = ["start_tls"]
+
+P = TypeVar("P", bound=asyncio.BaseProtocol)
+
+
+class _Holder(asyncio.Protocol):
+    """Holds what the TLS layer reports before the caller's protocol is made (rule 2)."""
+
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+        self.eof = False
+        self.lost: tuple[Exception | None] | None = None
+        self.target: asyncio.BaseProtocol | None = None  # after the hand-over, everything goes here
+
+    def data_received(self, data: bytes) -> None:
+        if self.target is not None:
+            _deliver(self.target, data)
+        else:
+            self.data.append(data)
+
+    def eof_received(self) -> bool:
+        if self.target is not None:  # (a call scheduled before the hand-over)
+            return bool(_eof(self.target))
+        self.eof = True
+        return True  # the caller's protocol decides once it is made
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.target is not None:
+            self.target.connection_lost(exc)
+        else:
+            self.lost = (exc,)
+
+    def hand_over(self, transport: asyncio.Transport) -> None:
+        """Give what was held to the transport's protocol, in the order it came."""
+        target = self.target = transport.get_protocol()
+        if not transport.is_closing():  # (one closed in connection_made wants no more)
+            for data in self.data:
+                _deliver(target, data)
+            if self.eof and not _eof(target):
+                transport.close()
+        self.data.clear()
+        if self.lost is not None:
+            target.connection_lost(self.lost[0])
+
+
+def _eof(protocol: asyncio.BaseProtocol) -> bool | None:
+    eof_received = getattr(protocol, "eof_received", None)
+    return eof_received() if eof_received is not None else None
+
+
+def _deliver(protocol: asyncio.BaseProtocol, data: bytes) -> None:
+    """``data_received``, or for a BufferedProtocol as many ``get_buffer`` rounds as it takes."""
+    if isinstance(protocol, asyncio.BufferedProtocol):
+        view = memoryview(data)
+        while view:
+            buffer = memoryview(protocol.get_buffer(len(view))).cast("B")
+            n = min(len(buffer), len(view))
+            if n == 0:
+                raise RuntimeError("get_buffer() returned an empty buffer")
+            buffer[:n] = view[:n]
+            protocol.buffer_updated(n)
+            view = view[n:]
+    else:
+        protocol.data_received(data)  # type: ignore[attr-defined]  # a Protocol
+
+
+async def start_tls(
+    transport: asyncio.Transport,
+    protocol_factory: Callable[[], P],
+    ssl: ssl_module.SSLContext,
+    *,
+    server_hostname: str,
+    ssl_handshake_timeout: float | None = None,
+) -> tuple[asyncio.Transport, P]:
+    """Handshake TLS over ``transport``, then make the protocol: like ``create_connection(ssl=)``.
+
+    Unlike ``loop.start_tls``, the protocol's ``connection_made`` is called
+    (before any byte of the server's reaches it), and whatever stops the
+    handshake (an error, a timeout, cancellation) aborts ``transport`` at
+    once instead of closing it gracefully (see the module docstring).
+
+    Args:
+        transport: a connected transport, its protocol not yet reading (a
+            plain ``asyncio.Protocol`` from ``create_connection`` will do).
+        protocol_factory: makes the protocol once the handshake is done.
+        ssl: the client context (certificates, ALPN).
+        server_hostname: for SNI and the certificate check.
+        ssl_handshake_timeout: passed to ``loop.start_tls``.
+
+    Returns:
+        ``(tls_transport, protocol)``.
+
+    Raises:
+        ssl.SSLError: the handshake failed (an ``OSError``).
+        ConnectionResetError: the connection closed during the handshake.
+
+    """
+    loop = asyncio.get_running_loop()
+    holder = _Holder()
+    try:
+        tls = await loop.start_tls(
+            transport,
+            holder,
+            ssl,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+        )
+        if tls is None:  # (CPython: the connection ended as the handshake did)
+            raise ConnectionResetError("the connection closed during the TLS handshake")
+        protocol = protocol_factory()
+    except BaseException:
+        transport.abort()
+        raise
+    tls.set_protocol(protocol)
+    try:
+        protocol.connection_made(tls)
+    except BaseException:
+        tls.abort()
+        raise
+    holder.hand_over(tls)
+    return tls, protocol

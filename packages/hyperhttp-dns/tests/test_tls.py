@@ -1,0 +1,390 @@
+"""TLS on an open connection: ``start_tls`` and ``connect(ssl=...)`` (``_tls.py``).
+
+Real TLS peers on loopback, each a thread with a blocking socket:
+
+- a *silent* server completes the handshake, then says nothing (a peer slow
+  to close: it never answers close_notify);
+- a *coalescing* server (TLS 1.2) sends its first application bytes in the
+  same write as its Finished, so they arrive with the handshake's end.
+
+The moment "the handshake has ended, the caller has not resumed" is chosen
+exactly with the client context's ``sslobject_class`` (documented in the ssl
+module): its ``do_handshake`` cancels the connecting task when it succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import trustme
+
+from hyperhttp_dns import Address, connect, start_tls
+from hyperhttp_dns._tls import _Holder
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+HELLO = b"first bytes, with the Finished"
+
+
+class TLSPeer:
+    """A TLS server thread: one connection at a time, bounded in count and time."""
+
+    def __init__(self, context: ssl.SSLContext, *, coalesce: bytes | None = None) -> None:
+        self.context = context
+        self.coalesce = coalesce
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port: int = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="tls-peer", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        for _ in range(400):  # at most 400 x 50 ms
+            if self.stopping.is_set():
+                return
+            try:
+                raw, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            raw.settimeout(5)
+            self.held.append(raw)
+            with contextlib.suppress(OSError, ssl.SSLError):
+                if self.coalesce is None:
+                    self.held.append(self.context.wrap_socket(raw, server_side=True))
+                else:
+                    self._handshake_then_send_at_once(raw, self.coalesce)
+
+    def _handshake_then_send_at_once(self, raw: socket.socket, data: bytes) -> None:
+        """Handshake over memory BIOs; then send the Finished flight and ``data`` in one write."""
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self.context.wrap_bio(incoming, outgoing, server_side=True)
+        for _ in range(20):
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                chunk = raw.recv(65536)
+                if not chunk:
+                    return
+                incoming.write(chunk)
+        tls.write(data)
+        raw.sendall(outgoing.read())  # Finished and the data: one segment on loopback
+
+    def stop(self) -> None:
+        """Stop accepting; close every connection held (again: nothing more)."""
+        self.stopping.set()
+        self.thread.join(5)
+        for conn in self.held:
+            conn.close()
+        self.listener.close()
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def _server_context(ca: trustme.CA, *, tls12: bool = False) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    if tls12:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _client_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+@pytest.fixture
+def silent_peer(ca: trustme.CA) -> Iterator[TLSPeer]:
+    peer = TLSPeer(_server_context(ca))
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def coalescing_peer(ca: trustme.CA) -> Iterator[TLSPeer]:
+    peer = TLSPeer(_server_context(ca, tls12=True), coalesce=HELLO)
+    yield peer
+    peer.stop()
+
+
+class Recorder(asyncio.Protocol):
+    """Records what it is told, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.events.append(("made", None))
+
+    def data_received(self, data: bytes) -> None:
+        self.events.append(("data", data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.events.append(("lost", exc))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+
+class BufferedRecorder(asyncio.BufferedProtocol):
+    """The same for a BufferedProtocol (hyperhttp's HTTP/1.1 connection is one)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.buffer = bytearray(7)  # small: what is held is given in pieces
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.events.append(("made", None))
+
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.events[-1][0] == "data":
+            self.events[-1] = ("data", self.events[-1][1] + bytes(self.buffer[:nbytes]))
+        else:
+            self.events.append(("data", bytes(self.buffer[:nbytes])))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.events.append(("lost", exc))
+
+
+def _cancelling_context(ca: trustme.CA, task: Callable[[], asyncio.Task[Any]]) -> ssl.SSLContext:
+    """Return a client context whose handshake, as it succeeds, cancels ``task()``."""
+
+    class Cancelling(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            super().do_handshake()
+            task().cancel()
+
+    context = _client_context(ca)
+    context.sslobject_class = Cancelling
+    return context
+
+
+def _live_timers(loop: asyncio.AbstractEventLoop) -> list[Any]:
+    # BaseEventLoop keeps its timers in _scheduled (uvloop has no such list).
+    return [h for h in getattr(loop, "_scheduled", []) if not h.cancelled()]
+
+
+async def _turns(condition: Callable[[], bool], turns: int = 100) -> None:
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+
+
+# ---------------------------------------------------------------- cancelled as the handshake ends
+
+
+@pytest.mark.asyncio
+async def test_connect_cancelled_as_the_handshake_ends_aborts_at_once(
+    ca: trustme.CA, silent_peer: TLSPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No graceful TLS close left running: nothing scheduled, nothing logged, the peer sees it end.
+
+    Before: ``create_connection(ssl=...)`` closed it gracefully (close_notify,
+    then a 30 s timer waiting on the silent peer) and ``connect`` closed the
+    socket under that live transport.
+    """
+    loop = asyncio.get_running_loop()
+    tasks: list[asyncio.Task[Any]] = []
+    context = _cancelling_context(ca, lambda: tasks[0])
+    address = Address(socket.AF_INET, "127.0.0.1", silent_peer.port)
+    tasks.append(
+        asyncio.create_task(connect([address], Recorder, ssl=context, server_hostname="127.0.0.1"))
+    )
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[0]
+        await _turns(lambda: not _live_timers(loop))
+        assert not _live_timers(loop), "a TLS close is still waiting on the peer"
+        assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    finally:
+        silent_peer.stop()  # (a failure leaves a close waiting on the peer: end it)
+
+
+@pytest.mark.asyncio
+async def test_start_tls_cancelled_as_the_handshake_ends_aborts_the_transport(
+    ca: trustme.CA, silent_peer: TLSPeer
+) -> None:
+    """The raw transport is aborted: lost within a few loop turns, the protocol never made."""
+    loop = asyncio.get_running_loop()
+    raw, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", silent_peer.port)
+    tasks: list[asyncio.Task[Any]] = []
+    context = _cancelling_context(ca, lambda: tasks[0])
+    made: list[Recorder] = []
+
+    def factory() -> Recorder:
+        made.append(Recorder())
+        return made[-1]
+
+    tasks.append(asyncio.create_task(start_tls(raw, factory, context, server_hostname="127.0.0.1")))
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[0]
+        assert raw.is_closing()
+        await _turns(lambda: not _live_timers(loop))
+        assert not _live_timers(loop)
+        assert made == []  # cancelled before the protocol was made
+    finally:
+        silent_peer.stop()
+
+
+# ---------------------------------------------------------------- what came with the handshake
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("protocol", [Recorder, BufferedRecorder])
+async def test_bytes_with_the_last_handshake_flight_come_after_connection_made(
+    ca: trustme.CA, coalescing_peer: TLSPeer, protocol: type[asyncio.BaseProtocol]
+) -> None:
+    """TLS 1.2, the server's first bytes in the Finished's segment: made first, then the bytes.
+
+    (CPython's TLS layer delivers them before ``loop.start_tls`` returns, to
+    whatever protocol it holds then.)
+    """
+    loop = asyncio.get_running_loop()
+    raw, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", coalescing_peer.port)
+    transport, made = await start_tls(
+        raw, protocol, _client_context(ca), server_hostname="127.0.0.1"
+    )
+    try:
+        events: list[tuple[str, Any]] = made.events  # type: ignore[attr-defined]
+        await _turns(lambda: len(events) >= 2 and events[1][1] == HELLO, 1000)
+        assert events[:2] == [("made", None), ("data", HELLO)]
+        assert transport.get_protocol() is made
+        assert transport.get_extra_info("ssl_object").version() == "TLSv1.2"
+    finally:
+        transport.abort()
+        await _turns(lambda: made.events[-1][0] == "lost")  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_connect_over_tls_12_gives_the_first_bytes_after_connection_made(
+    ca: trustme.CA, coalescing_peer: TLSPeer
+) -> None:
+    """The same through ``connect(ssl=...)``."""
+    address = Address(socket.AF_INET, "127.0.0.1", coalescing_peer.port)
+    transport, made = await connect(
+        [address], Recorder, ssl=_client_context(ca), server_hostname="127.0.0.1"
+    )
+    try:
+        await _turns(lambda: len(made.events) >= 2, 1000)
+        assert made.events[:2] == [("made", None), ("data", HELLO)]
+    finally:
+        transport.abort()
+        await asyncio.wait_for(made.lost, 5)
+
+
+@pytest.mark.asyncio
+async def test_a_protocol_that_hands_over_in_connection_made_gets_the_bytes_in_its_successor(
+    ca: trustme.CA, coalescing_peer: TLSPeer
+) -> None:
+    """What came is given to the transport's protocol *after* connection_made (ALPN negotiators)."""
+    successor = Recorder()
+
+    class Negotiator(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            transport.set_protocol(successor)
+            successor.connection_made(transport)
+
+    loop = asyncio.get_running_loop()
+    raw, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", coalescing_peer.port)
+    transport, _ = await start_tls(
+        raw, Negotiator, _client_context(ca), server_hostname="127.0.0.1"
+    )
+    try:
+        await _turns(lambda: len(successor.events) >= 2, 1000)
+        assert successor.events[:2] == [("made", None), ("data", HELLO)]
+    finally:
+        transport.abort()
+        await asyncio.wait_for(successor.lost, 5)
+
+
+@pytest.mark.asyncio
+async def test_a_failed_handshake_aborts_the_transport(silent_peer: TLSPeer) -> None:
+    """An untrusted certificate: SSLError (an OSError), the raw transport aborted."""
+    loop = asyncio.get_running_loop()
+    raw, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", silent_peer.port)
+    with pytest.raises(ssl.SSLError):
+        await start_tls(raw, Recorder, ssl.create_default_context(), server_hostname="127.0.0.1")
+    assert raw.is_closing()
+
+
+# ---------------------------------------------------------------- the stand-in, directly
+
+
+class _Events(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def data_received(self, data: bytes) -> None:
+        self.events.append(("data", data))
+
+    def eof_received(self) -> None:
+        self.events.append(("eof", None))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.events.append(("lost", exc))
+
+
+class _Transport:
+    """The three calls ``hand_over`` makes of a transport."""
+
+    def __init__(self, protocol: asyncio.BaseProtocol, *, closing: bool = False) -> None:
+        self.protocol = protocol
+        self.closing = closing
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.protocol
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+
+def test_the_stand_in_gives_what_it_held_in_order_then_forwards() -> None:
+    """Data, end of stream, loss: given in order; a call scheduled before the hand-over follows."""
+    holder = _Holder()
+    holder.data_received(b"a")
+    holder.data_received(b"b")
+    assert holder.eof_received() is True  # (the transport stays open until the protocol says)
+    error = ConnectionResetError()
+    holder.connection_lost(error)
+    target = _Events()
+    transport = _Transport(target)
+    holder.hand_over(transport)  # type: ignore[arg-type]
+    assert target.events == [("data", b"a"), ("data", b"b"), ("eof", None), ("lost", error)]
+    assert transport.closing  # eof_received returned None: the transport closes
+    holder.data_received(b"c")
+    assert target.events[-1] == ("data", b"c")
+
+
+def test_the_stand_in_gives_nothing_to_a_protocol_that_closed_its_transport() -> None:
+    """A protocol that closed the transport in connection_made (ALPN refused) gets no bytes."""
+    holder = _Holder()
+    holder.data_received(b"a")
+    target = _Events()
+    holder.hand_over(_Transport(target, closing=True))  # type: ignore[arg-type]
+    assert target.events == []
