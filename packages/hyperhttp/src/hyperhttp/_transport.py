@@ -387,13 +387,16 @@ async def http_in_tunnel(
     connection: Connection
     if scheme == "https":
         assert context is not None
-        negotiator = _Negotiator(loop, h2_windows)
         tls_began = time.perf_counter()
-        tls_transport = await loop.start_tls(transport, negotiator, context, server_hostname=host)
-        if tls_transport is None:  # pragma: no cover - only for a closing transport
-            raise ConnectError(f"TLS to {host}:{port} through {proxy} failed")
+        # hyperhttp-dns's start_tls makes the negotiator before any byte of the
+        # server's reaches it and aborts the tunnel if the handshake is cut short.
+        tls_transport, negotiator = await hyperhttp_dns.start_tls(
+            transport,
+            lambda: _Negotiator(loop, h2_windows),
+            context,
+            server_hostname=host,
+        )
         opened.append(tls_transport)
-        negotiator.connection_made(tls_transport)  # start_tls does not call it
         assert negotiator.protocol is not None
         connection = negotiator.protocol
         if tracer is not None:

@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from hyperhttp_dns import start_tls
+
 from ._h1 import H1Connection
 from ._h2 import H2Connection, H2Error
 from ._outcome import Outcome
@@ -164,11 +166,12 @@ class Engine:
         """Open one connection; count it, or its failure.
 
         Over TLS the TCP connection is opened first and upgraded with
-        ``start_tls``, so the raw transport is ours from the start: a connect
-        cancelled or timed out at any point is aborted here. (With
-        ``create_connection(ssl=...)`` the loop closes a connect cancelled
-        after its handshake gracefully, and uvloop can close it under a TLS
-        layer still reading: either way the transport outlived the run.)
+        hyperhttp-dns's ``start_tls``, so the raw transport is ours from the
+        start: a connect cancelled or timed out at any point is aborted (with
+        ``create_connection(ssl=...)`` the loop closes one cancelled after its
+        handshake gracefully, and it outlived the run); and the connection is
+        made before any byte of the server's reaches it (TLS 1.2: HTTP/2
+        SETTINGS in the Finished's segment).
         """
         plan, loop = self.plan, self.loop
         assert self.address is not None  # resolved by connect()
@@ -181,15 +184,7 @@ class Engine:
                     raw, _ = await loop.create_connection(lambda: conn, host, port)
                 else:
                     raw, _ = await loop.create_connection(asyncio.Protocol, host, port)
-                    tls = await loop.start_tls(
-                        raw,
-                        conn,
-                        self.ssl,
-                        server_hostname=self.host,
-                    )
-                    if tls is None:  # (CPython: lost as the handshake ended)
-                        raise ConnectionResetError("the connection closed during the TLS handshake")
-                    conn.connection_made(tls)  # (not made by start_tls; no await before it)
+                    await start_tls(raw, lambda: conn, self.ssl, server_hostname=self.host)
                 if isinstance(conn, H2Connection):
                     await conn.settled()
         except BaseException as exc:
