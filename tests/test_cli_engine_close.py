@@ -25,9 +25,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-import socket
 import ssl
-import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -40,53 +38,32 @@ from hyperhttp.cli._h2 import H2Connection
 from hyperhttp.cli._workers import loop_factory
 
 from tests.conftest import _sockets
+from tests.servers.tls_thread import ThreadedTLSPeer
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Callable, Iterator
 
     from tests.servers.fixtures import TLSSetup
 
 
-class SilentTLSServer:
+class SilentTLSServer(ThreadedTLSPeer):
     """Accept, complete the TLS handshake, then hold the connection without a byte more."""
 
     def __init__(self, context: ssl.SSLContext) -> None:
-        self.context = context
         self.delay = 0.0  # seconds between accepting and answering the handshake
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.05)
-        self.port = self.listener.getsockname()[1]
-        self.held: list[socket.socket] = []
         self.handshaken: Callable[[], None] | None = None  # called as each handshake ends
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, name="silent-tls", daemon=True)
-        self.thread.start()
+        super().__init__(context, "silent-tls")
 
-    def _serve(self) -> None:
-        for _ in range(2000):  # bounded: 2000 x 50 ms at most
-            if self.stopping.is_set():
-                return
-            try:
-                raw, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            raw.settimeout(5)
-            time.sleep(self.delay)
-            try:
-                self.held.append(self.context.wrap_socket(raw, server_side=True))
-            except (OSError, ssl.SSLError):
-                raw.close()
-                continue
-            if self.handshaken is not None:
-                self.handshaken()
-
-    def stop(self) -> None:
-        """Stop accepting and close every connection held (again: nothing more)."""
-        self.stopping.set()
-        self.thread.join(5)
-        for conn in self.held:
-            conn.close()
-        self.listener.close()
+    def serve(self, raw: socket.socket) -> None:
+        raw.settimeout(5)
+        time.sleep(self.delay)
+        try:
+            self.held.append(self.context.wrap_socket(raw, server_side=True))
+        except (OSError, ssl.SSLError):
+            return
+        if self.handshaken is not None:
+            self.handshaken()
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import ssl
-import threading
 from typing import TYPE_CHECKING
 
 import h2.config
@@ -28,37 +26,27 @@ import pytest
 from hyperhttp.cli import ExitStatus, main
 
 from tests.servers.connect_proxy import ConnectProxy
+from tests.servers.tls_thread import ThreadedTLSPeer
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Iterator
 
     from tests.servers.fixtures import TLSSetup
 
 
-class CoalescingH2Server:
+class CoalescingH2Server(ThreadedTLSPeer):
     """TLS 1.2 + HTTP/2 in a thread: SETTINGS in the Finished's write, then 200 ``ok`` each."""
 
     def __init__(self, context: ssl.SSLContext) -> None:
-        self.context = context
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.05)
-        self.port: int = self.listener.getsockname()[1]
-        self.stopping = threading.Event()
         self.served = 0
-        self.thread = threading.Thread(target=self._serve, name="coalescing-h2", daemon=True)
-        self.thread.start()
+        super().__init__(context, "coalescing-h2")
 
-    def _serve(self) -> None:
-        for _ in range(400):  # at most 400 x 50 ms
-            if self.stopping.is_set():
-                return
-            try:
-                raw, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            raw.settimeout(0.05)
-            with raw, contextlib.suppress(OSError, ssl.SSLError, h2.exceptions.ProtocolError):
-                self._connection(raw)
+    def serve(self, raw: socket.socket) -> None:
+        raw.settimeout(0.05)
+        with contextlib.suppress(OSError, ssl.SSLError, h2.exceptions.ProtocolError):
+            self._connection(raw)
+        raw.close()
 
     def _recv(self, raw: socket.socket) -> bytes | None:
         """Bytes, b"" at the end, None when nothing came within 50 ms."""
@@ -112,11 +100,6 @@ class CoalescingH2Server:
             pending = outgoing.read()
             if pending:
                 raw.sendall(pending)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(15)
-        self.listener.close()
 
 
 @pytest.fixture
