@@ -141,7 +141,11 @@ def test_a_connect_cancelled_as_its_handshake_ends_is_closed_before_the_end_retu
         engine.address = ("127.0.0.1", silent_tls.port)
         connecting.append(asyncio.create_task(engine._open()))
         if cancel_from == "server":
-            silent_tls.handshaken = lambda: running.call_soon_threadsafe(connecting[0].cancel)
+
+            def cancel_soon() -> None:
+                running.call_soon_threadsafe(connecting[0].cancel)
+
+            silent_tls.handshaken = cancel_soon
         with contextlib.suppress(asyncio.CancelledError):
             await connecting[0]
         try:

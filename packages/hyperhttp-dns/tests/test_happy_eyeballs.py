@@ -472,3 +472,44 @@ async def test_tls_is_handshaken_only_on_the_winner() -> None:
         for server in servers:
             server.close()
             await server.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_cancelled_while_the_rivals_wind_down_the_winner_is_closed() -> None:
+    """The caller cancelled while ``race`` waits for the winner's rivals: no socket is left open.
+
+    Before: the winner, already taken from the running attempts, was neither
+    returned nor closed.
+    """
+    loop = asyncio.get_running_loop()
+    async with echo_server("127.0.0.1") as port:
+        won: list[socket.socket] = []
+        caller: list[asyncio.Task[Any]] = []
+
+        async def script(address: Address) -> socket.socket:
+            if address.host != "127.0.0.1":
+                await asyncio.sleep(3600)  # the rival: never answers (cancelled)
+            await asyncio.sleep(0.05)  # wins once the rival has started
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.setblocking(False)
+            won.append(sock)
+
+            # Three turns on: race is then waiting for the cancelled rival to end.
+            def third_turn() -> None:
+                loop.call_soon(caller[0].cancel)
+
+            loop.call_soon(loop.call_soon, third_turn)
+            return sock
+
+        addresses = [Address(socket.AF_INET, "127.0.0.1", port), v4(2)]
+        caller.append(
+            asyncio.create_task(connect(addresses, Client, attempt_delay=0.01, open_socket=script))
+        )
+        try:
+            with pytest.raises(asyncio.CancelledError):
+                await caller[0]
+            assert won, "the winner never connected"
+            assert won[0].fileno() == -1, "the winner's socket was left open"
+        finally:
+            for sock in won:  # (a failure must not leave the server waiting on it)
+                sock.close()

@@ -37,9 +37,12 @@ HELLO = b"first bytes, with the Finished"
 class TLSPeer:
     """A TLS server thread: one connection at a time, bounded in count and time."""
 
-    def __init__(self, context: ssl.SSLContext, *, coalesce: bytes | None = None) -> None:
+    def __init__(
+        self, context: ssl.SSLContext, *, coalesce: bytes | None = None, close_notify: bool = False
+    ) -> None:
         self.context = context
         self.coalesce = coalesce
+        self.close_notify = close_notify  # and a close_notify in the same write
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.05)
         self.port: int = self.listener.getsockname()[1]
@@ -79,6 +82,9 @@ class TLSPeer:
                     return
                 incoming.write(chunk)
         tls.write(data)
+        if self.close_notify:
+            with contextlib.suppress(ssl.SSLWantReadError):
+                tls.unwrap()
         raw.sendall(outgoing.read())  # Finished and the data: one segment on loopback
 
     def stop(self) -> None:
@@ -123,6 +129,14 @@ def coalescing_peer(ca: trustme.CA) -> Iterator[TLSPeer]:
     peer.stop()
 
 
+@pytest.fixture
+def closing_peer(ca: trustme.CA) -> Iterator[TLSPeer]:
+    """TLS 1.2: the Finished, the first bytes and a close_notify in one write."""
+    peer = TLSPeer(_server_context(ca, tls12=True), coalesce=HELLO, close_notify=True)
+    yield peer
+    peer.stop()
+
+
 class Recorder(asyncio.Protocol):
     """Records what it is told, in order."""
 
@@ -136,6 +150,9 @@ class Recorder(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.events.append(("data", data))
+
+    def eof_received(self) -> None:
+        self.events.append(("eof", None))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.events.append(("lost", exc))
@@ -156,6 +173,9 @@ class BufferedRecorder(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> bytearray:
         return self.buffer
+
+    def eof_received(self) -> None:
+        self.events.append(("eof", None))
 
     def buffer_updated(self, nbytes: int) -> None:
         if self.events[-1][0] == "data":
@@ -330,6 +350,70 @@ async def test_a_failed_handshake_aborts_the_transport(silent_peer: TLSPeer) -> 
     assert raw.is_closing()
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("protocol", [Recorder, BufferedRecorder])
+async def test_bytes_and_close_notify_with_the_finished_all_reach_the_protocol(
+    ca: trustme.CA,
+    closing_peer: TLSPeer,
+    caplog: pytest.LogCaptureFixture,
+    protocol: type[asyncio.BaseProtocol],
+) -> None:
+    """Made, the bytes, the end, the loss: in order, nothing logged (as create_connection(ssl=)).
+
+    Before: CPython marks the transport closing on the close_notify before
+    start_tls returns, and the hand-over took that for the protocol closing
+    it in connection_made: the bytes and the end were dropped. And the
+    stand-in's ``eof_received`` returned True, which the TLS layer warns of.
+    """
+    loop = asyncio.get_running_loop()
+    raw, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", closing_peer.port)
+    transport, made = await start_tls(
+        raw, protocol, _client_context(ca), server_hostname="127.0.0.1"
+    )
+    events: list[tuple[str, Any]] = made.events  # type: ignore[attr-defined]
+    try:
+        await _turns(lambda: bool(events) and events[-1][0] == "lost", 1000)
+        assert [name for name, _ in events] == ["made", "data", "eof", "lost"]
+        assert events[1][1] == HELLO
+        assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    finally:
+        transport.abort()
+
+
+class _Raising(asyncio.Protocol):
+    def data_received(self, data: bytes) -> None:
+        raise ValueError("a protocol's own bug")
+
+
+@pytest.mark.asyncio
+async def test_a_protocol_raising_on_the_held_bytes_leaves_no_connection_open(
+    ca: trustme.CA, coalescing_peer: TLSPeer
+) -> None:
+    """The error propagates and the transport is aborted (the loop's own delivery closes too).
+
+    Before (CPython, where the bytes are held): start_tls raised with the TLS
+    transport open and nobody holding it.
+    """
+    loop = asyncio.get_running_loop()
+    raw, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", coalescing_peer.port)
+    made: list[_Raising] = []
+
+    def factory() -> _Raising:
+        made.append(_Raising())
+        return made[-1]
+
+    try:
+        transport, _ = await start_tls(
+            raw, factory, _client_context(ca), server_hostname="127.0.0.1"
+        )
+    except ValueError:  # CPython: the held bytes, given in start_tls
+        assert raw.is_closing()
+    else:  # uvloop: given by the loop after start_tls returned; it closes the transport
+        await _turns(transport.is_closing, 1000)
+        assert transport.is_closing()
+    assert len(made) == 1
+
+
 # ---------------------------------------------------------------- the stand-in, directly
 
 
@@ -348,20 +432,13 @@ class _Events(asyncio.Protocol):
 
 
 class _Transport:
-    """The three calls ``hand_over`` makes of a transport."""
+    """The one call ``hand_over`` makes of a transport."""
 
-    def __init__(self, protocol: asyncio.BaseProtocol, *, closing: bool = False) -> None:
+    def __init__(self, protocol: asyncio.BaseProtocol) -> None:
         self.protocol = protocol
-        self.closing = closing
 
     def get_protocol(self) -> asyncio.BaseProtocol:
         return self.protocol
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self.closing = True
 
 
 def test_the_stand_in_gives_what_it_held_in_order_then_forwards() -> None:
@@ -369,14 +446,12 @@ def test_the_stand_in_gives_what_it_held_in_order_then_forwards() -> None:
     holder = _Holder()
     holder.data_received(b"a")
     holder.data_received(b"b")
-    assert holder.eof_received() is True  # (the transport stays open until the protocol says)
+    holder.eof_received()  # (returns None: over TLS the transport closes whatever it says)
     error = ConnectionResetError()
     holder.connection_lost(error)
     target = _Events()
-    transport = _Transport(target)
-    holder.hand_over(transport)  # type: ignore[arg-type]
+    holder.hand_over(_Transport(target), closed_by_protocol=False)  # type: ignore[arg-type]
     assert target.events == [("data", b"a"), ("data", b"b"), ("eof", None), ("lost", error)]
-    assert transport.closing  # eof_received returned None: the transport closes
     holder.data_received(b"c")
     assert target.events[-1] == ("data", b"c")
 
@@ -386,5 +461,5 @@ def test_the_stand_in_gives_nothing_to_a_protocol_that_closed_its_transport() ->
     holder = _Holder()
     holder.data_received(b"a")
     target = _Events()
-    holder.hand_over(_Transport(target, closing=True))  # type: ignore[arg-type]
+    holder.hand_over(_Transport(target), closed_by_protocol=True)  # type: ignore[arg-type]
     assert target.events == []

@@ -19,6 +19,7 @@ Strategy
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from typing import TYPE_CHECKING, TypeVar
 
@@ -88,6 +89,7 @@ async def race(
     running: dict[asyncio.Future[T], int] = {}
     failures: list[tuple[int, BaseException]] = []
     started = 0
+    winner: tuple[T, Address] | None = None
     try:
         while True:
             if started < len(addresses):
@@ -100,7 +102,6 @@ async def race(
                 timeout=attempt_delay if started < len(addresses) else None,
                 return_when=asyncio.FIRST_COMPLETED,
             )
-            winner: tuple[T, Address] | None = None
             for future in sorted(done, key=running.__getitem__):  # earliest started first
                 index = running.pop(future)
                 error = future.exception()
@@ -115,13 +116,21 @@ async def race(
     finally:
         if running:  # the winner's rivals, or everything when the caller was cancelled
             for future in running:
-                future.cancel()
-            await asyncio.wait(running)
-            for future in running:
-                if not future.cancelled() and future.exception() is None:
-                    close(future.result())
+                future.cancel()  # (one that completes anyway is closed as it does)
+                future.add_done_callback(functools.partial(_close_result, close))
+            try:
+                await asyncio.wait(running)
+            except BaseException:  # cancelled while they wind down: the winner goes too
+                if winner is not None:
+                    close(winner[0])
+                raise
     failures.sort(key=lambda failure: failure[0])
     raise ConnectError([(addresses[index], error) for index, error in failures])
+
+
+def _close_result(close: Callable[[T], object], future: asyncio.Future[T]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        close(future.result())
 
 
 async def connect(

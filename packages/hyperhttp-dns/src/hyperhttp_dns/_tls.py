@@ -18,7 +18,10 @@ that a client of many connections meets, on asyncio's loop and on uvloop:
    ``start_tls`` returns. Here a stand-in protocol holds whatever arrives
    until the caller's protocol is made; then the transport's protocol (the
    one after ``connection_made``: an ALPN negotiator may have handed over)
-   is given what came, then what ended it, in order.
+   is given what came, then what ended it, in order. An exception from the
+   protocol there aborts the transport, as the loop's own delivery would.
+   (Known difference: those held bytes are given even if the protocol
+   paused reading in ``connection_made``.)
 """
 
 from __future__ import annotations
@@ -50,11 +53,13 @@ class _Holder(asyncio.Protocol):
         else:
             self.data.append(data)
 
-    def eof_received(self) -> bool:
+    def eof_received(self) -> None:
+        # (Over TLS the transport closes on the peer's close_notify whatever
+        # this returns, and the loops warn of a True.)
         if self.target is not None:  # (a call scheduled before the hand-over)
-            return bool(_eof(self.target))
-        self.eof = True
-        return True  # the caller's protocol decides once it is made
+            _eof(self.target)
+        else:
+            self.eof = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.target is not None:
@@ -62,14 +67,20 @@ class _Holder(asyncio.Protocol):
         else:
             self.lost = (exc,)
 
-    def hand_over(self, transport: asyncio.Transport) -> None:
-        """Give what was held to the transport's protocol, in the order it came."""
+    def hand_over(self, transport: asyncio.Transport, *, closed_by_protocol: bool) -> None:
+        """Give what was held to the transport's protocol, in the order it came.
+
+        ``closed_by_protocol``: the protocol closed the transport in its
+        ``connection_made`` (an ALPN it refuses) and wants no bytes. (The
+        transport alone says closing too when the peer's close_notify came
+        with the handshake: then the bytes before it are still given.)
+        """
         target = self.target = transport.get_protocol()
-        if not transport.is_closing():  # (one closed in connection_made wants no more)
+        if not closed_by_protocol:
             for data in self.data:
                 _deliver(target, data)
-            if self.eof and not _eof(target):
-                transport.close()
+            if self.eof:
+                _eof(target)
         self.data.clear()
         if self.lost is not None:
             target.connection_lost(self.lost[0])
@@ -144,10 +155,11 @@ async def start_tls(
         transport.abort()
         raise
     tls.set_protocol(protocol)
+    closing = tls.is_closing()  # (the peer's close_notify may have come with the handshake)
     try:
         protocol.connection_made(tls)
-    except BaseException:
+        holder.hand_over(tls, closed_by_protocol=tls.is_closing() and not closing)
+    except BaseException:  # a protocol's own error: the loop's delivery would close too
         tls.abort()
         raise
-    holder.hand_over(tls)
     return tls, protocol
