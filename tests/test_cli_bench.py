@@ -8,6 +8,7 @@ latencies shaped by a deliberate one-second stall.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -688,3 +689,32 @@ async def test_gives_up_when_the_server_goes_away(capsys: pytest.CaptureFixture[
     assert report["gave_up"].startswith("no connection for 1 s (last error: ")
     assert report["errors"].get("connect", 0) >= 1
     assert report["elapsed"] < 20
+
+
+@pytest.mark.asyncio
+async def test_a_server_that_closes_each_connection_as_it_opens_is_named_in_the_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SETTINGS then GOAWAY at once, every time: exit 1 and a reason, not an empty one.
+
+    Before: ``cannot connect to URL: `` (the last error was never set).
+    """
+    settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    goaway = b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" + bytes(8)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(settings + goaway)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        status = await bench(f"http://127.0.0.1:{port}/", "--http2", "-n", "5", "-q")
+    finally:
+        server.close()
+        await server.wait_closed()
+    _, err = capsys.readouterr()
+    assert status == ExitStatus.ERROR
+    assert "GOAWAY" in err, err

@@ -199,6 +199,10 @@ class Engine:
             self._connect_failed(connect_error_kind(exc))
             return False
         if not conn.alive:  # closed while settling (the server's GOAWAY straight away)
+            goaway = isinstance(conn, H2Connection) and conn.goaway
+            self.last_error = "the server closed the connection as it opened" + (
+                " (GOAWAY)" if goaway else ""
+            )
             return False
         self.stats.connects += 1
         self.conns.add(conn)
