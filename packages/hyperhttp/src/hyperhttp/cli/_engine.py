@@ -117,9 +117,8 @@ class Engine:
         # Every connection from its connection_made to its connection_lost, kept
         # or not: the end of the run aborts and waits for all of them before
         # the loop closes (see _close). A connection joins in connection_made,
-        # not when create_connection returns, as a connect cancelled between
-        # the two is closed by the loop's TLS layer gracefully (close_notify,
-        # then up to 30 s waiting for the peer's) and would outlive the run.
+        # not once _open keeps it, so one cut short in between (a timeout
+        # while HTTP/2 settles, the end of the run) is closed all the same.
         self.open: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.address: tuple[str, int] | None = None
