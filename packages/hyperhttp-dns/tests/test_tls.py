@@ -272,6 +272,17 @@ async def test_start_tls_cancelled_as_the_handshake_ends_aborts_the_transport(
 # ---------------------------------------------------------------- what came with the handshake
 
 
+async def _expect_made_then_hello(transport: asyncio.Transport, events: list[Any]) -> None:
+    """Assert the protocol was made, then got HELLO; then abort and see it lost."""
+    try:
+        await _turns(lambda: len(events) >= 2 and events[1][1] == HELLO, 1000)
+        assert events[:2] == [("made", None), ("data", HELLO)]
+    finally:
+        transport.abort()
+        await _turns(lambda: events[-1][0] == "lost")
+    assert events[-1][0] == "lost"
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize("protocol", [Recorder, BufferedRecorder])
 async def test_bytes_with_the_last_handshake_flight_come_after_connection_made(
@@ -287,15 +298,9 @@ async def test_bytes_with_the_last_handshake_flight_come_after_connection_made(
     transport, made = await start_tls(
         raw, protocol, _client_context(ca), server_hostname="127.0.0.1"
     )
-    try:
-        events: list[tuple[str, Any]] = made.events  # type: ignore[attr-defined]
-        await _turns(lambda: len(events) >= 2 and events[1][1] == HELLO, 1000)
-        assert events[:2] == [("made", None), ("data", HELLO)]
-        assert transport.get_protocol() is made
-        assert transport.get_extra_info("ssl_object").version() == "TLSv1.2"
-    finally:
-        transport.abort()
-        await _turns(lambda: made.events[-1][0] == "lost")  # type: ignore[attr-defined]
+    assert transport.get_protocol() is made
+    assert transport.get_extra_info("ssl_object").version() == "TLSv1.2"
+    await _expect_made_then_hello(transport, made.events)  # type: ignore[attr-defined]
 
 
 @pytest.mark.asyncio
@@ -307,12 +312,7 @@ async def test_connect_over_tls_12_gives_the_first_bytes_after_connection_made(
     transport, made = await connect(
         [address], Recorder, ssl=_client_context(ca), server_hostname="127.0.0.1"
     )
-    try:
-        await _turns(lambda: len(made.events) >= 2, 1000)
-        assert made.events[:2] == [("made", None), ("data", HELLO)]
-    finally:
-        transport.abort()
-        await asyncio.wait_for(made.lost, 5)
+    await _expect_made_then_hello(transport, made.events)
 
 
 @pytest.mark.asyncio
@@ -332,17 +332,18 @@ async def test_a_protocol_that_hands_over_in_connection_made_gets_the_bytes_in_i
     transport, _ = await start_tls(
         raw, Negotiator, _client_context(ca), server_hostname="127.0.0.1"
     )
-    try:
-        await _turns(lambda: len(successor.events) >= 2, 1000)
-        assert successor.events[:2] == [("made", None), ("data", HELLO)]
-    finally:
-        transport.abort()
-        await asyncio.wait_for(successor.lost, 5)
+    await _expect_made_then_hello(transport, successor.events)
 
 
 @pytest.mark.asyncio
-async def test_a_failed_handshake_aborts_the_transport(silent_peer: TLSPeer) -> None:
-    """An untrusted certificate: SSLError (an OSError), the raw transport aborted."""
+async def test_a_failed_handshake_raises_ssl_error_and_ends_the_transport(
+    silent_peer: TLSPeer,
+) -> None:
+    """An untrusted certificate: SSLError (an OSError), the raw transport closing.
+
+    (Both loops close it themselves here; what start_tls adds, the abort of
+    a handshake cut short, is the cancellation test's.)
+    """
     loop = asyncio.get_running_loop()
     raw, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", silent_peer.port)
     with pytest.raises(ssl.SSLError):

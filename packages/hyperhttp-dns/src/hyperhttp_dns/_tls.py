@@ -39,7 +39,13 @@ P = TypeVar("P", bound=asyncio.BaseProtocol)
 
 
 class _Holder(asyncio.Protocol):
-    """Holds what the TLS layer reports before the caller's protocol is made (rule 2)."""
+    """Holds what the TLS layer reports before the caller's protocol is made (rule 2).
+
+    Bounded by the loop, not by a count here: the waiter ``start_tls`` awaits
+    is woken as the handshake ends, before the loop reads the socket again,
+    so what is held is the rest of that one read (CPython reads at most
+    256 KiB; uvloop delivers nothing before the hand-over).
+    """
 
     def __init__(self) -> None:
         self.data: list[bytes] = []
@@ -86,9 +92,11 @@ class _Holder(asyncio.Protocol):
             target.connection_lost(self.lost[0])
 
 
-def _eof(protocol: asyncio.BaseProtocol) -> bool | None:
+def _eof(protocol: asyncio.BaseProtocol) -> None:
+    # (What it returns does not matter over TLS: the TLS layer closes on close_notify.)
     eof_received = getattr(protocol, "eof_received", None)
-    return eof_received() if eof_received is not None else None
+    if eof_received is not None:
+        eof_received()
 
 
 def _deliver(protocol: asyncio.BaseProtocol, data: bytes) -> None:

@@ -320,7 +320,7 @@ class Engine:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
-        for conn in list(self.conns | self.open):
+        for conn in list(self.open):  # (every kept connection is open too)
             conn.settle()
             conn.close(abort=True)
         # Every transport must be gone before the loop closes: uvloop cannot

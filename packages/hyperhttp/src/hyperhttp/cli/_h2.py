@@ -317,9 +317,7 @@ class H2Connection(asyncio.Protocol):
         if not settled.done():
             settled.set_exception(H2Error("the connection closed before the server's SETTINGS"))
             settled.exception()  # (retrieved: a connect cancelled at the end never awaits it)
-        self.engine.open.discard(self)  # (kept or not: the end of the run waits for it)
-        if self.ready:
-            self.engine.lost(self)
+        self.engine.lost(self)  # (kept or not: Engine.open forgets it, Engine.conns if kept)
 
     def data_received(self, data: bytes) -> None:
         self.stats.received += len(data)
