@@ -142,7 +142,6 @@ class Recorder(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
-        self.lost = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -156,8 +155,6 @@ class Recorder(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.events.append(("lost", exc))
-        if not self.lost.done():
-            self.lost.set_result(None)
 
 
 class BufferedRecorder(asyncio.BufferedProtocol):
@@ -418,20 +415,6 @@ async def test_a_protocol_raising_on_the_held_bytes_leaves_no_connection_open(
 # ---------------------------------------------------------------- the stand-in, directly
 
 
-class _Events(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any]] = []
-
-    def data_received(self, data: bytes) -> None:
-        self.events.append(("data", data))
-
-    def eof_received(self) -> None:
-        self.events.append(("eof", None))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.events.append(("lost", exc))
-
-
 class _Transport:
     """The one call ``hand_over`` makes of a transport."""
 
@@ -450,7 +433,7 @@ def test_the_stand_in_gives_what_it_held_in_order_then_forwards() -> None:
     holder.eof_received()  # (returns None: over TLS the transport closes whatever it says)
     error = ConnectionResetError()
     holder.connection_lost(error)
-    target = _Events()
+    target = Recorder()
     holder.hand_over(_Transport(target), closed_by_protocol=False)  # type: ignore[arg-type]
     assert target.events == [("data", b"a"), ("data", b"b"), ("eof", None), ("lost", error)]
     holder.data_received(b"c")
@@ -461,6 +444,6 @@ def test_the_stand_in_gives_nothing_to_a_protocol_that_closed_its_transport() ->
     """A protocol that closed the transport in connection_made (ALPN refused) gets no bytes."""
     holder = _Holder()
     holder.data_received(b"a")
-    target = _Events()
+    target = Recorder()
     holder.hand_over(_Transport(target), closed_by_protocol=True)  # type: ignore[arg-type]
     assert target.events == []
